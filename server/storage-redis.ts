@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module storage-redis
+ * The shared backend for several server nodes (node-redis). Each store's op log is a Redis
+ * Stream whose entry ids are the versions (`5-0` holds version 5), appended by one Lua script
+ * only if the expected version still holds, so two nodes can never both commit version 5.
+ * Every node tails the streams it follows with `XREAD BLOCK` on a dedicated connection and
+ * hands each entry to the hub, which broadcasts it to its own clients.
+ *
+ * Keys (all under `prefix`): `log:<store>` the stream (fields `v`, `ops`, `id`), `v:<store>` the
+ * version, `seq:<store>` a hash client id → highest seq, `snap:<store>` the snapshot JSON
+ * `{"v":…,"value":…}`. Keys are not hash-tagged, so this needs one Redis, not a cluster.
+ */
+import { debuglog } from 'node:util';
+import { createClient } from 'redis';
+import { ErrorCode, isTwinError, TwinError } from '../src/errors.js';
+import type { Json } from '../src/json.js';
+import { applyOps } from '../src/ops.js';
+import type { Op } from '../src/ops.js';
+import type { StorageAdapter, StoredBatch, StoredState } from './storage.js';
+import type { Follower } from './storage-memory.js';
+import { checkCompactVersion, closedError, conflictError, deliver, EMPTY_STATE, parseBatchId } from './storage-memory.js';
+
+/** The key prefix when none is given. */
+export const DEFAULT_REDIS_PREFIX = 'twin:';
+/** A command that gets no reply in this time rejects (Redis unreachable but the socket still open). */
+const COMMAND_TIMEOUT_MS = 5_000;
+/** How long `createRedisStorage` waits for the first connection. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** How long one `XREAD BLOCK` waits before it is reissued (followed stores may have changed). */
+const BLOCK_MS = 5_000;
+/** How often, and how far apart, a new follower retries waking the blocked read (see `wake`). */
+const WAKE_ATTEMPTS = 50;
+const WAKE_RETRY_MS = 10;
+/** Entries read per stream per `XREAD`, so one busy store cannot build an unbounded reply. */
+const READ_COUNT = 100;
+/** Backoff of the follow loop after a failed read (Redis down): doubles up to the max. */
+const RETRY_BASE_MS = 50;
+const RETRY_MAX_MS = 1_000;
+
+/** Checks the expected version, then appends the entry, the version and the client's seq. */
+const APPEND_SCRIPT = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current ~= tonumber(ARGV[1]) - 1 then return 'conflict:' .. current end
+if ARGV[3] == '' then
+  redis.call('XADD', KEYS[2], ARGV[1] .. '-0', 'v', ARGV[1], 'ops', ARGV[2])
+else
+  redis.call('XADD', KEYS[2], ARGV[1] .. '-0', 'v', ARGV[1], 'ops', ARGV[2], 'id', ARGV[3])
+  local old = tonumber(redis.call('HGET', KEYS[3], ARGV[4]) or '-1')
+  if tonumber(ARGV[5]) > old then redis.call('HSET', KEYS[3], ARGV[4], ARGV[5]) end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 'ok'`;
+
+/**
+ * Stores the snapshot unless a newer one is there, then trims the stream below it. The old
+ * snapshot's version is read from the head of its JSON, which we always write as `{"v":N,…`.
+ */
+const COMPACT_SCRIPT = `
+local current = tonumber(redis.call('GET', KEYS[3]) or '0')
+if tonumber(ARGV[2]) > current then return 'ahead:' .. current end
+local old = redis.call('GET', KEYS[1])
+if old and tonumber(string.match(old, '^{"v":(%d+),')) > tonumber(ARGV[2]) then return 'ok' end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('XTRIM', KEYS[2], 'MINID', ARGV[3])
+return 'ok'`;
+
+type RedisClient = ReturnType<typeof createClient>;
+interface StreamEntry { id: string; message: Record<string, string> }
+
+/** Options of {@link createRedisStorage}. */
+export interface RedisStorageOptions {
+  /** Prepended to every key, so several apps can share one Redis. Default `'twin:'`. */
+  prefix?: string;
+  /**
+   * Receives the errors the adapter recovers from by itself: connection loss, reconnects,
+   * failed reads of the follow loop. Default: logged with `NODE_DEBUG=twin:server`.
+   */
+  onIgnoredError?: (err: unknown) => void;
+}
+
+/**
+ * Connects to the Redis at `url` (`redis://host:port[/db]`) and resolves to a storage adapter
+ * shared by every node using the same Redis and prefix. Rejects with a `TWIN_ERR_INTERNAL`
+ * {@link TwinError} when Redis cannot be reached within 10 s.
+ *
+ * Connection loss is survived: node-redis reconnects by itself, `follow` resumes from the
+ * last version it delivered, and while Redis is unreachable `load`, `append`, `since` and
+ * `compact` reject at once with `TWIN_ERR_INTERNAL` instead of queueing. A store that was never
+ * compacted is replayed onto `{}`: a hub whose initial state is something else records it
+ * first with `compact(store, initial, 0)`.
+ *
+ * ```ts
+ * const storage = await createRedisStorage('redis://127.0.0.1:6379', { prefix: 'chat:' });
+ * const stop = storage.follow('room/general', 0, (batch) => console.log(batch.v));
+ * ```
+ */
+export async function createRedisStorage(url: string, options: RedisStorageOptions = {}): Promise<StorageAdapter> {
+  const { prefix, onIgnoredError } = { prefix: DEFAULT_REDIS_PREFIX, onIgnoredError: defaultOnIgnoredError, ...options };
+  const key = {
+    log: (store: string) => `${prefix}log:${store}`,
+    v: (store: string) => `${prefix}v:${store}`,
+    seq: (store: string) => `${prefix}seq:${store}`,
+    snap: (store: string) => `${prefix}snap:${store}`,
+  };
+
+  // Without the offline queue a command issued while Redis is down rejects at once instead
+  // of waiting for a reconnect that may never come; the timeout covers a silent peer.
+  const main: RedisClient = createClient({ url, disableOfflineQueue: true, commandOptions: { timeout: COMMAND_TIMEOUT_MS } });
+  main.on('error', onIgnoredError);
+  await connectWithin(main, url);
+
+  let closed = false;
+  /** Appends in flight through this adapter; the follow loop lets them resolve before delivering. */
+  const appending = new Set<Promise<unknown>>();
+
+  const run = async <T>(what: string, store: string, fn: () => Promise<T>): Promise<T> => {
+    if (closed) throw closedError('redis');
+    try {
+      return await fn();
+    } catch (err) {
+      if (isTwinError(err) || err instanceof TypeError || err instanceof RangeError) throw err;
+      throw new TwinError(
+        ErrorCode.INTERNAL,
+        `Redis storage could not ${what} store ${JSON.stringify(store)}: ${err instanceof Error ? err.message : String(err)}.`,
+        { cause: err, expose: false },
+      );
+    }
+  };
+
+  const follow = createFollowLoop(main, key.log, onIgnoredError, appending);
+
+  return {
+    load: (store) => run('load', store, async () => {
+      const [snapJson, seqs, entries] = await main.multi()
+        .get(key.snap(store)).hGetAll(key.seq(store)).xRange(key.log(store), '-', '+').execTyped();
+      if (snapJson == null && !entries?.length) return undefined;
+      const snap = snapJson == null ? { v: 0, value: EMPTY_STATE } : (JSON.parse(String(snapJson)) as { v: number; value: Json });
+      const log = (entries ?? []).map(toBatch).filter((b) => b.v > snap.v);
+      const state: StoredState = {
+        value: applyOps(snap.value, log.flatMap((b) => b.ops)),
+        v: log.at(-1)?.v ?? snap.v,
+        seqs: Object.fromEntries(Object.entries(seqs).map(([c, s]) => [c, Number(s)])),
+      };
+      return state;
+    }),
+
+    append(store, batch) {
+      const p = run('append to', store, async () => {
+        const seq = parseBatchId(batch.id);
+        const reply = String(await main.eval(APPEND_SCRIPT, {
+          keys: [key.v(store), key.log(store), key.seq(store)],
+          arguments: [String(batch.v), JSON.stringify(batch.ops), batch.id ?? '', seq?.client ?? '', String(seq?.seq ?? 0)],
+        }));
+        if (reply.startsWith('conflict:')) throw conflictError(store, batch.v, Number(reply.slice('conflict:'.length)));
+      });
+      appending.add(p);
+      void p.catch(() => {}).finally(() => appending.delete(p));
+      return p;
+    },
+
+    since: (store, v) => run('read', store, async () => {
+      const [current, entries] = await main.multi().get(key.v(store)).xRange(key.log(store), `${v + 1}-0`, '+').execTyped();
+      if (v >= Number(current ?? 0)) return [];
+      const batches = (entries ?? []).map(toBatch);
+      // The stream is contiguous, so it reaches back to v+1 exactly when that is its first entry here.
+      return batches[0]?.v === v + 1 ? batches : undefined;
+    }),
+
+    compact: (store, value, v) => run('compact', store, async () => {
+      const reply = String(await main.eval(COMPACT_SCRIPT, {
+        keys: [key.snap(store), key.log(store), key.v(store)],
+        arguments: [`{"v":${v},"value":${JSON.stringify(value)}}`, String(v), String(v + 1)],
+      }));
+      if (reply.startsWith('ahead:')) checkCompactVersion(store, v, Number(reply.slice('ahead:'.length)));
+    }),
+
+    follow(store, v, onBatch) {
+      if (closed) throw closedError('redis');
+      return follow.add(store, v, onBatch);
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await follow.stop();
+      await Promise.allSettled(appending);
+      if (main.isReady) await main.close().catch(onIgnoredError);
+      else main.destroy();
+    },
+  };
+}
+
+//#region follow loop
+
+interface FollowLoop {
+  add(store: string, v: number, onBatch: (batch: StoredBatch) => void): () => void;
+  stop(): Promise<void>;
+}
+
+/**
+ * One blocking connection serving every followed store: `XREAD BLOCK` on all their streams,
+ * each from the lowest cursor of its followers. A new follower wakes the read in flight with
+ * `CLIENT UNBLOCK` so its store (or its older cursor) is read at once. After a failed read
+ * (Redis restarted, network down) the loop backs off and reads again from each follower's
+ * last delivered version, on the connection node-redis re-establishes.
+ */
+function createFollowLoop(
+  main: RedisClient,
+  logKey: (store: string) => string,
+  onIgnoredError: (err: unknown) => void,
+  appending: Set<Promise<unknown>>,
+): FollowLoop {
+  const byStore = new Map<string, Set<Follower>>();
+  let blocker: RedisClient | undefined;
+  let blockerId: number | undefined;
+  let running: Promise<void> | undefined;
+  /** Cleared in the same tick the loop decides to exit, so `add` never relies on a loop that is leaving. */
+  let active = false;
+  let stopped = false;
+  /** `add` bumps `wanted`; the loop copies it to `seen` each time it builds its list of streams. */
+  let wanted = 0;
+  let seen = 0;
+
+  // The UNBLOCK travels on another connection than the XREAD, so it may arrive before the
+  // read it should wake; repeat it until the loop has rebuilt its stream list or a read woke.
+  const wake = async (): Promise<void> => {
+    const want = ++wanted;
+    for (let i = 0; i < WAKE_ATTEMPTS && seen < want && !stopped; i++) {
+      if (blockerId !== undefined && (await main.clientUnblock(blockerId).catch(() => 0)) === 1) return;
+      await sleep(WAKE_RETRY_MS);
+    }
+  };
+
+  async function pump(client: RedisClient): Promise<void> {
+    let failures = 0;
+    for (;;) {
+      if (stopped || byStore.size === 0) {
+        active = false;
+        return;
+      }
+      try {
+        if (!client.isOpen) await client.connect();
+        blockerId ??= await client.clientId();
+        seen = wanted;
+        const stores = [...byStore.keys()];
+        const streams = stores.map((store) => ({ key: logKey(store), id: `${minCursor(byStore.get(store))}-0` }));
+        const reply = await client.xRead(streams, { BLOCK: BLOCK_MS, COUNT: READ_COUNT });
+        failures = 0;
+        if (!reply || stopped) continue;
+        if (appending.size > 0) {
+          // Let this node's own appends resolve (and their callers move on) before their
+          // entries are delivered, as the in-process backends do.
+          await Promise.allSettled(appending);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        for (const stream of reply as { name: string; messages: StreamEntry[] }[]) {
+          const store = stores.find((s) => logKey(s) === String(stream.name));
+          const followers = store === undefined ? undefined : byStore.get(store);
+          if (!followers) continue;
+          try {
+            deliver([...followers], stream.messages.map(toBatch));
+          } catch (err) {
+            // A throwing follower is a bug in the caller: surface it, as an EventEmitter would.
+            queueMicrotask(() => { throw err; });
+          }
+        }
+      } catch (err) {
+        if (stopped) continue;
+        blockerId = undefined; // a reconnect brings a new connection id
+        onIgnoredError(err);
+        await sleep(Math.min(RETRY_BASE_MS * 2 ** failures++, RETRY_MAX_MS));
+      }
+    }
+  }
+
+  return {
+    add(store, v, onBatch) {
+      const follower: Follower = { cursor: v, onBatch };
+      let set = byStore.get(store);
+      if (!set) byStore.set(store, (set = new Set()));
+      set.add(follower);
+      if (active) {
+        void wake();
+      } else {
+        active = true;
+        if (!blocker) {
+          blocker = main.duplicate({ commandOptions: { timeout: BLOCK_MS + COMMAND_TIMEOUT_MS } });
+          blocker.on('error', onIgnoredError);
+        }
+        running = pump(blocker);
+      }
+      return () => {
+        set.delete(follower);
+        if (set.size === 0 && byStore.get(store) === set) byStore.delete(store);
+      };
+    },
+
+    async stop() {
+      stopped = true;
+      byStore.clear();
+      // Destroying the connection rejects the blocked XREAD at once, rather than after BLOCK_MS.
+      blocker?.destroy();
+      await running;
+    },
+  };
+}
+
+function minCursor(followers: Set<Follower> | undefined): number {
+  let min = Infinity;
+  for (const f of followers ?? []) min = Math.min(min, f.cursor);
+  return min === Infinity ? 0 : min;
+}
+
+//#endregion follow loop
+
+function toBatch(entry: StreamEntry): StoredBatch {
+  const { v, ops, id } = entry.message;
+  const batch: StoredBatch = { v: Number(v), ops: JSON.parse(ops ?? '[]') as Op[] };
+  if (id !== undefined) batch.id = id;
+  return batch;
+}
+
+async function connectWithin(client: RedisClient, url: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no connection after ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([client.connect(), timeout]);
+  } catch (err) {
+    client.destroy();
+    throw new TwinError(ErrorCode.INTERNAL, `Redis storage could not connect to ${url}: ${err instanceof Error ? err.message : String(err)}.`, {
+      cause: err, expose: false,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const debug = debuglog('twin:server');
+
+function defaultOnIgnoredError(err: unknown): void {
+  debug('redis storage: %s', err instanceof Error ? err.message : String(err));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module define
+ * `defineApp()` and what hangs off it: shared stores, local stores and actions. A definition is
+ * only a name, an initial value and options; the objects it returns are handles that find
+ * their live replica in whatever runtime the app runs in — the page's connection in a browser,
+ * the hub on the server — so one module of definitions serves both sides.
+ */
+import { ErrorCode, TwinError } from './errors.js';
+import type { Json } from './json.js';
+import type { Op } from './ops.js';
+import { NODE, proxyOf } from './proxy.js';
+import type { NodeRef } from './proxy.js';
+import type { Replica } from './replica.js';
+import { runtimeOf } from './runtime.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
+
+/** Who asks, and for what: passed to a shared store's `authorize` hook. */
+export interface WriteRequest {
+  /** What the server's `auth` hook returned for this connection (undefined without one). */
+  readonly user: unknown;
+  /** The store's full name (`room/general` for a family member). */
+  readonly store: string;
+  readonly ops: readonly Op[];
+}
+
+/** Passed to a shared store's `canRead` hook. */
+export interface ReadRequest {
+  readonly user: unknown;
+  readonly store: string;
+}
+
+/** Options of a shared store. */
+export interface SharedOptions {
+  /** A Standard Schema (zod, valibot, arktype...) every committed state must satisfy. */
+  schema?: StandardSchemaV1;
+  /** Who may write: return false to refuse a batch (`TWIN_ERR_FORBIDDEN`). Default: everyone. */
+  authorize?: (request: WriteRequest) => boolean | Promise<boolean>;
+  /** Who may read: a client refused here never receives the store. Default: everyone. */
+  canRead?: (request: ReadRequest) => boolean | Promise<boolean>;
+  /** Storage key prefix, or false to keep the store in memory only. Default: the store's name. */
+  persist?: string | false;
+  /** A store per id (`room/general`), created from `init(id)` on first use. */
+  family?: boolean;
+}
+
+/** Options of a local store. */
+export interface LocalOptions {
+  /** Keep the value across reloads in `localStorage` ('local') or `sessionStorage` ('session'). */
+  persist?: 'local' | 'session' | false;
+  /** A Standard Schema the stored value must satisfy when restored. */
+  schema?: StandardSchemaV1;
+}
+
+/** @internal */
+export interface StoreDef {
+  readonly app: App;
+  readonly name: string;
+  readonly kind: 'shared' | 'local';
+  readonly init: (id?: string) => unknown;
+  readonly options: SharedOptions & LocalOptions;
+}
+
+/** @internal */
+export interface ActionDef {
+  readonly app: App;
+  readonly name: string;
+  readonly run: (...args: never[]) => unknown;
+}
+
+/** An action as callers see it: runs on the server, resolves to what the action returned. */
+export type Action<A extends unknown[], R> = ((...args: A) => Promise<Awaited<R>>) & { readonly actionName: string };
+
+const DEFS = Symbol.for('twin-state.defs');
+const ACTION = Symbol.for('twin-state.action');
+
+/** Names of stores and actions: letters, digits, `_`, `-` and `.`, starting with a letter or `_`. */
+const NAME = /^[A-Za-z_][\w.-]{0,127}$/;
+/** Ids of family members. */
+const FAMILY_ID = /^[\w.-]{1,64}$/;
+
+/** A set of store and action definitions: one per app, imported by server and browser alike. */
+export interface App {
+  /**
+   * Defines a shared store: held by the server, synced to every subscribed client. Its name is
+   * `init`'s function name, or `name`. The store is typed as what `init` returns, or as the
+   * schema's output type with `{ schema }`.
+   *
+   * ```ts
+   * export const chatRoom = app.shared(function chat_room() {
+   *   return { messages: [] as Message[], active_users: 0 };
+   * });
+   * chatRoom.messages.push({ text: 'hi' });   // one op, synced everywhere
+   * ```
+   */
+  shared<S extends StandardSchemaV1<object, object>>(name: string, init: () => NoInfer<StandardSchemaV1.InferInput<S>>, options: SharedOptions & { schema: S; family?: false }): StandardSchemaV1.InferOutput<S>;
+  shared<S extends StandardSchemaV1<object, object>>(init: () => NoInfer<StandardSchemaV1.InferInput<S>>, options: SharedOptions & { schema: S; family?: false }): StandardSchemaV1.InferOutput<S>;
+  shared<T extends object>(name: string, init: (id: string) => T, options: SharedOptions & { family: true }): (id: string) => T;
+  shared<T extends object>(name: string, init: () => T, options?: SharedOptions & { family?: false }): T;
+  shared<T extends object>(init: () => T, options?: SharedOptions & { family?: false }): T;
+
+  /**
+   * Defines a local store: one per browser tab, its initial value computed by `init` (on the
+   * server, for hydration), optionally persisted in `localStorage`/`sessionStorage`.
+   */
+  local<S extends StandardSchemaV1<object, object>>(name: string, init: () => NoInfer<StandardSchemaV1.InferInput<S>>, options: LocalOptions & { schema: S }): StandardSchemaV1.InferOutput<S>;
+  local<T extends object>(name: string, init: () => T, options?: LocalOptions): T;
+  local<T extends object>(init: () => T, options?: LocalOptions): T;
+
+  /**
+   * Defines an action: a named mutation the server runs against the authoritative stores, its
+   * writes committed as one batch. Calling it anywhere sends it to the server and resolves to
+   * its return value; in a built app a synchronous action also runs at once, optimistically.
+   */
+  action<A extends unknown[], R>(name: string, run: (...args: A) => R): Action<A, R>;
+  action<A extends unknown[], R>(run: (...args: A) => R): Action<A, R>;
+}
+
+interface AppDefs {
+  readonly stores: Map<string, StoreDef>;
+  readonly actions: Map<string, ActionDef>;
+}
+
+/**
+ * Creates an app: the place its stores and actions are defined.
+ *
+ * ```ts
+ * export const app = defineApp();
+ * export const game = app.shared(function game_state() { return { score: 0 }; });
+ * ```
+ */
+export function defineApp(): App {
+  const defs: AppDefs = { stores: new Map(), actions: new Map() };
+  const app = {
+    [DEFS]: defs,
+    shared(...args: unknown[]) {
+      const def = define(app, 'shared', args);
+      if (!def.options.family) return storeHandle(def);
+      const members = new Map<string, object>();
+      return (id: string) => {
+        if (typeof id !== 'string' || !FAMILY_ID.test(id)) {
+          throw new TwinError(ErrorCode.STORE, `Invalid id ${JSON.stringify(id)} for store family ${JSON.stringify(def.name)}: use 1 to 64 letters, digits, "_", "-" or ".".`);
+        }
+        let member = members.get(id);
+        if (!member) members.set(id, (member = storeHandle(def, id)));
+        return member;
+      };
+    },
+    local(...args: unknown[]) {
+      return storeHandle(define(app, 'local', args));
+    },
+    action(...args: unknown[]) {
+      const [name, run] = nameAndFunction(args, 'action');
+      const def: ActionDef = { app, name, run: run as ActionDef['run'] };
+      claim(defs, name, 'action');
+      defs.actions.set(name, def);
+      const call = (...callArgs: unknown[]) => runtimeOf(app).call(def, callArgs as Json[]);
+      Object.defineProperty(call, 'actionName', { value: name });
+      Object.defineProperty(call, ACTION, { value: def });
+      return call;
+    },
+  } as unknown as App;
+  return app;
+}
+
+/** The stores and actions defined on `app`. @internal */
+export function definitionsOf(app: App): AppDefs {
+  return (app as unknown as { [DEFS]: AppDefs })[DEFS];
+}
+
+/** The store definition of a family member's full name (`room/general` → `room`), and its id. @internal */
+export function resolveStore(app: App, fullName: string): { def: StoreDef; id?: string } | undefined {
+  const { stores } = definitionsOf(app);
+  const slash = fullName.indexOf('/');
+  if (slash === -1) {
+    const def = stores.get(fullName);
+    return def && !def.options.family ? { def } : undefined;
+  }
+  const def = stores.get(fullName.slice(0, slash));
+  const id = fullName.slice(slash + 1);
+  return def?.options.family && FAMILY_ID.test(id) ? { def, id } : undefined;
+}
+
+/** The initial value of a store (or family member), checked to be plain JSON. @internal */
+export function initialValue(def: StoreDef, id?: string): Json {
+  const value = def.init(id) as Json;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TwinError(ErrorCode.DEFINE, `The init function of store ${JSON.stringify(def.name)} must return a plain object.`);
+  }
+  return value;
+}
+
+function define(app: App, kind: StoreDef['kind'], args: unknown[]): StoreDef {
+  const [name, init, options = {}] = nameAndFunction(args, `${kind} store`) as [string, StoreDef['init'], StoreDef['options']?];
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`The options of ${kind} store ${JSON.stringify(name)} must be an object.`);
+  }
+  if (kind === 'local' && options.persist !== undefined && !['local', 'session', false].includes(options.persist as never)) {
+    throw new TypeError(`The persist option of local store ${JSON.stringify(name)} must be 'local', 'session' or false, not ${JSON.stringify(options.persist)}.`);
+  }
+  const defs = definitionsOf(app);
+  claim(defs, name, `${kind} store`);
+  const def: StoreDef = { app, name, kind, init, options };
+  defs.stores.set(name, def);
+  return def;
+}
+
+/** Reads `(name, fn, ...rest)` or `(fn, ...rest)`, taking the name from the function. */
+function nameAndFunction(args: unknown[], what: string): [string, ...unknown[]] {
+  const [first, ...rest] = args;
+  const [name, fn, ...more] = typeof first === 'function' ? [first.name, first, ...rest] : [first, ...rest];
+  if (typeof fn !== 'function') throw new TypeError(`A ${what} needs a function: app.${what.split(' ')[1] === 'store' ? what.split(' ')[0] : 'action'}(function name() { ... }).`);
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new TwinError(ErrorCode.DEFINE, name
+      ? `Invalid ${what} name ${JSON.stringify(name)}: use letters, digits, "_", "-" or ".", starting with a letter or "_".`
+      : `A ${what} needs a name: use a named function, or pass the name first.`);
+  }
+  return [name, fn, ...more];
+}
+
+function claim(defs: AppDefs, name: string, what: string): void {
+  const store = defs.stores.get(name);
+  const other = store ? `${store.kind} store` : defs.actions.has(name) ? 'action' : undefined;
+  if (other) throw new TwinError(ErrorCode.DEFINE, `The name ${JSON.stringify(name)} is used twice: by a ${other} and by a ${what}.`);
+}
+
+/** The definition behind an action function, if it is one. @internal */
+export function actionDefOf(value: unknown): ActionDef | undefined {
+  return typeof value === 'function' ? (value as { [ACTION]?: ActionDef })[ACTION] : undefined;
+}
+
+/**
+ * The object users hold for a store: forwards everything to the root of the store's replica
+ * in the app's current runtime, found anew on each access (the runtime may change, e.g. when
+ * a test starts a second server).
+ */
+function storeHandle(def: StoreDef, id?: string): object {
+  const fullName = id === undefined ? def.name : `${def.name}/${id}`;
+  const replica = (): Replica => runtimeOf(def.app).replica(fullName, def, id);
+  return handleFor(replica);
+}
+
+/** A forwarding handle over the root of whatever replica `replica()` gives. @internal */
+export function handleFor(replica: () => Replica): object {
+  const root = () => {
+    const r = replica();
+    return proxyOf(r, r.root) as Record<string | symbol, unknown>;
+  };
+  return new Proxy({}, {
+    get: (_, key) => (key === NODE ? ((root() as { [NODE]: NodeRef })[NODE]) : Reflect.get(root(), key)),
+    set: (_, key, value) => Reflect.set(root(), key, value),
+    has: (_, key) => Reflect.has(root(), key),
+    deleteProperty: (_, key) => Reflect.deleteProperty(root(), key),
+    ownKeys: () => Reflect.ownKeys(root()),
+    getOwnPropertyDescriptor: (_, key) => Reflect.getOwnPropertyDescriptor(root(), key),
+    defineProperty: (_, key) => Reflect.defineProperty(root(), key, {}),
+  });
+}

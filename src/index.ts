@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @packageDocumentation
+ * twin-state: reactive twin state for the web. Local stores live in one tab; shared stores
+ * live on the server and stay in sync in every connected browser. This entry only re-exports.
+ */
+export { defineApp } from './define.js';
+export type { Action, App, LocalOptions, ReadRequest, SharedOptions, WriteRequest } from './define.js';
+export { caller, increment, settled, signalOf, snapshot, status, store, subscribe } from './store-api.js';
+export type { Change, StoreStatus, Unsubscribe } from './store-api.js';
+export { Client, createClient } from './client.js';
+export type { ClientOptions, ConnectionState, Hydration, RejectDetail, WebSocketClass } from './client.js';
+export { applyOps } from './ops.js';
+export type { AddOp, DelOp, Op, PushOp, SetOp, SpliceOp } from './ops.js';
+export { ErrorCode, isTwinError, TwinError } from './errors.js';
+export type { Json, Path } from './json.js';
+export { DEFAULT_LIMITS, PROTOCOL_VERSION, readClientFrame, readServerFrame } from './protocol.js';
+export type { ClientMessage, Limits, ServerMessage } from './protocol.js';
+export type { StandardSchemaV1 } from './standard-schema.js';
+export { effect } from './signals.js';

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module ops
+ * What a write is, and what it does. The proxy turns writes into these ops, the server
+ * commits them, every replica applies them — all through {@link applyOps}'s one walk, so the
+ * same ops always give the same state, wherever they run.
+ *
+ * Conflict rules (DESIGN §3): `set` is last-writer-wins in server order; `push` appends at
+ * wherever the end is now; `add` commutes; `splice` applies at its index against the current
+ * state, clamped to the array's bounds; `del` of something already gone does nothing.
+ */
+import { ErrorCode, TwinError } from './errors.js';
+import { cloneJson, DEFAULT_MAX_DEPTH, formatPath, isSafeKey } from './json.js';
+import type { Json, JsonObject, Path } from './json.js';
+
+/** Replace (or create) the value at `path`. */
+export interface SetOp { op: 'set'; path: Path; value: Json }
+/** Remove the key (object) or the element (array) at `path`. */
+export interface DelOp { op: 'del'; path: Path }
+/** Append `values` to the array at `path`. */
+export interface PushOp { op: 'push'; path: Path; values: Json[] }
+/** Remove `remove` elements at `index` of the array at `path` and insert `values` there. */
+export interface SpliceOp { op: 'splice'; path: Path; index: number; remove: number; values: Json[] }
+/** Add `delta` to the number at `path` (a missing key counts as 0). Concurrent adds all count. */
+export interface AddOp { op: 'add'; path: Path; delta: number }
+
+export type Op = SetOp | DelOp | PushOp | SpliceOp | AddOp;
+export type OpKind = Op['op'];
+
+type Container = JsonObject | Json[];
+
+/**
+ * How a walk changes containers. {@link applyOps} copies each container it touches (once per
+ * call) and leaves its input alone; a replica's live view mutates in place and notifies.
+ * @internal
+ */
+export interface Writer {
+  /** A writable version of `child`, the container at `parent[key]` (installing a copy if it makes one). */
+  enter(parent: Container, key: string | number, child: Container): Container;
+  set(target: Container, key: string | number, value: Json): void;
+  del(target: JsonObject, key: string): void;
+  splice(target: Json[], index: number, remove: number, values: Json[]): void;
+}
+
+/**
+ * Applies `ops` to `state` and returns the new state; `state` itself is never changed, and
+ * parts the ops do not touch are shared between the two. Throws a {@link TwinError} (code
+ * `TWIN_ERR_PATH`, `TWIN_ERR_OP`, `TWIN_ERR_VALUE` or `TWIN_ERR_DEPTH`) naming the op and path
+ * that failed; the input is untouched then too, so a refused batch changes nothing.
+ *
+ * ```ts
+ * applyOps({ list: [1] }, [{ op: 'push', path: ['list'], values: [2] }]); // { list: [1, 2] }
+ * ```
+ */
+export function applyOps<T extends Json>(state: T, ops: readonly Op[], maxDepth = DEFAULT_MAX_DEPTH): T {
+  const owned = new WeakSet<object>();
+  const own = <C extends Container>(c: C): C => {
+    if (owned.has(c)) return c;
+    const copy = (Array.isArray(c) ? c.slice() : { ...c }) as C;
+    owned.add(copy);
+    return copy;
+  };
+  const writer: Writer = {
+    enter(parent, key, child) {
+      const mine = own(child);
+      if (mine !== child) (parent as Record<string | number, Json>)[key] = mine;
+      return mine;
+    },
+    set(target, key, value) { (target as Record<string | number, Json>)[key] = value; },
+    del(target, key) { delete target[key]; },
+    splice(target, index, remove, values) { target.splice(index, remove, ...values); },
+  };
+  if (!isContainer(state)) throw new TwinError(ErrorCode.PATH, 'A store state must be an object or an array.');
+  const root = own(state as Container);
+  for (const op of ops) applyOp(root, op, writer, maxDepth);
+  return root as T;
+}
+
+/**
+ * Applies one op to `root` through `writer`. Exposed for replicas, which mutate their live
+ * view in place with a notifying writer; everyone else calls {@link applyOps}.
+ * @internal
+ */
+export function applyOp(root: Container, op: Op, writer: Writer, maxDepth = DEFAULT_MAX_DEPTH): void {
+  const path = op.path;
+  if (op.op === 'set' || op.op === 'del' || op.op === 'add') {
+    if (path.length === 0) throw opError(op, `a ${op.op} needs a non-empty path`);
+    const parent = walk(root, path, path.length - 1, writer, op);
+    const key = keyFor(parent, path[path.length - 1]!, op);
+    if (op.op === 'set') {
+      if (Array.isArray(parent) && (key as number) > parent.length) {
+        throw pathError(op, `index ${key} is out of range for an array of length ${parent.length}`);
+      }
+      writer.set(parent, key, cloneJson(op.value, maxDepth, path));
+    } else if (op.op === 'del') {
+      if (Array.isArray(parent)) {
+        if ((key as number) < parent.length) writer.splice(parent, key as number, 1, []);
+      } else if (Object.hasOwn(parent, key)) {
+        writer.del(parent, key as string);
+      }
+    } else {
+      const current = Object.hasOwn(parent, key) ? (parent as Record<string | number, Json>)[key] : 0;
+      if (typeof current !== 'number') throw pathError(op, `cannot add to a ${kindOf(current)}`);
+      const next = current + op.delta;
+      if (!Number.isFinite(next)) throw opError(op, 'the sum is not a finite number');
+      if (Array.isArray(parent) && (key as number) >= parent.length) {
+        throw pathError(op, `index ${key} is out of range for an array of length ${parent.length}`);
+      }
+      writer.set(parent, key, next);
+    }
+    return;
+  }
+  const target = walk(root, path, path.length, writer, op);
+  if (!Array.isArray(target)) throw pathError(op, `a ${op.op} needs an array, found a ${kindOf(target)}`);
+  const values = cloneJson(op.values, maxDepth, path) as Json[];
+  if (op.op === 'push') {
+    writer.splice(target, target.length, 0, values);
+  } else {
+    // The index and count were computed against the sender's view; clamp them to what is there now.
+    const index = Math.min(op.index, target.length);
+    const remove = Math.min(op.remove, target.length - index);
+    writer.splice(target, index, remove, values);
+  }
+}
+
+/** Follows `path[0..depth)` from `root`, making each container writable; returns the last one. */
+function walk(root: Container, path: Path, depth: number, writer: Writer, op: Op): Container {
+  let node = root;
+  for (let i = 0; i < depth; i++) {
+    const key = keyFor(node, path[i]!, op);
+    const child = (node as Record<string | number, Json>)[key];
+    if (!isContainer(child) || !Object.hasOwn(node, key)) {
+      throw pathError(op, `there is no object or array at ${formatPath(path.slice(0, i + 1))}`);
+    }
+    node = writer.enter(node, key, child);
+  }
+  return node;
+}
+
+/** Checks `key` against `container`: safe string keys for objects, integer indices for arrays. */
+function keyFor(container: Container, key: string | number, op: Op): string | number {
+  if (Array.isArray(container)) {
+    if (typeof key !== 'number' || !Number.isInteger(key) || key < 0) {
+      throw pathError(op, `${JSON.stringify(key)} is not an array index`);
+    }
+    return key;
+  }
+  const name = String(key);
+  if (!isSafeKey(name)) throw pathError(op, `the key ${JSON.stringify(name)} is forbidden`);
+  return name;
+}
+
+function isContainer(value: unknown): value is Container {
+  return typeof value === 'object' && value !== null;
+}
+
+function kindOf(value: Json | undefined): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+}
+
+function pathError(op: Op, why: string): TwinError {
+  return new TwinError(ErrorCode.PATH, `Cannot apply ${op.op} at ${formatPath(op.path)}: ${why}.`);
+}
+
+function opError(op: Op, why: string): TwinError {
+  return new TwinError(ErrorCode.OP, `Cannot apply ${op.op} at ${formatPath(op.path)}: ${why}.`);
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module protocol
+ * The wire protocol, version 1: JSON text frames on `/_twin/ws`, each holding one message or
+ * an array of messages. Every message names its type in `t`. This module is the only place
+ * that knows the message shapes: `read*` functions check an incoming frame's size, structure
+ * and depth before anything else touches it, and return typed messages or throw a coded error.
+ * The grammar, in brief (PROTOCOL.md has it in full):
+ *
+ * client → server: hello {proto, client, subs} · sub {store, v} · unsub {store}
+ *                  · op {id, store, ops} · call {id, action, args} · ping
+ * server → client: welcome {proto} · snapshot {store, v, value} · sync {store, v, ops, id?}
+ *                  · reject {id, code, message, store?} · result {id, value}
+ *                  · error {code, message, store?} · pong
+ */
+import { ErrorCode, TwinError } from './errors.js';
+import { DEFAULT_MAX_DEPTH } from './json.js';
+import type { Json } from './json.js';
+import type { Op } from './ops.js';
+
+/** The protocol version spoken here. */
+export const PROTOCOL_VERSION = 1;
+
+/** The WebSocket endpoint's path. */
+export const WS_PATH = '/_twin/ws';
+
+/** Limits on what a client may send, enforced before any state is touched. */
+export interface Limits {
+  /** Largest frame, in bytes. Default 1 MiB. */
+  maxFrameBytes: number;
+  /** Deepest nesting of a frame (the array, the message, the op, its path and value). Default 64. */
+  maxDepth: number;
+  /** Most messages in one frame. Default 256. */
+  maxMessages: number;
+  /** Most ops in one batch. Default 1,000. */
+  maxOps: number;
+  /** Longest path. Default 32. */
+  maxPath: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxFrameBytes: 1 << 20,
+  maxDepth: DEFAULT_MAX_DEPTH,
+  maxMessages: 256,
+  maxOps: 1000,
+  maxPath: 32,
+});
+
+//#region messages
+
+export interface Hello { t: 'hello'; proto: number; client: string; subs: Record<string, number> }
+export interface Sub { t: 'sub'; store: string; v: number }
+export interface Unsub { t: 'unsub'; store: string }
+export interface OpMessage { t: 'op'; id: string; store: string; ops: Op[] }
+export interface Call { t: 'call'; id: string; action: string; args: Json[] }
+export interface Ping { t: 'ping' }
+export type ClientMessage = Hello | Sub | Unsub | OpMessage | Call | Ping;
+
+export interface Welcome { t: 'welcome'; proto: number }
+export interface Snapshot { t: 'snapshot'; store: string; v: number; value: Json }
+export interface Sync { t: 'sync'; store: string; v: number; ops: Op[]; id?: string }
+export interface Reject { t: 'reject'; id: string; code: string; message: string; store?: string }
+export interface Result { t: 'result'; id: string; value: Json }
+export interface ErrorMessage { t: 'error'; code: string; message: string; store?: string }
+export interface Pong { t: 'pong' }
+export type ServerMessage = Welcome | Snapshot | Sync | Reject | Result | ErrorMessage | Pong;
+
+//#endregion messages
+//#region reading
+
+/**
+ * Reads a frame a client sent: one message or an array of them. Throws a {@link TwinError}
+ * (`TWIN_ERR_TOO_BIG`, `TWIN_ERR_FRAME`, `TWIN_ERR_DEPTH`, `TWIN_ERR_OP`, `TWIN_ERR_PROTO`)
+ * describing the first problem; a frame with any bad message is refused whole.
+ */
+export function readClientFrame(text: string, limits: Readonly<Limits> = DEFAULT_LIMITS): ClientMessage[] {
+  const data = parseFrame(text, limits);
+  const list = Array.isArray(data) ? data : [data];
+  if (list.length > limits.maxMessages) {
+    throw frameError(`a frame may hold at most ${limits.maxMessages} messages, this one holds ${list.length}`);
+  }
+  return list.map((message) => readClientMessage(message, limits));
+}
+
+/** Reads a frame the server sent. Checks the structure the client relies on. */
+export function readServerFrame(text: string): ServerMessage[] {
+  const data = parseFrame(text, { ...DEFAULT_LIMITS, maxFrameBytes: Infinity, maxDepth: Infinity });
+  const list = Array.isArray(data) ? data : [data];
+  return list.map((m) => {
+    if (!isRecord(m) || typeof m.t !== 'string' || !SERVER_TYPES.has(m.t)) throw frameError('unknown message from the server');
+    return m as unknown as ServerMessage;
+  });
+}
+
+const SERVER_TYPES = new Set(['welcome', 'snapshot', 'sync', 'reject', 'result', 'error', 'pong']);
+
+function parseFrame(text: string, limits: Readonly<Limits>): unknown {
+  // A string's UTF-8 size is at most 3 bytes per UTF-16 unit; count exactly only when it matters.
+  if (text.length * 3 > limits.maxFrameBytes && byteLength(text) > limits.maxFrameBytes) {
+    throw new TwinError(ErrorCode.TOO_BIG, `The frame is larger than the limit of ${limits.maxFrameBytes} bytes.`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw frameError('it is not valid JSON');
+  }
+  if (depthOf(data, limits.maxDepth + 1) > limits.maxDepth) {
+    throw new TwinError(ErrorCode.DEPTH, `The frame is nested deeper than the limit of ${limits.maxDepth} levels.`);
+  }
+  return data;
+}
+
+function readClientMessage(m: unknown, limits: Readonly<Limits>): ClientMessage {
+  if (!isRecord(m)) throw frameError('a message must be an object');
+  switch (m.t) {
+    case 'hello': {
+      if (m.proto !== PROTOCOL_VERSION) {
+        throw new TwinError(ErrorCode.PROTO, `This server speaks protocol version ${PROTOCOL_VERSION}, not ${JSON.stringify(m.proto)}.`);
+      }
+      const subs = m.subs ?? {};
+      if (!isRecord(subs) || !Object.values(subs).every(isVersion)) throw fieldError('hello', 'subs', 'an object of store versions');
+      return { t: 'hello', proto: PROTOCOL_VERSION, client: str(m, 'hello', 'client', CLIENT_ID), subs: subs as Record<string, number> };
+    }
+    case 'sub':
+      return { t: 'sub', store: str(m, 'sub', 'store', STORE_NAME), v: isVersion(m.v) ? m.v : fail(fieldError('sub', 'v', 'a version')) };
+    case 'unsub':
+      return { t: 'unsub', store: str(m, 'unsub', 'store', STORE_NAME) };
+    case 'op': {
+      if (!Array.isArray(m.ops) || m.ops.length === 0) throw fieldError('op', 'ops', 'a non-empty array of ops');
+      if (m.ops.length > limits.maxOps) throw frameError(`a batch may hold at most ${limits.maxOps} ops`);
+      return { t: 'op', id: str(m, 'op', 'id', BATCH_ID), store: str(m, 'op', 'store', STORE_NAME), ops: m.ops.map((op) => readOp(op, limits)) };
+    }
+    case 'call':
+      if (m.args !== undefined && !Array.isArray(m.args)) throw fieldError('call', 'args', 'an array');
+      return { t: 'call', id: str(m, 'call', 'id', BATCH_ID), action: str(m, 'call', 'action', STORE_NAME), args: (m.args ?? []) as Json[] };
+    case 'ping':
+      return { t: 'ping' };
+    default:
+      throw frameError(`unknown message type ${JSON.stringify(m.t)}`);
+  }
+}
+
+/** Checks the shape of one op (what its values hold is checked when it is applied). */
+export function readOp(op: unknown, limits: Readonly<Limits> = DEFAULT_LIMITS): Op {
+  if (!isRecord(op)) throw opError('an op must be an object');
+  const path = op.path;
+  if (!Array.isArray(path) || path.length > limits.maxPath || !path.every(isKey)) {
+    throw opError(`the path of a ${String(op.op)} op must be an array of at most ${limits.maxPath} keys and indices`);
+  }
+  switch (op.op) {
+    case 'set':
+      if (!('value' in op)) throw opError('a set op needs a value');
+      return { op: 'set', path, value: op.value as Json };
+    case 'del':
+      return { op: 'del', path };
+    case 'push':
+      if (!Array.isArray(op.values)) throw opError('a push op needs values (an array)');
+      return { op: 'push', path, values: op.values as Json[] };
+    case 'splice':
+      if (!isCount(op.index) || !isCount(op.remove)) throw opError('a splice op needs a non-negative integer index and remove');
+      if (!Array.isArray(op.values)) throw opError('a splice op needs values (an array)');
+      return { op: 'splice', path, index: op.index, remove: op.remove, values: op.values as Json[] };
+    case 'add':
+      if (typeof op.delta !== 'number' || !Number.isFinite(op.delta)) throw opError('an add op needs a finite number delta');
+      return { op: 'add', path, delta: op.delta };
+    default:
+      throw opError(`unknown op kind ${JSON.stringify(op.op)}`);
+  }
+}
+
+//#endregion reading
+//#region writing
+
+/** Serializes one server message. Broadcasts are serialized once, then sent to every subscriber. */
+export function writeMessage(message: ServerMessage | ClientMessage): string {
+  return JSON.stringify(message);
+}
+
+//#endregion writing
+//#region helpers
+
+/** Client ids: 8 to 64 URL-safe characters (clients use random UUIDs; they are secrets). */
+const CLIENT_ID = /^[\w-]{8,64}$/;
+/** Batch ids: `clientId:seq`. */
+const BATCH_ID = /^[\w-]{8,64}:[1-9]\d{0,15}$/;
+/** Store and action names, family members included (`room/general`). */
+const STORE_NAME = /^[A-Za-z_][\w.-]{0,127}(\/[\w.-]{1,64})?$/;
+
+/** Splits a batch id into its client id and sequence number. */
+export function parseBatchId(id: string): { client: string; seq: number } {
+  const colon = id.lastIndexOf(':');
+  return { client: id.slice(0, colon), seq: Number(id.slice(colon + 1)) };
+}
+
+function str(m: Record<string, unknown>, type: string, field: string, pattern: RegExp): string {
+  const value = m[field];
+  if (typeof value !== 'string' || !pattern.test(value)) throw fieldError(type, field, `a string matching ${pattern}`);
+  return value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isVersion(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+const isCount = isVersion;
+
+function isKey(key: unknown): key is string | number {
+  return typeof key === 'string' ? key.length <= 1024 : Number.isSafeInteger(key) && (key as number) >= 0;
+}
+
+/** Depth of a parsed JSON value, computed without recursion and stopping at `stop`. */
+function depthOf(value: unknown, stop: number): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > max) max = depth;
+    if (max >= stop) return max;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return max;
+}
+
+function byteLength(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xdc00 ? (i++, 4) : 3;
+  }
+  return bytes;
+}
+
+function fail(error: TwinError): never {
+  throw error;
+}
+
+function frameError(why: string): TwinError {
+  return new TwinError(ErrorCode.FRAME, `Malformed frame: ${why}.`);
+}
+
+function fieldError(type: string, field: string, want: string): TwinError {
+  return new TwinError(ErrorCode.FRAME, `Malformed ${type} message: ${field} must be ${want}.`);
+}
+
+function opError(why: string): TwinError {
+  return new TwinError(ErrorCode.OP, `Malformed op: ${why}.`);
+}
+
+//#endregion helpers

@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module replica
+ * One store as one place sees it. A replica keeps the **confirmed** state (what the server
+ * committed, version `v`; an immutable tree) and the **pending** batches (writes made here and
+ * not yet confirmed), and shows their sum, confirmed ⊕ pending, as the live **view**: a tree of
+ * plain objects mutated in place, so an object keeps its identity while it stays in the store.
+ *
+ * Reads of the view are tracked per object key (and per array as a whole); a change bumps only
+ * the trackers of what changed. When the server's ops arrive with nothing pending they are
+ * applied to the view directly; otherwise the view is rebuilt from confirmed ⊕ pending and
+ * reconciled into the live tree, touching only what differs (a rebase).
+ *
+ * The server runs the same class: its confirmed state is the committed one, and writes made by
+ * server code (actions, timers, routes) are its pending batches until the hub commits them.
+ */
+import { ErrorCode, TwinError } from './errors.js';
+import { DEFAULT_MAX_DEPTH, jsonEqual } from './json.js';
+import type { Json, JsonObject, Path } from './json.js';
+import { applyOp, applyOps } from './ops.js';
+import type { Op, Writer } from './ops.js';
+import { createTracker, isTracking, untracked } from './signals.js';
+import type { Tracker } from './signals.js';
+import type { StoreStatus } from './runtime.js';
+
+type Container = JsonObject | Json[];
+
+/** A group of ops written in one turn (or by one action call), sent and applied as a unit. */
+export interface Batch {
+  /** `clientId:seq`, given when the batch is sent, so ids rise in the order batches leave. */
+  id: string;
+  readonly ops: Op[];
+  /** `call` batches are an action's optimistic writes: the server re-runs the action instead. */
+  readonly kind: 'ops' | 'call';
+}
+
+/** What a change was: the ops, and whether they were written here or came from the server. */
+export interface Change {
+  readonly ops: readonly Op[];
+  readonly origin: 'local' | 'remote';
+}
+
+/** What a replica needs from its surroundings: a client connection, or the server hub. */
+export interface ReplicaHost {
+  /** A fresh batch id. */
+  nextBatchId(): string;
+  /** Where writes made right now go, when not into the turn's batch (an action being run). */
+  batchFor?(replica: Replica): Batch | undefined;
+  /** A turn's batch is complete: send it (client), commit it (server), persist it (local). */
+  flush(replica: Replica, batch: Batch): void;
+  /** The replica gained its first watcher (`true`) or lost its last one (`false`). */
+  watched?(replica: Replica, watched: boolean): void;
+  /** The replica's status (see `status()`), read inside a consumer to track it. */
+  status(replica: Replica): StoreStatus;
+}
+
+/** Key of the per-object tracker for the set of keys (iteration, `in`). */
+const KEYS = Symbol('keys');
+
+/** Where a view object hangs: its parent and its key there (an array index may be stale). */
+interface Link { parent: Container; key: string | number }
+
+export class Replica {
+  readonly name: string;
+  /** Local stores have no server: writes are final at once. */
+  readonly local: boolean;
+  /** The last committed state; never mutated (ops make new trees that share what they leave). */
+  confirmed: Json;
+  /** The version of {@link confirmed}; 0 before the server has said anything. */
+  v: number;
+  /** Unconfirmed batches, oldest first. */
+  readonly pending: Batch[] = [];
+  /** The live view: confirmed ⊕ pending, mutated in place. */
+  readonly root: Container;
+  /** Set to refuse every write (local stores on the server). */
+  readonly readonlyReason: string | undefined;
+  /** Maximum nesting of values written here. */
+  maxDepth = DEFAULT_MAX_DEPTH;
+  /** The error of the last refused batch, if any. */
+  lastError: TwinError | undefined;
+
+  readonly host: ReplicaHost;
+  private turn: Batch | undefined;
+  private readonly listeners = new Set<(change: Change) => void>();
+  private readonly links = new WeakMap<object, Link>();
+  private readonly keyTrackers = new WeakMap<object, Map<string | symbol, Tracker>>();
+  private readonly arrayTrackers = new WeakMap<object, Tracker>();
+  /** Bumped on every change of the view; {@link status} and snapshots read it. */
+  private readonly anyChange: Tracker;
+  private watchers = 0;
+  private readonly writer: Writer;
+  private waiters: { batches: Set<Batch>; resolve: () => void; reject: (error: TwinError) => void }[] = [];
+
+  constructor(name: string, value: Json, v: number, host: ReplicaHost, options: { local?: boolean; readonly?: string } = {}) {
+    if (typeof value !== 'object' || value === null) {
+      throw new TwinError(ErrorCode.DEFINE, `The store ${JSON.stringify(name)} must hold an object or an array, not ${JSON.stringify(value)}.`);
+    }
+    this.name = name;
+    this.local = options.local ?? false;
+    this.readonlyReason = options.readonly;
+    this.host = host;
+    this.confirmed = value;
+    this.v = v;
+    this.root = deepCopy(value) as Container;
+    this.anyChange = createTracker((watched) => this.onWatch(watched));
+    this.writer = this.createNotifyingWriter();
+  }
+
+  //#region reading
+
+  /** Records that the running consumer read `key` of the view object `node`. */
+  trackKey(node: JsonObject, key: string): void {
+    if (!isTracking()) return;
+    this.trackerFor(node, key).track();
+    this.anyChange.track();
+  }
+
+  /** Records that the running consumer read the set of keys of `node`. */
+  trackKeys(node: JsonObject): void {
+    if (!isTracking()) return;
+    this.trackerFor(node, KEYS).track();
+    this.anyChange.track();
+  }
+
+  /** Records that the running consumer read the array `node` (any element, its length). */
+  trackArray(node: Json[]): void {
+    if (!isTracking()) return;
+    let tracker = this.arrayTrackers.get(node);
+    if (!tracker) this.arrayTrackers.set(node, (tracker = this.createTracker()));
+    tracker.track();
+    this.anyChange.track();
+  }
+
+  /** Tracks any change of the store (for snapshots and status read in a consumer). */
+  trackAll(): void {
+    this.anyChange.track();
+  }
+
+  /** Remembers that `child` hangs at `parent[key]`, so a write through it can find its path. */
+  link(child: Container, parent: Container, key: string | number): void {
+    const link = this.links.get(child);
+    if (link) link.key = key;
+    else this.links.set(child, { parent, key });
+  }
+
+  /** The current path of a view object, or `undefined` if it is no longer in the store. */
+  pathOf(node: Container): Path | undefined {
+    const path: Path = [];
+    for (let at = node; at !== this.root;) {
+      const link = this.links.get(at);
+      if (!link) return undefined;
+      const { parent } = link;
+      if (Array.isArray(parent)) {
+        // Elements move when the array is spliced; find where this one is now.
+        if (parent[link.key as number] !== at) link.key = parent.indexOf(at);
+        if (link.key === -1) return undefined;
+      } else if (parent[link.key as string] !== at) {
+        return undefined;
+      }
+      path.push(link.key);
+      at = parent;
+    }
+    return path.reverse();
+  }
+
+  /** Number of signal consumers watching this store right now. */
+  get watcherCount(): number {
+    return this.watchers;
+  }
+
+  //#endregion reading
+  //#region writing here
+
+  /**
+   * Applies a write made here: to the view at once (optimistic), and to the batch being
+   * collected. `op` must already hold plain JSON (see `cloneJson`); throws a coded
+   * error, changing nothing, when the op does not apply.
+   */
+  write(op: Op): void {
+    if (this.readonlyReason) throw new TwinError(ErrorCode.READONLY, this.readonlyReason);
+    applyOp(this.root, op, this.writer, this.maxDepth);
+    const batch = this.host.batchFor?.(this) ?? this.turnBatch();
+    const last = batch.ops[batch.ops.length - 1];
+    // Consecutive sets of one path in a batch: only the last one matters.
+    if (op.op === 'set' && last?.op === 'set' && samePath(last.path, op.path)) batch.ops[batch.ops.length - 1] = op;
+    else batch.ops.push(op);
+  }
+
+  /** Opens an action's batch of optimistic writes, kept pending until the server's answer. */
+  openBatch(id: string, kind: Batch['kind']): Batch {
+    const batch: Batch = { id, ops: [], kind };
+    if (!this.local) this.pending.push(batch);
+    return batch;
+  }
+
+  private turnBatch(): Batch {
+    if (this.turn) return this.turn;
+    const batch = this.openBatch('', 'ops');
+    this.turn = batch;
+    queueMicrotask(() => {
+      this.turn = undefined;
+      if (batch.ops.length === 0) {
+        const index = this.pending.indexOf(batch);
+        if (index !== -1) this.remove(index);
+        return;
+      }
+      batch.id = this.host.nextBatchId();
+      this.host.flush(this, batch);
+      this.emit({ ops: batch.ops, origin: 'local' });
+    });
+    return batch;
+  }
+
+  //#endregion writing here
+  //#region hearing from the server
+
+  /**
+   * The server committed `ops` as version `v`. With `id`, they are a batch sent from here (or
+   * an action called from here), which stops being pending. An empty `ops` at the current
+   * version only confirms `id` (a re-sent batch the server had already applied).
+   * `next` may carry `applyOps(confirmed, ops)` when the caller computed it already.
+   * Returns false, changing nothing, when `v` does not follow on: the caller must resync.
+   */
+  receive(v: number, ops: readonly Op[], id?: string, next?: Json): boolean {
+    const ack = ops.length === 0 && v === this.v;
+    if (v !== this.v + 1 && !ack) return false;
+    const confirmed = next ?? (ops.length ? applyOps(this.confirmed, ops) : this.confirmed);
+    this.confirmed = confirmed;
+    this.v = v;
+    const index = id === undefined ? -1 : this.pending.findIndex((b) => b.id === id);
+    const mine = index === -1 ? undefined : this.pending[index];
+    if (mine && index === 0 && (mine.kind === 'ops' || jsonEqual(mine.ops as unknown as Json, ops as unknown as Json))) {
+      // Our oldest batch, applied as we applied it: the view already shows exactly this.
+      this.remove(0);
+      this.anyChange.bump();
+    } else if (mine) {
+      this.remove(index);
+      this.rebuild();
+      this.emit({ ops, origin: 'remote' });
+    } else if (this.pending.length === 0) {
+      for (const op of ops) applyOp(this.root, op, this.writer, Infinity);
+      if (ops.length) this.emit({ ops, origin: 'remote' });
+    } else if (ops.length) {
+      this.rebuild();
+      this.emit({ ops, origin: 'remote' });
+    }
+    return true;
+  }
+
+  /** The server's whole state at version `v` (a new subscriber, or one too far behind). */
+  reset(value: Json, v: number): void {
+    this.confirmed = value;
+    this.v = v;
+    this.rebuild();
+    this.emit({ ops: [{ op: 'set', path: [], value }], origin: 'remote' });
+  }
+
+  /** The server refused batch `id`: drop it and show the state without it. */
+  reject(id: string, error: TwinError): void {
+    this.lastError = error;
+    if (this.drop(id, error)) this.emit({ ops: [], origin: 'remote' });
+    else this.anyChange.bump();
+  }
+
+  /** Drops a pending batch (and rebuilds the view); false if there was none with that id. */
+  drop(id: string, error?: TwinError): boolean {
+    const index = this.pending.findIndex((b) => b.id === id);
+    if (index === -1) return false;
+    const batch = this.remove(index, error);
+    if (batch.ops.length) this.rebuild();
+    return true;
+  }
+
+  /**
+   * Resolves once every batch pending now (the turn's too) is confirmed; rejects with the
+   * error of the first of them to be refused.
+   */
+  settled(): Promise<void> {
+    if (this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ batches: new Set(this.pending), resolve, reject }));
+  }
+
+  /** Takes the batch at `index` out of pending, settling whoever waits for it. */
+  private remove(index: number, error?: TwinError): Batch {
+    const [batch] = this.pending.splice(index, 1);
+    this.waiters = this.waiters.filter((waiter) => {
+      if (!waiter.batches.delete(batch!)) return true;
+      if (error) waiter.reject(error);
+      else if (waiter.batches.size === 0) waiter.resolve();
+      else return true;
+      return false;
+    });
+    return batch!;
+  }
+
+  /**
+   * Makes the view confirmed ⊕ pending again, touching only what differs. A pending batch
+   * that no longer applies is left out of the view; the server will refuse it too.
+   */
+  private rebuild(): void {
+    let next = this.confirmed;
+    for (const batch of this.pending) {
+      try {
+        next = applyOps(next, batch.ops, this.maxDepth);
+      } catch {
+        // Keep the batch (its reject will come) but show the state without it.
+      }
+    }
+    untracked(() => this.reconcile(this.root, next as Container));
+    this.anyChange.bump();
+  }
+
+  /** Patches `live` in place to equal `next`, bumping the trackers of what changed. */
+  private reconcile(live: Container, next: Container): void {
+    if (Array.isArray(live)) {
+      const want = next as Json[];
+      let changed = live.length !== want.length;
+      for (let i = 0; i < want.length; i++) {
+        if (i >= live.length) {
+          live.push(deepCopy(want[i]!));
+        } else if (!this.patch(live[i]!, want[i]!)) {
+          live[i] = deepCopy(want[i]!);
+          changed = true;
+        }
+      }
+      if (live.length > want.length) live.length = want.length;
+      if (changed) this.arrayTrackers.get(live)?.bump();
+      return;
+    }
+    const want = next as JsonObject;
+    let keysChanged = false;
+    for (const key of Object.keys(live)) {
+      if (!Object.hasOwn(want, key)) {
+        delete live[key];
+        this.keyTrackers.get(live)?.get(key)?.bump();
+        keysChanged = true;
+      }
+    }
+    for (const key of Object.keys(want)) {
+      if (!Object.hasOwn(live, key)) {
+        live[key] = deepCopy(want[key]!);
+        this.keyTrackers.get(live)?.get(key)?.bump();
+        keysChanged = true;
+      } else if (!this.patch(live[key]!, want[key]!)) {
+        live[key] = deepCopy(want[key]!);
+        this.keyTrackers.get(live)?.get(key)?.bump();
+      }
+    }
+    if (keysChanged) this.keyTrackers.get(live)?.get(KEYS)?.bump();
+  }
+
+  /** Reconciles `have` into `want` in place if both are containers of one kind; false if `have` must be replaced. */
+  private patch(have: Json, want: Json): boolean {
+    if (have === want) return true;
+    if (typeof have !== 'object' || typeof want !== 'object' || have === null || want === null) return false;
+    if (Array.isArray(have) !== Array.isArray(want)) return false;
+    this.reconcile(have, want);
+    return true;
+  }
+
+  //#endregion hearing from the server
+  //#region subscribers
+
+  /** Calls `listener` after each change of the view; returns the unsubscribe function. */
+  listen(listener: (change: Change) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  private emit(change: Change): void {
+    this.anyChange.bump();
+    let first: unknown;
+    let failed = false;
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(change);
+      } catch (err) {
+        // One failing subscriber must not starve the others; rethrow the first afterwards.
+        if (!failed) [failed, first] = [true, err];
+      }
+    }
+    if (failed) throw first;
+  }
+
+  //#endregion subscribers
+  //#region trackers
+
+  private trackerFor(node: JsonObject, key: string | symbol): Tracker {
+    let map = this.keyTrackers.get(node);
+    if (!map) this.keyTrackers.set(node, (map = new Map()));
+    let tracker = map.get(key);
+    if (!tracker) map.set(key, (tracker = this.createTracker()));
+    return tracker;
+  }
+
+  private createTracker(): Tracker {
+    return createTracker((watched) => this.onWatch(watched));
+  }
+
+  private onWatch(watched: boolean): void {
+    const before = this.watchers;
+    this.watchers += watched ? 1 : -1;
+    if ((before === 0) !== (this.watchers === 0)) this.host.watched?.(this, this.watchers > 0);
+  }
+
+  /** A writer that mutates the view in place and bumps the trackers of what it changes. */
+  private createNotifyingWriter(): Writer {
+    const bumpKey = (target: JsonObject, key: string, added: boolean) => {
+      const map = this.keyTrackers.get(target);
+      map?.get(key)?.bump();
+      if (added) map?.get(KEYS)?.bump();
+    };
+    return {
+      enter: (_parent, _key, child) => child,
+      set: (target, key, value) => {
+        if (Array.isArray(target)) {
+          target[key as number] = value;
+          this.arrayTrackers.get(target)?.bump();
+        } else {
+          const added = !Object.hasOwn(target, key);
+          target[key as string] = value;
+          bumpKey(target, key as string, added);
+        }
+        this.anyChange.bump();
+      },
+      del: (target, key) => {
+        delete target[key];
+        bumpKey(target, key, true);
+        this.anyChange.bump();
+      },
+      splice: (target, index, remove, values) => {
+        target.splice(index, remove, ...values);
+        this.arrayTrackers.get(target)?.bump();
+        this.anyChange.bump();
+      },
+    };
+  }
+
+  //#endregion trackers
+}
+
+function samePath(a: Path, b: Path): boolean {
+  return a.length === b.length && a.every((key, i) => key === b[i]);
+}
+
+/** A deep copy of trusted JSON (already checked), faster than {@link cloneJson}. */
+export function deepCopy(value: Json): Json {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(deepCopy);
+  const out: JsonObject = {};
+  for (const key of Object.keys(value)) out[key] = deepCopy(value[key]!);
+  return out;
+}

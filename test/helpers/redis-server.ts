@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module redis-server
+ * Starts a throwaway `redis-server` on a free loopback port for tests: no persistence, no
+ * daemon, stopped with SIGTERM. `restart()` brings it back on the same port (empty), which is
+ * how tests exercise a client's reconnect.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+const REDIS_BINARY = 'redis-server';
+const INSTALL_HINT = 'Install it with `apt-get install redis-server` (Debian/Ubuntu) or `brew install redis` (macOS).';
+/** How long a start may take before we give up. */
+const START_TIMEOUT_MS = 10_000;
+const PING_INTERVAL_MS = 50;
+/** How long SIGTERM gets before SIGKILL. */
+const STOP_TIMEOUT_MS = 5_000;
+const HOST = '127.0.0.1';
+
+/** A running test Redis. */
+export interface TestRedis {
+  /** `redis://127.0.0.1:<port>` */
+  url: string;
+  port: number;
+  /** Stops the server (SIGTERM, SIGKILL after 5 s) and waits for it to exit. */
+  stop(): Promise<void>;
+  /** Stops the server and starts a fresh, empty one on the same port. */
+  restart(): Promise<void>;
+}
+
+/**
+ * Starts `redis-server` on a free port of 127.0.0.1 and resolves once it answers `PING`.
+ * Throws when the binary is not on PATH (the message says how to install it) or when the
+ * server does not answer within 10 s.
+ *
+ * ```ts
+ * const redis = await startRedis();
+ * after(() => redis.stop());
+ * ```
+ */
+export async function startRedis(): Promise<TestRedis> {
+  if (!onPath(REDIS_BINARY)) {
+    throw new Error(`The tests need \`${REDIS_BINARY}\`, which is not on PATH. ${INSTALL_HINT}`);
+  }
+  const port = await freePort();
+  let child = await launch(port);
+  return {
+    url: `redis://${HOST}:${port}`,
+    port,
+    stop: () => stopChild(child),
+    async restart() {
+      await stopChild(child);
+      child = await launch(port);
+    },
+  };
+}
+
+async function launch(port: number): Promise<ChildProcess> {
+  const child = spawn(REDIS_BINARY, [
+    '--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--daemonize', 'no',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const collect = (chunk: Buffer): void => { output = (output + chunk.toString()).slice(-2_000); };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  let exited: string | undefined;
+  child.once('error', (err) => { exited = `could not be started (${err.message}). ${INSTALL_HINT}`; });
+  child.once('exit', (code, signal) => { exited ??= `exited early (code ${code}, signal ${signal})`; });
+
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`${REDIS_BINARY} on port ${port} ${exited}. Its output:\n${output}`);
+    if (await ping(port)) return child;
+    await sleep(PING_INTERVAL_MS);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${REDIS_BINARY} on port ${port} did not answer PING within ${START_TIMEOUT_MS} ms. ${INSTALL_HINT} Its output:\n${output}`);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** One raw `PING` over TCP; true on `+PONG`. */
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: HOST, port });
+    let reply = '';
+    const done = (ok: boolean): void => { socket.destroy(); resolve(ok); };
+    socket.setTimeout(PING_INTERVAL_MS * 10, () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+    socket.once('error', () => done(false));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('No port was assigned.'))));
+    });
+  });
+}
+
+function onPath(binary: string): boolean {
+  return (process.env['PATH'] ?? '').split(path.delimiter).some((dir) => {
+    try {
+      fs.accessSync(path.join(dir, binary), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
