@@ -103,6 +103,10 @@ export function createMemoryStorage(): StorageAdapter {
   };
 }
 
+function emptyStore(): MemoryStore {
+  return { snapshot: EMPTY_STATE, snapshotV: 0, log: [], seqs: new Map() };
+}
+
 //#region shared internals
 
 /** The parts of a batch id `clientId:seq`. */
@@ -144,18 +148,14 @@ export function closedError(backend: string): TwinError {
 }
 
 /**
- * Refuses a snapshot at a version that was never appended (a snapshot "from the future" would
- * make the next append skip versions).
+ * Refuses a snapshot version that is not a non-negative integer or, when `current` is given,
+ * that was never appended (a snapshot "from the future" would make the next append skip versions).
  * @internal
  */
-export function checkCompactVersion(store: string, v: number, current: number): void {
-  if (!Number.isSafeInteger(v) || v < 0 || v > current) {
-    throw new RangeError(`Cannot compact store ${JSON.stringify(store)} at version ${v}: versions 0 to ${current} are stored.`);
-  }
-}
-
-function emptyStore(): MemoryStore {
-  return { snapshot: EMPTY_STATE, snapshotV: 0, log: [], seqs: new Map() };
+export function checkCompactVersion(store: string, v: number, current?: number): void {
+  if (Number.isSafeInteger(v) && v >= 0 && (current === undefined || v <= current)) return;
+  const why = current === undefined ? 'a version is a non-negative integer' : `versions 0 to ${current} are stored`;
+  throw new RangeError(`Cannot compact store ${JSON.stringify(store)} at version ${v}: ${why}.`);
 }
 
 function copyBatch(batch: StoredBatch): StoredBatch {

@@ -60,7 +60,8 @@ const COMPACT_SCRIPT = `
 local current = tonumber(redis.call('GET', KEYS[3]) or '0')
 if tonumber(ARGV[2]) > current then return 'ahead:' .. current end
 local old = redis.call('GET', KEYS[1])
-if old and tonumber(string.match(old, '^{"v":(%d+),')) > tonumber(ARGV[2]) then return 'ok' end
+local oldV = old and tonumber(string.match(old, '^{"v":(%d+),'))
+if oldV and oldV > tonumber(ARGV[2]) then return 'ok' end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('XTRIM', KEYS[2], 'MINID', ARGV[3])
 return 'ok'`;
@@ -168,6 +169,7 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
     }),
 
     compact: (store, value, v) => run('compact', store, async () => {
+      checkCompactVersion(store, v);
       const reply = String(await main.eval(COMPACT_SCRIPT, {
         keys: [key.snap(store), key.log(store), key.v(store)],
         arguments: [`{"v":${v},"value":${JSON.stringify(value)}}`, String(v), String(v + 1)],
@@ -221,6 +223,8 @@ function createFollowLoop(
   /** `add` bumps `wanted`; the loop copies it to `seen` each time it builds its list of streams. */
   let wanted = 0;
   let seen = 0;
+  /** Ends the loop's backoff early, so `stop` need not wait it out. */
+  let interruptBackoff: (() => void) | undefined;
 
   // The UNBLOCK travels on another connection than the XREAD, so it may arrive before the
   // read it should wake; repeat it until the loop has rebuilt its stream list or a read woke.
@@ -243,8 +247,8 @@ function createFollowLoop(
         if (!client.isOpen) await client.connect();
         blockerId ??= await client.clientId();
         seen = wanted;
-        const stores = [...byStore.keys()];
-        const streams = stores.map((store) => ({ key: logKey(store), id: `${minCursor(byStore.get(store))}-0` }));
+        const storeOf = new Map([...byStore.keys()].map((store) => [logKey(store), store]));
+        const streams = [...storeOf].map(([key, store]) => ({ key, id: `${minCursor(byStore.get(store))}-0` }));
         const reply = await client.xRead(streams, { BLOCK: BLOCK_MS, COUNT: READ_COUNT });
         failures = 0;
         if (!reply || stopped) continue;
@@ -255,7 +259,7 @@ function createFollowLoop(
           await new Promise((resolve) => setImmediate(resolve));
         }
         for (const stream of reply as { name: string; messages: StreamEntry[] }[]) {
-          const store = stores.find((s) => logKey(s) === String(stream.name));
+          const store = storeOf.get(String(stream.name));
           const followers = store === undefined ? undefined : byStore.get(store);
           if (!followers) continue;
           try {
@@ -269,7 +273,11 @@ function createFollowLoop(
         if (stopped) continue;
         blockerId = undefined; // a reconnect brings a new connection id
         onIgnoredError(err);
-        await sleep(Math.min(RETRY_BASE_MS * 2 ** failures++, RETRY_MAX_MS));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(RETRY_BASE_MS * 2 ** failures++, RETRY_MAX_MS));
+          interruptBackoff = () => { clearTimeout(timer); resolve(); };
+        });
+        interruptBackoff = undefined;
       }
     }
   }
@@ -301,6 +309,7 @@ function createFollowLoop(
       byStore.clear();
       // Destroying the connection rejects the blocked XREAD at once, rather than after BLOCK_MS.
       blocker?.destroy();
+      interruptBackoff?.();
       await running;
     },
   };

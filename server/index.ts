@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @packageDocumentation
+ * twin-state/server: the Koa middleware and `ws` hub that hold shared stores and keep every
+ * client in sync. This entry only re-exports.
+ */
+export { twin, TwinServer, DEFAULT_SERVER_LIMITS } from './twin.js';
+export type { ClientEvent, RequestInfo, TwinOptions } from './twin.js';
+export type { ServerLimits } from './connection.js';
+export { CloseCode } from './connection.js';
+export type { StorageAdapter, StoredBatch, StoredState } from './storage.js';
+export { createMemoryStorage } from './storage-memory.js';
+export { createStorage } from './create-storage.js';
+export { renderPage } from './render-html.js';
+export type { PageData, StoreData } from './render-html.js';

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module middleware
+ * The Koa side of a twin server: the client bundles under `/_twin/`, a health check, a folder
+ * of pages, and server-side rendering of every HTML response — pages from the folder and HTML
+ * bodies set by other middleware alike — so the first paint shows current values and the
+ * client resumes from them instead of fetching them again.
+ */
+import type { Context, Middleware, Next } from 'koa';
+import { fileURLToPath } from 'node:url';
+import { definitionsOf, initialValue } from '../src/define.js';
+import { renderPage } from './render-html.js';
+import type { StoreData } from './render-html.js';
+import { readStatic } from './static.js';
+import type { StaticFile } from './static.js';
+import type { TwinServer } from './twin.js';
+
+/** Where `npm run build` puts the browser bundles. */
+const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
+
+/** The bundles served under `/_twin/`, by URL name and file name in `dist/`. */
+const BUNDLES: Readonly<Record<string, string>> = {
+  '/_twin/twin.js': 'twin.min.js',
+  '/_twin/twin.min.js.map': 'twin.min.js.map',
+  '/_twin/lit.js': 'twin-lit.min.js',
+  '/_twin/twin-lit.min.js.map': 'twin-lit.min.js.map',
+};
+
+/** @internal */
+export function twinMiddleware(server: TwinServer, pages: string | undefined): Middleware {
+  return async function twinState(ctx: Context, next: Next) {
+    if (ctx.path === '/_twin/health') {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { ok: true, connections: server.connectionCount };
+      return;
+    }
+    const bundle = BUNDLES[ctx.path];
+    if (bundle) {
+      const file = await readStatic(DIST, `/${bundle}`);
+      if (!file) {
+        ctx.status = 404;
+        ctx.body = `${bundle} is not built: run "npm run build".`;
+        return;
+      }
+      // Bundles keep their URL across versions: revalidate every time, cheaply, by ETag.
+      send(ctx, file, 'no-cache');
+      return;
+    }
+    if (pages && (ctx.method === 'GET' || ctx.method === 'HEAD') && !ctx.path.startsWith('/_twin/')) {
+      const file = await readStatic(pages, ctx.path);
+      if (file) {
+        ctx.type = file.type;
+        ctx.body = file.type.startsWith('text/html') ? file.body.toString('utf8') : file.body;
+        if (!file.type.startsWith('text/html')) {
+          send(ctx, file, 'no-cache');
+          return;
+        }
+      }
+    }
+    if (ctx.body === undefined || ctx.body === null) await next();
+    if (ctx.status === 200 && typeof ctx.body === 'string' && ctx.response.is('html')) {
+      ctx.body = await render(server, ctx, ctx.body);
+      ctx.set('Cache-Control', 'no-store');
+    }
+  };
+}
+
+/** Renders current store values into `html`, as this request's user may see them. */
+async function render(server: TwinServer, ctx: Context, html: string): Promise<string> {
+  const hub = server.hub;
+  const defs = definitionsOf(hub.app);
+  const user = await server.authenticate(ctx.req);
+  const url = new URL(ctx.href);
+  const locals = [...defs.stores.values()].filter((d) => d.kind === 'local');
+  return renderPage(html, {
+    url,
+    include: locals.map((d) => d.name),
+    async store(name): Promise<StoreData | undefined> {
+      const local = defs.stores.get(name);
+      if (local?.kind === 'local') {
+        // Computed per request: one visitor's local state never reaches another.
+        const persist = local.options.persist;
+        return { kind: 'local', value: initialValue(local), ...(persist ? { persist } : {}) };
+      }
+      const store = await hub.load(name).catch(() => undefined);
+      if (!store || user === false) return undefined;
+      const canRead = store.def.options.canRead;
+      if (canRead && !(await canRead({ user, store: name }))) return undefined;
+      return { kind: 'shared', value: store.replica.confirmed, v: store.v };
+    },
+  });
+}
+
+function send(ctx: Context, file: StaticFile, cacheControl: string): void {
+  ctx.set('ETag', file.etag);
+  ctx.set('Cache-Control', cacheControl);
+  ctx.type = file.type;
+  if (ctx.get('If-None-Match') === file.etag) {
+    ctx.status = 304;
+    return;
+  }
+  ctx.body = file.body;
+}
+
+

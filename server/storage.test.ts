@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module storage.test
+ * One contract suite for every storage backend (memory, SQLite, a real redis-server on
+ * loopback), plus what only one backend promises: a SQLite file survives a reopen, a Redis
+ * follower survives a Redis restart. Expected states are always computed with `applyOps`.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { ErrorCode } from '../src/errors.js';
+import type { Json, JsonObject } from '../src/json.js';
+import { applyOps } from '../src/ops.js';
+import type { Op } from '../src/ops.js';
+import { startRedis } from '../test/helpers/redis-server.js';
+import type { TestRedis } from '../test/helpers/redis-server.js';
+import { createStorage } from './create-storage.js';
+import type { StorageAdapter, StoredBatch } from './storage.js';
+import { createMemoryStorage } from './storage-memory.js';
+import { createRedisStorage } from './storage-redis.js';
+import { createSqliteStorage } from './storage-sqlite.js';
+
+/** Upper bound for anything we wait on (deliveries, reconnects). */
+const WAIT_MS = 10_000;
+const POLL_MS = 20;
+/** What "promptly" means: well under the Redis loop's 5 s XREAD block. */
+const PROMPT_MS = 1_000;
+/** Time for background work (a blocking read) to get going. */
+const SETTLE_MS = 100;
+const SUITE_TIMEOUT_MS = 120_000;
+/** Property runs per backend; each run appends to a fresh store. */
+const PROPERTY_RUNS = 40;
+
+interface Opened {
+  /** The adapter under test. */
+  storage: StorageAdapter;
+  /** A second adapter on the same data: another instance for Redis, the same one in-process. */
+  peer: StorageAdapter;
+  /** The database file, for SQLite. */
+  file?: string;
+  /** Opens one more independent adapter on the same data (closed by the test). */
+  another(): Promise<StorageAdapter>;
+  teardown(): Promise<void>;
+}
+
+interface Backend {
+  name: string;
+  open(): Promise<Opened>;
+}
+
+const tmpDirs: string[] = [];
+let redis: TestRedis | undefined;
+
+const backends: Backend[] = [
+  {
+    name: 'memory',
+    async open() {
+      const storage = createMemoryStorage();
+      return { storage, peer: storage, another: async () => createMemoryStorage(), teardown: () => storage.close() };
+    },
+  },
+  {
+    name: 'sqlite',
+    async open() {
+      const file = path.join(tmpDir(), 'nested', 'dir', 'twin.db'); // the parent folders do not exist yet
+      const storage = createSqliteStorage(file);
+      return { storage, peer: storage, file, another: async () => createSqliteStorage(file), teardown: () => storage.close() };
+    },
+  },
+  {
+    name: 'redis',
+    async open() {
+      redis = await startRedis();
+      const { url } = redis;
+      const storage = await createRedisStorage(url, { prefix: 'test:' });
+      const peer = await createRedisStorage(url, { prefix: 'test:' });
+      return {
+        storage,
+        peer,
+        another: () => createRedisStorage(url, { prefix: 'test:' }),
+        async teardown() {
+          await storage.close();
+          await peer.close();
+          await redis?.stop();
+        },
+      };
+    },
+  },
+];
+
+after(() => {
+  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+for (const backend of backends) {
+  describe(backend.name, { timeout: SUITE_TIMEOUT_MS }, () => {
+    let opened: Opened;
+    let storage: StorageAdapter;
+    let n = 0;
+    /** A store name no other test uses. */
+    const fresh = (label: string): string => `${label}/${++n}`;
+
+    before(async () => {
+      opened = await backend.open();
+      storage = opened.storage;
+    });
+    after(() => opened.teardown());
+
+    it('load() and since() of an unknown store give undefined and []', async () => {
+      assert.equal(await storage.load(fresh('unknown')), undefined);
+      assert.deepEqual(await storage.since(fresh('unknown'), 0), []);
+    });
+
+    it('append() of v1..vN then load() reproduces the state and the seqs', async () => {
+      const store = fresh('append');
+      const batches = sampleBatches();
+      for (const batch of batches) await storage.append(store, batch);
+      const loaded = await storage.load(store);
+      assert.deepEqual(loaded, { value: replay(batches), v: batches.length, seqs: { c1: 2, 'user:42': 7 } });
+    });
+
+    it('append() with a wrong version rejects with TWIN_ERR_CONFLICT and changes nothing', async () => {
+      const store = fresh('conflict');
+      const batches = sampleBatches();
+      for (const batch of batches) await storage.append(store, batch);
+      const before = await storage.load(store);
+      const stale = { v: 2, ops: [set(['x'], 'stale')], id: 'c1:99' };
+      const ahead = { v: batches.length + 2, ops: [set(['x'], 'ahead')], id: 'c9:1' };
+      await assert.rejects(storage.append(store, stale), { code: ErrorCode.CONFLICT });
+      await assert.rejects(storage.append(store, ahead), { code: ErrorCode.CONFLICT });
+      await assert.rejects(storage.append(fresh('conflict'), { v: 2, ops: [] }), { code: ErrorCode.CONFLICT });
+      assert.deepEqual(await storage.load(store), before);
+      assert.deepEqual(await storage.since(store, 0), batches);
+    });
+
+    it('append() with a malformed batch id rejects before writing', async () => {
+      const store = fresh('bad-id');
+      await assert.rejects(storage.append(store, { v: 1, ops: [set(['a'], 1)], id: 'no-seq' }), TypeError);
+      assert.equal(await storage.load(store), undefined);
+    });
+
+    it('since(v) returns exactly the later batches, and [] at the current version', async () => {
+      const store = fresh('since');
+      const batches = sampleBatches();
+      for (const batch of batches) await storage.append(store, batch);
+      for (let v = 0; v <= batches.length; v++) assert.deepEqual(await storage.since(store, v), batches.slice(v));
+    });
+
+    it('compact() keeps load() the same, cuts since() before it, and appends go on after it', async () => {
+      const store = fresh('compact');
+      const batches = sampleBatches();
+      for (const batch of batches) await storage.append(store, batch);
+      const before = await storage.load(store);
+      assert.ok(before);
+      const at = 3;
+      await storage.compact(store, replay(batches.slice(0, at)), at);
+      assert.deepEqual(await storage.load(store), before);
+      assert.equal(await storage.since(store, at - 1), undefined);
+      assert.equal(await storage.since(store, 0), undefined);
+      assert.deepEqual(await storage.since(store, at), batches.slice(at));
+
+      await storage.compact(store, before.value, before.v);
+      assert.deepEqual(await storage.load(store), before);
+      assert.deepEqual(await storage.since(store, before.v), []);
+      // An older snapshot arriving late (another node) must not replace the newer one.
+      await storage.compact(store, replay(batches.slice(0, 1)), 1);
+      assert.deepEqual(await storage.load(store), before);
+
+      const more: StoredBatch[] = [
+        { v: before.v + 1, ops: [{ op: 'push', path: ['list'], values: ['after'] }], id: 'c1:3' },
+        { v: before.v + 2, ops: [{ op: 'add', path: ['count'], delta: 10 }] },
+      ];
+      for (const batch of more) await storage.append(store, batch);
+      const expected = { value: replay([...batches, ...more]), v: before.v + 2, seqs: { c1: 3, 'user:42': 7 } };
+      assert.deepEqual(await storage.load(store), expected);
+      assert.deepEqual(await storage.since(store, before.v), more);
+      // A snapshot of a version never appended, or of no version at all, is refused and changes nothing.
+      await assert.rejects(storage.compact(store, {}, before.v + 3), RangeError);
+      await assert.rejects(storage.compact(store, {}, -1), RangeError);
+      assert.deepEqual(await storage.load(store), expected);
+    });
+
+    it('compact() at version 0 sets the initial state the log is replayed onto', async () => {
+      const store = fresh('initial');
+      await storage.compact(store, ['seed'], 0);
+      assert.deepEqual(await storage.load(store), { value: ['seed'], v: 0, seqs: {} });
+      const batch: StoredBatch = { v: 1, ops: [{ op: 'push', path: [], values: ['grown'] }], id: 'c1:1' };
+      await storage.append(store, batch);
+      assert.deepEqual(await storage.load(store), { value: ['seed', 'grown'], v: 1, seqs: { c1: 1 } });
+    });
+
+    it('follow() delivers batches appended by a second adapter, in order, until unsubscribed', async () => {
+      const store = fresh('follow');
+      const batches = sampleBatches();
+      await opened.peer.append(store, batches[0]!); // before follow: delivered as backlog
+      const got: StoredBatch[] = [];
+      const stop = storage.follow(store, 0, (batch) => got.push(batch));
+      for (const batch of batches.slice(1)) await opened.peer.append(store, batch);
+      await waitFor(() => got.length === batches.length);
+      assert.deepEqual(got, batches);
+
+      stop();
+      await opened.peer.append(store, { v: batches.length + 1, ops: [set(['late'], true)] });
+      // Give a stray delivery the time to arrive: a later follower hears it, the stopped one must not.
+      const probe: StoredBatch[] = [];
+      const stopProbe = storage.follow(store, batches.length, (batch) => probe.push(batch));
+      await waitFor(() => probe.length === 1);
+      stopProbe();
+      assert.equal(got.length, batches.length);
+    });
+
+    it('follow() from a version skips earlier batches and serves several followers', async () => {
+      const store = fresh('follow-from');
+      const batches = sampleBatches();
+      for (const batch of batches.slice(0, 3)) await storage.append(store, batch);
+      const fromTwo: number[] = [];
+      const fromZero: number[] = [];
+      const stops = [
+        storage.follow(store, 2, (b) => fromTwo.push(b.v)),
+        storage.follow(store, 0, (b) => fromZero.push(b.v)),
+      ];
+      for (const batch of batches.slice(3)) await opened.peer.append(store, batch);
+      const all = batches.map((b) => b.v);
+      await waitFor(() => fromZero.length === all.length && fromTwo.length === all.length - 2);
+      for (const stop of stops) stop();
+      assert.deepEqual(fromZero, all);
+      assert.deepEqual(fromTwo, all.slice(2));
+    });
+
+    it('follow() hears a batch only after its append() has resolved', async () => {
+      const store = fresh('order');
+      let appended = false;
+      const seenAfterAppend: boolean[] = [];
+      const stop = storage.follow(store, 0, () => seenAfterAppend.push(appended));
+      await storage.append(store, { v: 1, ops: [set(['a'], 1)] });
+      appended = true;
+      await waitFor(() => seenAfterAppend.length === 1);
+      stop();
+      assert.deepEqual(seenAfterAppend, [true]);
+    });
+
+    it('follow() of one more store, while a read for another is waiting, hears it promptly', async () => {
+      const [first, second] = [fresh('idle'), fresh('busy')];
+      const stopIdle = storage.follow(first, 0, () => {});
+      await sleep(SETTLE_MS); // the Redis loop is now blocked in XREAD on `first` only
+      const heard: number[] = [];
+      const started = Date.now();
+      const stop = storage.follow(second, 0, () => heard.push(Date.now() - started));
+      await opened.peer.append(second, { v: 1, ops: [set(['a'], 1)] });
+      await waitFor(() => heard.length === 1);
+      stop();
+      stopIdle();
+      assert.ok(heard[0]! < PROMPT_MS, `delivered after ${heard[0]} ms`);
+    });
+
+    it('close() releases the adapter; its methods then reject', async () => {
+      const extra = await opened.another();
+      const store = fresh('close');
+      await extra.append(store, { v: 1, ops: [set(['a'], 1)] });
+      const stop = extra.follow(store, 0, () => {});
+      await sleep(SETTLE_MS); // let a blocking read start
+      const started = Date.now();
+      await extra.close();
+      stop();
+      const took = Date.now() - started;
+      assert.ok(took < PROMPT_MS, `close() took ${took} ms with a follower open`);
+      await assert.rejects(extra.load(store), { code: ErrorCode.INTERNAL });
+      await assert.rejects(extra.append(store, { v: 2, ops: [] }), { code: ErrorCode.INTERNAL });
+      await extra.close(); // twice is harmless
+      // What it wrote is still there for everyone else (except in a private memory adapter).
+      if (backend.name !== 'memory') assert.equal((await storage.load(store))?.v, 1);
+    });
+
+    it('property: random valid op sequences, appended then loaded, equal applyOps of all', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.array(opSeed, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 12 }), async (seedBatches) => {
+          const store = fresh('prop');
+          let state: JsonObject = {};
+          const batches: StoredBatch[] = [];
+          for (const seeds of seedBatches) {
+            const ops: Op[] = [];
+            for (const seed of seeds) {
+              const op = buildOp(seed, state);
+              state = applyOps(state, [op]);
+              ops.push(op);
+            }
+            const batch: StoredBatch = { v: batches.length + 1, ops, id: `prop:${batches.length + 1}` };
+            batches.push(batch);
+            await storage.append(store, batch);
+          }
+          assert.deepEqual(await storage.load(store), { value: state, v: batches.length, seqs: { prop: batches.length } });
+          assert.deepEqual(await storage.since(store, 0), batches);
+        }),
+        { numRuns: PROPERTY_RUNS },
+      );
+    });
+
+    if (backend.name === 'sqlite') {
+      it('keeps every acknowledged batch, snapshot and seq across closing and reopening the file', async () => {
+        const extra = await opened.another();
+        const store = fresh('reopen');
+        const batches = sampleBatches();
+        for (const batch of batches) await extra.append(store, batch);
+        await extra.compact(store, replay(batches.slice(0, 2)), 2);
+        const expected = await extra.load(store);
+        await extra.close();
+        const reopened = await opened.another();
+        const inspect = new Database(opened.file!, { readonly: true });
+        try {
+          assert.equal(inspect.pragma('journal_mode', { simple: true }), 'wal');
+          assert.deepEqual(await reopened.load(store), expected);
+          assert.deepEqual(await reopened.since(store, 2), batches.slice(2));
+          await reopened.append(store, { v: batches.length + 1, ops: [set(['again'], true)], id: 'c1:3' });
+          assert.equal((await reopened.load(store))?.seqs['c1'], 3);
+        } finally {
+          inspect.close();
+          await reopened.close();
+        }
+      });
+    }
+
+    if (backend.name === 'redis') {
+      it('rejects with TWIN_ERR_INTERNAL while Redis is down, then recovers: a follower resumes, appends work', async () => {
+        assert.ok(redis);
+        const store = fresh('restart');
+        const got: number[] = [];
+        const stop = storage.follow(store, 0, (b) => got.push(b.v));
+        await opened.peer.append(store, { v: 1, ops: [set(['a'], 1)] });
+        await waitFor(() => got.length === 1);
+
+        await redis.stop();
+        const downAt = Date.now();
+        await assert.rejects(storage.load(store), { code: ErrorCode.INTERNAL });
+        await assert.rejects(storage.append(store, { v: 2, ops: [] }), { code: ErrorCode.INTERNAL });
+        await assert.rejects(storage.since(store, 0), { code: ErrorCode.INTERNAL });
+        assert.ok(Date.now() - downAt < WAIT_MS, 'commands fail fast while Redis is down');
+
+        await redis.restart(); // the same port, but empty: this Redis keeps no data
+        // node-redis reconnects by itself; until it has, appends fail with INTERNAL (never hang).
+        await retry(() => opened.peer.append(store, { v: 1, ops: [set(['a'], 'again')] }));
+        // The follower resumes after the last version it delivered (1), so it hears version 2.
+        await opened.peer.append(store, { v: 2, ops: [set(['b'], 2)] });
+        await waitFor(() => got.length === 2);
+        stop();
+        assert.deepEqual(got, [1, 2]);
+        await retry(() => storage.load(store).then((s) => assert.deepEqual(s?.value, { a: 'again', b: 2 })));
+      });
+    }
+  });
+}
+
+describe('createStorage', () => {
+  it('builds each backend from its spec and refuses anything else', async () => {
+    const memory = await createStorage('memory');
+    await memory.append('s', { v: 1, ops: [set(['a'], 1)] });
+    assert.equal((await memory.load('s'))?.v, 1);
+    await memory.close();
+
+    const sqlite = await createStorage(`sqlite:${path.join(tmpDir(), 'spec.db')}`);
+    await sqlite.append('s', { v: 1, ops: [set(['a'], 1)] });
+    assert.equal((await sqlite.load('s'))?.v, 1);
+    await sqlite.close();
+
+    for (const spec of ['', 'sqlite:', 'file:x.db', 'redis:/nope', 'mem']) {
+      await assert.rejects(createStorage(spec), (err: Error) => {
+        assert.ok(err instanceof TypeError);
+        assert.match(err.message, new RegExp(`${JSON.stringify(spec)}.*"memory".*"sqlite:PATH".*redis://`));
+        return true;
+      });
+    }
+  });
+
+  it('connects a redis:// spec', async () => {
+    const server = await startRedis();
+    try {
+      const storage = await createStorage(`${server.url}/1`);
+      await storage.append('s', { v: 1, ops: [set(['a'], 1)] });
+      assert.deepEqual(await storage.since('s', 0), [{ v: 1, ops: [set(['a'], 1)] }]);
+      await storage.close();
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+//#region helpers
+
+function set(p: (string | number)[], value: Json): Op {
+  return { op: 'set', path: p, value };
+}
+
+/** Six batches touching every op kind, with ids from two clients (one id containing a colon). */
+function sampleBatches(): StoredBatch[] {
+  return [
+    { v: 1, ops: [set(['list'], []), set(['count'], 0)], id: 'c1:1' },
+    { v: 2, ops: [{ op: 'push', path: ['list'], values: ['a', { b: [1, 2] }] }], id: 'user:42:5' },
+    { v: 3, ops: [{ op: 'add', path: ['count'], delta: 2.5 }] },
+    { v: 4, ops: [{ op: 'splice', path: ['list'], index: 0, remove: 1, values: ['é', 'z\u{1F600}'] }], id: 'c1:2' },
+    { v: 5, ops: [set(['nested'], { deep: { x: null } }), { op: 'del', path: ['count'] }], id: 'user:42:7' },
+    { v: 6, ops: [set(['nested', 'deep', 'y'], [true, false])] },
+  ];
+}
+
+function replay(batches: readonly StoredBatch[]): Json {
+  return applyOps({}, batches.flatMap((b) => b.ops));
+}
+
+const KEYS = ['a', 'b', 'list', 'n', 'obj'] as const;
+const leaf = fc.oneof(
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }).filter((x) => !Object.is(x, -0)),
+  fc.string({ unit: 'binary', maxLength: 8 }),
+  fc.boolean(),
+  fc.constant(null),
+);
+const value: fc.Arbitrary<Json> = fc.oneof(
+  leaf,
+  fc.array(leaf, { maxLength: 3 }),
+  fc.dictionary(fc.constantFrom('x', 'y', 'z'), leaf, { maxKeys: 3, noNullPrototype: true }),
+);
+const opSeed = fc.record({
+  kind: fc.constantFrom('set', 'del', 'push', 'splice', 'add', 'setNested'),
+  key: fc.constantFrom(...KEYS),
+  value,
+  index: fc.nat(6),
+  remove: fc.nat(3),
+  delta: fc.integer({ min: -1000, max: 1000 }),
+});
+type OpSeed = typeof opSeed extends fc.Arbitrary<infer T> ? T : never;
+
+/** Turns a seed into an op that is valid against `state`, falling back to a `set` when it would not be. */
+function buildOp(seed: OpSeed, state: JsonObject): Op {
+  const current = state[seed.key];
+  const path = [seed.key];
+  switch (seed.kind) {
+    case 'del':
+      return { op: 'del', path };
+    case 'push':
+      return Array.isArray(current) ? { op: 'push', path, values: [seed.value] } : set(path, [seed.value]);
+    case 'splice':
+      return Array.isArray(current)
+        ? { op: 'splice', path, index: seed.index, remove: seed.remove, values: [seed.value] }
+        : set(path, []);
+    case 'add':
+      return current === undefined || typeof current === 'number' ? { op: 'add', path, delta: seed.delta } : set(path, seed.delta);
+    case 'setNested':
+      return current !== null && typeof current === 'object' && !Array.isArray(current)
+        ? set([seed.key, 'x'], seed.value)
+        : set(path, { x: seed.value });
+    default:
+      return set(path, seed.value);
+  }
+}
+
+async function waitFor(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`The condition was not met within ${WAIT_MS} ms.`);
+    await sleep(POLL_MS);
+  }
+}
+
+/** Retries `fn` until it succeeds; every failure meanwhile must be a coded INTERNAL error or an assertion. */
+async function retry(fn: () => Promise<unknown>): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    try {
+      await fn();
+      return;
+    } catch (err) {
+      if (!(err instanceof assert.AssertionError)) assert.equal((err as { code?: unknown }).code, ErrorCode.INTERNAL);
+      if (Date.now() > deadline) throw err;
+      await sleep(POLL_MS * 5);
+    }
+  }
+}
+
+function tmpDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twin-storage-'));
+  tmpDirs.push(dir);
+  return dir;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+//#endregion helpers
