@@ -20,10 +20,10 @@ const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 
 /** The bundles served under `/_twin/`, by URL name and file name in `dist/`. */
 const BUNDLES: Readonly<Record<string, string>> = {
-  '/_twin/twin.js': 'twin.min.js',
-  '/_twin/twin.min.js.map': 'twin.min.js.map',
-  '/_twin/lit.js': 'twin-lit.min.js',
-  '/_twin/twin-lit.min.js.map': 'twin-lit.min.js.map',
+  '/_twin/twin.js': 'twin.js',
+  '/_twin/twin.js.map': 'twin.js.map',
+  '/_twin/lit.js': 'lit.js',
+  '/_twin/lit.js.map': 'lit.js.map',
 };
 
 /** @internal */

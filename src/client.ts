@@ -19,7 +19,7 @@ import type { ClientMessage, ServerMessage } from './protocol.js';
 import { Replica } from './replica.js';
 import type { Batch, ReplicaHost } from './replica.js';
 import type { Runtime, StoreStatus } from './runtime.js';
-import { setPageRuntimeFactory } from './runtime.js';
+import { pageRuntime, setPageRuntimeFactory } from './runtime.js';
 import { state } from './signals.js';
 
 /** The state of a client's connection. */
@@ -493,3 +493,21 @@ function defaultUrl(): string | undefined {
 }
 
 setPageRuntimeFactory(() => new Client());
+
+/** The page's own client: the runtime every store without a server binding uses. */
+export function pageClient(): Client {
+  return pageRuntime() as Client;
+}
+
+/**
+ * Connects the page to a twin server. Pages served by one connect by themselves; call this
+ * for a script loaded from a CDN (`connect('wss://example.com/_twin/ws')`).
+ */
+export function connect(url?: string): Client {
+  return pageClient().connect(url);
+}
+
+/** Calls the server action `name` with `args` from the page, by name (plain pages, elements). */
+export function call(name: string, ...args: Json[]): Promise<Json> {
+  return pageClient().call(name, args);
+}

@@ -6,9 +6,9 @@
  */
 export { defineApp } from './define.js';
 export type { Action, App, LocalOptions, ReadRequest, SharedOptions, WriteRequest } from './define.js';
-export { caller, increment, settled, signalOf, snapshot, status, store, subscribe } from './store-api.js';
+export { caller, increment, settled, signalOf, snapshot, status, store, subscribe, unstable_watchers } from './store-api.js';
 export type { Change, StoreStatus, Unsubscribe } from './store-api.js';
-export { Client, createClient } from './client.js';
+export { call, Client, connect, createClient, pageClient } from './client.js';
 export type { ClientOptions, ConnectionState, Hydration, RejectDetail, WebSocketClass } from './client.js';
 export { applyOps } from './ops.js';
 export type { AddOp, DelOp, Op, PushOp, SetOp, SpliceOp } from './ops.js';
@@ -17,4 +17,4 @@ export type { Json, Path } from './json.js';
 export { DEFAULT_LIMITS, PROTOCOL_VERSION, readClientFrame, readServerFrame } from './protocol.js';
 export type { ClientMessage, Limits, ServerMessage } from './protocol.js';
 export type { StandardSchemaV1 } from './standard-schema.js';
-export { effect } from './signals.js';
+export { computed, effect, Signal } from './signals.js';

@@ -126,3 +126,11 @@ function refOf(store: object, what: string): NodeRef {
   if (!ref) throw new TypeError(`${what}() needs a store or an object inside one, not ${String(store)}.`);
   return ref;
 }
+
+/**
+ * UNSTABLE: the number of signal consumers watching `store` now. For leak tests and devtools;
+ * it may change or go away in any release.
+ */
+export function unstable_watchers(store: object): number {
+  return refOf(store, 'unstable_watchers').replica.watcherCount;
+}
