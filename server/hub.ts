@@ -219,6 +219,8 @@ export class Hub extends EventEmitter implements Runtime {
     const persisted = found.def.options.persist !== false;
     const stored = persisted ? await this.storage.load(name) : undefined;
     const value = stored?.value ?? initialValue(found.def, found.id);
+    // Storage replays its log onto its last snapshot: give a new store its initial one.
+    if (persisted && !stored) await this.storage.compact(name, value, 0);
     const replica = new Replica(name, value, stored?.v ?? 0, this.host);
     if (this.maxDepth) replica.maxDepth = this.maxDepth;
     const store = new HubStore(name, found.def, replica, stored?.seqs ?? {});
