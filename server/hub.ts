@@ -309,9 +309,8 @@ export class Hub extends EventEmitter implements Runtime {
   private apply(store: HubStore, batch: StoredBatch, client: string | undefined, draft?: Json): void {
     const { seq } = batch.id && client ? parseBatchId(batch.id) : { seq: 0 };
     if (client && seq) store.seqs.set(client, seq);
-    // The replica's own pending batch (server code, an action) is recognized by its id.
-    const ownId = client ? undefined : batch.id;
-    store.replica.receive(batch.v, batch.ops, ownId, draft);
+    // The replica's own pending batch (server code's writes, an action's) is recognized by its id.
+    store.replica.receive(batch.v, batch.ops, batch.id, draft);
     const publicText = JSON.stringify({ t: 'sync', store: store.name, v: batch.v, ops: batch.ops });
     const entry: Entry = {
       ...batch,

@@ -98,6 +98,7 @@ export class Client extends EventTarget implements Runtime {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private heard = 0;
+  private helloSent = false;
   private closed = false;
   private activeCall: { id: string; batches: Map<Replica, Batch> } | undefined;
   private readonly unsubTimers = new Map<Replica, ReturnType<typeof setTimeout>>();
@@ -196,6 +197,7 @@ export class Client extends EventTarget implements Runtime {
     clearInterval(this.heartbeatTimer);
     this.socket?.close();
     this.socket = undefined;
+    this.helloSent = false;
     this.setState('offline');
   }
 
@@ -228,16 +230,20 @@ export class Client extends EventTarget implements Runtime {
       }
       for (const message of messages) this.receive(message);
     };
-    socket.onclose = () => {
-      if (socket !== this.socket) return;
-      this.socket = undefined;
-      clearInterval(this.heartbeatTimer);
-      this.setState('offline');
-      if (!this.closed) this.scheduleReconnect();
-    };
+    socket.onclose = () => this.lost(socket);
     socket.onerror = () => {
       // onclose follows and schedules the reconnect.
     };
+  }
+
+  /** `socket` closed, or went silent: go offline and, unless closed on purpose, reconnect. */
+  private lost(socket: WebSocket): void {
+    if (socket !== this.socket) return;
+    this.socket = undefined;
+    this.helloSent = false;
+    clearInterval(this.heartbeatTimer);
+    this.setState('offline');
+    if (!this.closed) this.scheduleReconnect();
   }
 
   private sendHello(): void {
@@ -254,6 +260,7 @@ export class Client extends EventTarget implements Runtime {
     // The server drops a batch whose seq is not above the last it applied: keep seq order.
     resend.sort((a, b) => seqOf(a.id) - seqOf(b.id));
     this.outbox = [{ t: 'hello', proto: PROTOCOL_VERSION, client: this.clientId, subs }, ...resend];
+    this.helloSent = true;
     this.flushOutbox();
   }
 
@@ -271,8 +278,10 @@ export class Client extends EventTarget implements Runtime {
       if (Date.now() - this.heard > 2 * period) {
         // Nothing heard for two periods: the link is dead even if the socket does not know it.
         const socket = this.socket;
-        socket?.onclose?.(new CloseEvent('close'));
-        socket?.close();
+        if (socket) {
+          this.lost(socket);
+          socket.close();
+        }
         return;
       }
       this.send({ t: 'ping' });
@@ -288,7 +297,8 @@ export class Client extends EventTarget implements Runtime {
   /** Queues a message; everything queued in one turn goes out as one frame. */
   private send(message: ClientMessage): void {
     if (!this.socket && !this.closed && this.replicas.size && !this.reconnectTimer) this.autoConnect();
-    if (this.connection.get() !== 'online' && message.t !== 'hello') return; // re-sent after hello
+    // Before hello, nothing goes out: hello re-sends whatever is still unconfirmed.
+    if (!this.helloSent) return;
     if (this.outbox.push(message) === 1) queueMicrotask(() => this.flushOutbox());
   }
 
@@ -332,7 +342,6 @@ export class Client extends EventTarget implements Runtime {
         for (const replica of this.replicas.values()) {
           if (replica.pending.some((b) => b.id === message.id)) replica.reject(message.id, error);
         }
-        if (message.store) this.replicas.get(message.store)?.reject(message.id, error);
         const call = this.calls.get(message.id);
         this.calls.delete(message.id);
         call?.reject(error);
