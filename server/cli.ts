@@ -26,6 +26,8 @@ const USAGE = 'Usage: twin-state serve [--port N] [--host H] [--app MODULE] [--p
 /** A running `serve`: its URL and how to stop it. */
 export interface Serving {
   readonly url: string;
+  /** The storage spec in use. */
+  readonly storage: string;
   readonly server: TwinServer;
   close(): Promise<void>;
 }
@@ -62,6 +64,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   const actualPort = typeof address === 'object' && address ? address.port : port;
   return {
     url: `http://localhost:${actualPort}`,
+    storage: spec,
     server,
     async close() {
       http.closeAllConnections();
@@ -80,9 +83,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   const serving = await serve(rest);
-  const storage = rest.includes('--storage') ? rest[rest.indexOf('--storage') + 1] : process.env.TWIN_STORAGE ?? DEFAULT_STORAGE;
   console.log(`twin-state serving ${serving.url}`);
-  console.log(`storage: ${storage}`);
+  console.log(`storage: ${serving.storage}`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
