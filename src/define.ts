@@ -7,6 +7,7 @@
  * the hub on the server — so one module of definitions serves both sides.
  */
 import { ErrorCode, TwinError } from './errors.js';
+import { cloneJson, isPlainObject } from './json.js';
 import type { Json } from './json.js';
 import type { Op } from './ops.js';
 import { NODE, proxyOf } from './proxy.js';
@@ -95,17 +96,17 @@ export interface App {
    */
   shared<S extends StandardSchemaV1<object, object>>(name: string, init: () => NoInfer<StandardSchemaV1.InferInput<S>>, options: SharedOptions & { schema: S; family?: false }): StandardSchemaV1.InferOutput<S>;
   shared<S extends StandardSchemaV1<object, object>>(init: () => NoInfer<StandardSchemaV1.InferInput<S>>, options: SharedOptions & { schema: S; family?: false }): StandardSchemaV1.InferOutput<S>;
-  shared<T extends object>(name: string, init: (id: string) => T, options: SharedOptions & { family: true }): (id: string) => T;
-  shared<T extends object>(name: string, init: () => T, options?: SharedOptions & { family?: false }): T;
-  shared<T extends object>(init: () => T, options?: SharedOptions & { family?: false }): T;
+  shared<T extends object>(name: string, init: (id: string) => T, options: SharedOptions & { family: true; schema?: never }): (id: string) => T;
+  shared<T extends object>(name: string, init: () => T, options?: SharedOptions & { family?: false; schema?: never }): T;
+  shared<T extends object>(init: () => T, options?: SharedOptions & { family?: false; schema?: never }): T;
 
   /**
    * Defines a local store: one per browser tab, its initial value computed by `init` (on the
    * server, for hydration), optionally persisted in `localStorage`/`sessionStorage`.
    */
   local<S extends StandardSchemaV1<object, object>>(name: string, init: () => NoInfer<StandardSchemaV1.InferInput<S>>, options: LocalOptions & { schema: S }): StandardSchemaV1.InferOutput<S>;
-  local<T extends object>(name: string, init: () => T, options?: LocalOptions): T;
-  local<T extends object>(init: () => T, options?: LocalOptions): T;
+  local<T extends object>(name: string, init: () => T, options?: LocalOptions & { schema?: never }): T;
+  local<T extends object>(init: () => T, options?: LocalOptions & { schema?: never }): T;
 
   /**
    * Defines an action: a named mutation the server runs against the authoritative stores, its
@@ -183,11 +184,11 @@ export function resolveStore(app: App, fullName: string): { def: StoreDef; id?: 
 
 /** The initial value of a store (or family member), checked to be plain JSON. @internal */
 export function initialValue(def: StoreDef, id?: string): Json {
-  const value = def.init(id) as Json;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  const value = def.init(id);
+  if (!isPlainObject(value)) {
     throw new TwinError(ErrorCode.DEFINE, `The init function of store ${JSON.stringify(def.name)} must return a plain object.`);
   }
-  return value;
+  return cloneJson(value);
 }
 
 function define(app: App, kind: StoreDef['kind'], args: unknown[]): StoreDef {
@@ -221,7 +222,11 @@ function nameAndFunction(args: unknown[], what: string): [string, ...unknown[]] 
 function claim(defs: AppDefs, name: string, what: string): void {
   const store = defs.stores.get(name);
   const other = store ? `${store.kind} store` : defs.actions.has(name) ? 'action' : undefined;
-  if (other) throw new TwinError(ErrorCode.DEFINE, `The name ${JSON.stringify(name)} is used twice: by a ${other} and by a ${what}.`);
+  if (other) throw new TwinError(ErrorCode.DEFINE, `The name ${JSON.stringify(name)} is used twice: by ${article(other)} and by ${article(what)}.`);
+}
+
+function article(what: string): string {
+  return `${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what}`;
 }
 
 /** The definition behind an action function, if it is one. @internal */

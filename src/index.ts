@@ -7,7 +7,7 @@
 export { defineApp } from './define.js';
 export type { Action, App, LocalOptions, ReadRequest, SharedOptions, WriteRequest } from './define.js';
 export { caller, increment, settled, signalOf, snapshot, status, store, subscribe, unstable_watchers } from './store-api.js';
-export type { Change, StoreStatus, Unsubscribe } from './store-api.js';
+export type { Change, DeepReadonly, StoreStatus, Unsubscribe } from './store-api.js';
 export { call, Client, connect, createClient, pageClient } from './client.js';
 export type { ClientOptions, ConnectionState, Hydration, RejectDetail, WebSocketClass } from './client.js';
 export { applyOps } from './ops.js';

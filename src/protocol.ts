@@ -129,11 +129,11 @@ function readClientMessage(m: unknown, limits: Readonly<Limits>): ClientMessage 
     case 'op': {
       if (!Array.isArray(m.ops) || m.ops.length === 0) throw fieldError('op', 'ops', 'a non-empty array of ops');
       if (m.ops.length > limits.maxOps) throw frameError(`a batch may hold at most ${limits.maxOps} ops`);
-      return { t: 'op', id: str(m, 'op', 'id', BATCH_ID), store: str(m, 'op', 'store', STORE_NAME), ops: m.ops.map((op) => readOp(op, limits)) };
+      return { t: 'op', id: batchId(m, 'op'), store: str(m, 'op', 'store', STORE_NAME), ops: m.ops.map((op) => readOp(op, limits)) };
     }
     case 'call':
       if (m.args !== undefined && !Array.isArray(m.args)) throw fieldError('call', 'args', 'an array');
-      return { t: 'call', id: str(m, 'call', 'id', BATCH_ID), action: str(m, 'call', 'action', STORE_NAME), args: (m.args ?? []) as Json[] };
+      return { t: 'call', id: batchId(m, 'call'), action: str(m, 'call', 'action', STORE_NAME), args: (m.args ?? []) as Json[] };
     case 'ping':
       return { t: 'ping' };
     default:
@@ -182,7 +182,7 @@ export function writeMessage(message: ServerMessage | ClientMessage): string {
 
 /** Client ids: 8 to 64 URL-safe characters (clients use random UUIDs; they are secrets). */
 const CLIENT_ID = /^[\w-]{8,64}$/;
-/** Batch ids: `clientId:seq`. */
+/** Batch ids: `clientId:seq` (the seq must also be a safe integer: see {@link batchId}). */
 const BATCH_ID = /^[\w-]{8,64}:[1-9]\d{0,15}$/;
 /** Store and action names, family members included (`room/general`). */
 const STORE_NAME = /^[A-Za-z_][\w.-]{0,127}(\/[\w.-]{1,64})?$/;
@@ -197,6 +197,13 @@ function str(m: Record<string, unknown>, type: string, field: string, pattern: R
   const value = m[field];
   if (typeof value !== 'string' || !pattern.test(value)) throw fieldError(type, field, `a string matching ${pattern}`);
   return value;
+}
+
+/** A batch id whose seq is an exact number (a rounded one could repeat an earlier seq). */
+function batchId(m: Record<string, unknown>, type: string): string {
+  const id = str(m, type, 'id', BATCH_ID);
+  if (!Number.isSafeInteger(parseBatchId(id).seq)) throw fieldError(type, 'id', 'a batch id whose sequence number is a safe integer');
+  return id;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

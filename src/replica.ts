@@ -38,6 +38,8 @@ export interface Batch {
 export interface Change {
   readonly ops: readonly Op[];
   readonly origin: 'local' | 'remote';
+  /** True when the server sent its whole state (a snapshot) instead of ops; `ops` is empty then. */
+  readonly reset?: boolean;
 }
 
 /** What a replica needs from its surroundings: a client connection, or the server hub. */
@@ -112,14 +114,12 @@ export class Replica {
   trackKey(node: JsonObject, key: string): void {
     if (!isTracking()) return;
     this.trackerFor(node, key).track();
-    this.anyChange.track();
   }
 
   /** Records that the running consumer read the set of keys of `node`. */
   trackKeys(node: JsonObject): void {
     if (!isTracking()) return;
     this.trackerFor(node, KEYS).track();
-    this.anyChange.track();
   }
 
   /** Records that the running consumer read the array `node` (any element, its length). */
@@ -128,7 +128,6 @@ export class Replica {
     let tracker = this.arrayTrackers.get(node);
     if (!tracker) this.arrayTrackers.set(node, (tracker = this.createTracker()));
     tracker.track();
-    this.anyChange.track();
   }
 
   /** Tracks any change of the store (for snapshots and status read in a consumer). */
@@ -252,7 +251,7 @@ export class Replica {
     this.confirmed = value;
     this.v = v;
     this.rebuild();
-    this.emit({ ops: [{ op: 'set', path: [], value }], origin: 'remote' });
+    this.emit({ ops: [], origin: 'remote', reset: true });
   }
 
   /** The server refused batch `id`: drop it and show the state without it. */
@@ -368,7 +367,6 @@ export class Replica {
   }
 
   private emit(change: Change): void {
-    this.anyChange.bump();
     let first: unknown;
     let failed = false;
     for (const listener of [...this.listeners]) {
@@ -429,7 +427,7 @@ export class Replica {
         this.anyChange.bump();
       },
       splice: (target, index, remove, values) => {
-        target.splice(index, remove, ...values);
+        target.splice(index, remove, ...reuse(target, index, remove, values));
         this.arrayTrackers.get(target)?.bump();
         this.anyChange.bump();
       },
@@ -437,6 +435,26 @@ export class Replica {
   }
 
   //#endregion trackers
+}
+
+/**
+ * The values a splice inserts, with each object equal to one it removes replaced by that one:
+ * a reordering (`sort`, `reverse`, a move) keeps the objects' identity, so references held to
+ * them, and DOM rendered for them, stay valid.
+ */
+function reuse(target: Json[], index: number, remove: number, values: Json[]): Json[] {
+  if (remove === 0 || values.length === 0) return values;
+  const pool = new Map<string, Json[]>();
+  for (let i = index; i < index + remove && i < target.length; i++) {
+    const old = target[i]!;
+    if (typeof old !== 'object' || old === null) continue;
+    const key = JSON.stringify(old);
+    const same = pool.get(key);
+    if (same) same.push(old);
+    else pool.set(key, [old]);
+  }
+  if (pool.size === 0) return values;
+  return values.map((value) => (typeof value === 'object' && value !== null ? pool.get(JSON.stringify(value))?.shift() ?? value : value));
 }
 
 function samePath(a: Path, b: Path): boolean {

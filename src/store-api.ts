@@ -19,6 +19,10 @@ import type { App } from './define.js';
 
 export type { Change, StoreStatus };
 
+/** `T` with every level read-only, as a snapshot is (it is deeply frozen). */
+export type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[]
+  : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
 /** Something `subscribe` returns: call it (or `dispose` it) to stop listening. */
 export type Unsubscribe = (() => void) & { [Symbol.dispose](): void };
 
@@ -31,9 +35,9 @@ export type Unsubscribe = (() => void) & { [Symbol.dispose](): void };
  * before.messages.length; // unchanged
  * ```
  */
-export function snapshot<T extends object>(store: T): Readonly<T> {
+export function snapshot<T extends object>(store: T): DeepReadonly<T> {
   const { node } = refOf(store, 'snapshot');
-  return deepFreeze(untracked(() => cloneJson(node, Infinity))) as T;
+  return deepFreeze(untracked(() => cloneJson(node, Infinity))) as DeepReadonly<T>;
 }
 
 /**
