@@ -33,8 +33,6 @@ export interface ServerLimits extends Limits {
 export const CloseCode = {
   /** Too many bad messages. */
   POLICY: 1008,
-  /** The client does not read fast enough. */
-  SLOW: 4008,
   /** Another connection took over this client id. */
   REPLACED: 4009,
   /** The server shuts down. */
@@ -98,7 +96,9 @@ export class Connection implements Subscriber {
     if (this.socket.bufferedAmount > this.owner.limits.maxBuffer) {
       // The client does not keep up: drop it rather than buffer without bound. It resyncs
       // from its last version when it reconnects.
-      this.fail(new TwinError(ErrorCode.SLOW, 'You are too slow to receive updates; reconnect to resync.'), CloseCode.SLOW);
+      // It does not read, so it would not answer a closing handshake either: cut it off.
+      debug('dropping slow client %s (%d bytes buffered)', this.client, this.socket.bufferedAmount);
+      this.socket.terminate();
       return;
     }
     const frame = queued.length === 1 ? queued[0]! : joinFrames(queued);

@@ -63,6 +63,8 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
 });
 
 const HEARTBEAT = 30_000;
+/** Room above maxFrameBytes before ws itself closes the connection (1009). */
+const HARD_CAP_MARGIN = 64 << 10;
 
 /** Information passed to `connect`/`disconnect`/`subscribe`/`unsubscribe` listeners. */
 export interface ClientEvent {
@@ -101,8 +103,9 @@ export class TwinServer implements ConnectionOwner {
     }
     this.options = options;
     this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
-    // ws enforces the frame size itself too, before buffering a whole oversized frame.
-    (this.wss.options as { maxPayload: number }).maxPayload = this.limits.maxFrameBytes + 1024;
+    // Frames over maxFrameBytes get a coded error from us and the connection stays up; ws
+    // enforces a looser hard cap itself (close 1009) so a huge frame is never buffered whole.
+    (this.wss.options as { maxPayload: number }).maxPayload = Math.max(4 * this.limits.maxFrameBytes, this.limits.maxFrameBytes + HARD_CAP_MARGIN);
     this.ownsStorage = !options.storage;
     this.hub = new Hub(app, { storage: options.storage ?? createMemoryStorage(), logSize: options.logSize ?? 1000, maxDepth: this.limits.maxDepth });
     this.ready = Promise.all([...definitionsOf(app).stores.values()]

@@ -42,8 +42,6 @@ export const ErrorCode = {
   ORIGIN: 'TWIN_ERR_ORIGIN',
   /** The `auth` hook refused the connection. */
   AUTH: 'TWIN_ERR_AUTH',
-  /** The client fell too far behind and is dropped; it resyncs on reconnect. */
-  SLOW: 'TWIN_ERR_SLOW',
   /** Storage refused an append because another node wrote that version first. */
   CONFLICT: 'TWIN_ERR_CONFLICT',
   /** A write to a store that cannot be written here (a local store on the server, a detached object). */
