@@ -425,6 +425,20 @@ describe('app.shared() family', () => {
     assert.ok(!raw.messages.some((m) => m.store === 'room/random'), 'a subscriber of one member hears nothing of another');
   });
 
+  it('lets an action write to a member nobody has opened yet (loaded, then the action runs again)', async (t) => {
+    const app = defineApp();
+    const room = app.shared('room', (id: string) => ({ name: id, messages: [] as string[] }), { family: true });
+    const post = app.action(function post(id: string, text: string) {
+      room(id).messages.push(text);
+      return room(id).messages.length;
+    });
+    const srv = await serve(t, app);
+    const client = srv.client();
+    assert.equal(await client.call('post', ['fresh', 'first']), 1);
+    assert.equal(await post('fresh', 'second'), 2);
+    assert.deepEqual(snapshot(room('fresh')), { name: 'fresh', messages: ['first', 'second'] });
+  });
+
   it('refuses a family member with an invalid id and the bare family name', async (t) => {
     const app = defineApp();
     app.shared('room', (id: string) => ({ name: id }), { family: true });

@@ -34,6 +34,8 @@ const debug = debuglog('twin:server');
 export const DEFAULT_LOG_SIZE = 1000;
 /** A snapshot is written to storage every this many batches. */
 const COMPACT_EVERY = 500;
+/** Times an action may run again because it touched a store that had to be loaded first. */
+const MAX_LOAD_RETRIES = 8;
 /** Attempts at a commit that keeps losing the race to other nodes before giving up. */
 const MAX_CONFLICT_RETRIES = 20;
 
@@ -178,7 +180,7 @@ export class Hub extends EventEmitter implements Runtime {
       }
       return replica;
     }
-    throw new TwinError(ErrorCode.STORE, `Store ${JSON.stringify(name)} is not loaded yet: await hub.load(${JSON.stringify(name)}) (or twin().ready) before using it in server code.`);
+    throw new StoreNotLoaded(name);
   }
 
   /** @internal */
@@ -372,18 +374,22 @@ export class Hub extends EventEmitter implements Runtime {
    */
   runAction(def: ActionDef, args: Json[], origin: Origin, id: string): Promise<{ value: Json; stores: HubStore[] }> {
     return this.enqueue(async () => {
-      const ctx: ActionContext = { user: origin.user, id, batches: new Map() };
-      // Stores an action reads must be loaded before it runs (its code is synchronous about them).
-      await Promise.all([...definitionsOf(this.app).stores.values()]
-        .filter((d) => d.kind === 'shared' && !d.options.family)
-        .map((d) => this.load(d.name)));
+      let ctx: ActionContext = { user: origin.user, id, batches: new Map() };
       let value: unknown;
-      try {
-        value = await this.context.run(ctx, () => (def.run as (...a: Json[]) => unknown)(...args));
-      } catch (err) {
-        for (const replica of ctx.batches.keys()) replica.drop(id);
-        throw isTwinError(err) && err.expose ? err
-          : new TwinError(ErrorCode.ACTION_FAILED, exposedMessage(err) ?? `The action ${JSON.stringify(def.name)} failed.`, { cause: err });
+      for (let attempt = 0; ; attempt++) {
+        try {
+          value = await this.context.run(ctx, () => (def.run as (...a: Json[]) => unknown)(...args));
+          break;
+        } catch (err) {
+          for (const replica of ctx.batches.keys()) replica.drop(id);
+          if (err instanceof StoreNotLoaded && attempt < MAX_LOAD_RETRIES && (await this.load(err.store))) {
+            // It touched a store (a family member) not loaded yet: load it and run it again.
+            ctx = { user: origin.user, id, batches: new Map() };
+            continue;
+          }
+          throw isTwinError(err) && err.expose ? err
+            : new TwinError(ErrorCode.ACTION_FAILED, exposedMessage(err) ?? `The action ${JSON.stringify(def.name)} failed.`, { cause: err });
+        }
       }
       const parts: { store: HubStore; ops: Op[] }[] = [];
       for (const [replica, batch] of ctx.batches) {
@@ -416,6 +422,17 @@ export class Hub extends EventEmitter implements Runtime {
     await this.queue;
     for (const store of this.stores.values()) store.unfollow?.();
     bindRuntime(this.app, undefined);
+    // Listeners written against this hub's stores must not run against another runtime.
+    this.removeAllListeners();
+  }
+}
+
+/** Server code touched a shared store that is not loaded; actions load it and run again. */
+class StoreNotLoaded extends TwinError {
+  readonly store: string;
+  constructor(store: string) {
+    super(ErrorCode.STORE, `Store ${JSON.stringify(store)} is not loaded yet: await server.ready (or hub.load(${JSON.stringify(store)})) before using it outside an action.`);
+    this.store = store;
   }
 }
 

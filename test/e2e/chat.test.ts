@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+/**
+ * The chat demo (demo/chat.html, a page with no script of its own) in real Chromium, two
+ * browser contexts being two users: messages travel between them, the player's name stays in
+ * its own browser, and with JavaScript off the server-rendered page already shows the state.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext } from 'playwright-core';
+import type { Serving } from '../../server/cli.js';
+import { $chatRoom, sendMsg } from '../../demo/stores/index.js';
+import { $gameState } from '../../demo/stores/index.js';
+import { checkPrerequisites, launchBrowser, newUser, openPage, sendMessage, serveDemo, TIMEOUT_MS, waitText, waitValue } from './harness.js';
+
+describe('chat demo', () => {
+  let serving: Serving;
+  let browser: Browser;
+  const users: BrowserContext[] = [];
+
+  before(async () => {
+    checkPrerequisites();
+    serving = await serveDemo();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    for (const user of users) await user.close().catch(() => undefined);
+    await browser?.close();
+    await serving?.close();
+  });
+
+  const user = async (options?: Parameters<typeof newUser>[1]) => {
+    const context = await newUser(browser, options);
+    users.push(context);
+    return context;
+  };
+
+  test('a message sent by one user appears for the other', async () => {
+    const [alice, bob] = [await user(), await user()];
+    const a = await openPage(alice, serving.url, '/chat.html');
+    const b = await openPage(bob, serving.url, '/chat.html');
+    await a.locator('#player-name').fill('Alice');
+    await sendMessage(a, 'Hello from Alice');
+
+    const message = b.locator('.messages .msg', { hasText: 'Hello from Alice' });
+    await message.waitFor({ timeout: TIMEOUT_MS });
+    assert.equal((await message.locator('.author').textContent())?.trim(), 'Alice');
+    // The sender sees it too, and the form was reset for the next message.
+    await a.locator('.messages .msg', { hasText: 'Hello from Alice' }).waitFor({ timeout: TIMEOUT_MS });
+    assert.equal(await a.locator('form[twin-action] input[name="text"]').inputValue(), '');
+    // The server holds it.
+    assert.deepEqual($chatRoom.messages.map((m) => [m.author, m.text]).at(-1), ['Alice', 'Hello from Alice']);
+
+    // And back: Bob, who set no name, answers as "anonymous".
+    await sendMessage(b, 'Hi Alice');
+    await a.locator('.messages .msg', { hasText: 'Hi Alice' }).locator('.author', { hasText: 'anonymous' }).waitFor({ timeout: TIMEOUT_MS });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('an empty message is refused and the reason is shown', async () => {
+    const page = await openPage(await user(), serving.url, '/chat.html');
+    const before = $chatRoom.messages.length;
+    await sendMessage(page, '   ');
+    await page.locator('twin-error', { hasText: 'Type a message first.' }).waitFor({ timeout: TIMEOUT_MS });
+    assert.equal($chatRoom.messages.length, before);
+    await page.close();
+  });
+
+  test('the number of readers is kept by the server', async () => {
+    const [one, two] = [await user(), await user()];
+    const first = await openPage(one, serving.url, '/chat.html');
+    await first.locator('#sidebar-toggle').check();
+    await waitText(first, '#active-users', '1');
+    const second = await openPage(two, serving.url, '/chat.html');
+    await waitText(first, '#active-users', '2');
+    await second.close();
+    await waitText(first, '#active-users', '1');
+    await first.close();
+  });
+
+  test("the player's name survives a reload and is never seen by the other user", async () => {
+    const [alice, bob] = [await user(), await user()];
+    const name = `Zoë ${Date.now()}`;
+    const a = await openPage(alice, serving.url, '/chat.html');
+    await a.locator('#player-name').fill(name);
+    await a.waitForFunction(() => localStorage.getItem('twin:player_state') !== null, undefined, { timeout: TIMEOUT_MS });
+    await a.reload();
+    await waitValue(a, '#player-name', name);
+
+    // Another browser has its own player_state, with its default.
+    const b = await openPage(bob, serving.url, '/chat.html');
+    await waitValue(b, '#player-name', '');
+    assert.equal(await b.evaluate(() => localStorage.getItem('twin:player_state')), null);
+    assert.ok(!(await b.content()).includes(name), "the other user's page holds the name");
+    // The server never had it: its pages render the local store's initial value.
+    const html = await (await fetch(new URL('/chat.html', serving.url))).text();
+    assert.ok(!html.includes(name), 'the server rendered the name');
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('with JavaScript disabled, the page shows the current server values', async () => {
+    await sendMsg('Rendered on the server', 'Server');
+    const score = $gameState.score;
+    const noJs = await user({ javaScriptEnabled: false });
+    const chat = await openPage(noJs, serving.url, '/chat.html', { online: false });
+    const rendered = chat.locator('.messages .msg', { hasText: 'Rendered on the server' });
+    assert.equal(await rendered.count(), 1);
+    assert.equal((await rendered.locator('.author').textContent())?.trim(), 'Server');
+    assert.equal(await chat.locator('.messages .msg').count(), $chatRoom.messages.length);
+    assert.equal(await chat.locator('.empty').isHidden(), true);
+
+    const counter = await openPage(noJs, serving.url, '/counter.html', { online: false });
+    assert.equal((await counter.locator('#score').textContent())?.trim(), String(score));
+    assert.equal(await counter.locator('#score-input').inputValue(), String(score));
+    await Promise.all([chat.close(), counter.close()]);
+  });
+});

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+/**
+ * The counter demo (demo/counter.html, no script of its own) in real Chromium: concurrent
+ * clicks by two users all count, and a write the server refuses is rolled back on screen with
+ * its reason shown.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Serving } from '../../server/cli.js';
+import { $gameState } from '../../demo/stores/index.js';
+import { checkPrerequisites, launchBrowser, newUser, openPage, serveDemo, TIMEOUT_MS, waitText, waitValue } from './harness.js';
+
+/** Clicks per user. */
+const CLICKS = 20;
+
+describe('counter demo', () => {
+  let serving: Serving;
+  let browser: Browser;
+  const users: BrowserContext[] = [];
+
+  before(async () => {
+    checkPrerequisites();
+    serving = await serveDemo();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    for (const user of users) await user.close().catch(() => undefined);
+    await browser?.close();
+    await serving?.close();
+  });
+
+  const counterPage = async (): Promise<Page> => {
+    const context = await newUser(browser);
+    users.push(context);
+    return openPage(context, serving.url, '/counter.html');
+  };
+
+  test(`two users clicking +1 concurrently, ${CLICKS} times each, end at exactly ${2 * CLICKS} more`, async () => {
+    const [a, b] = [await counterPage(), await counterPage()];
+    const start = $gameState.score;
+    await Promise.all([a, b].map((page) => waitText(page, '#score', String(start))));
+
+    const click = async (page: Page) => {
+      const button = page.locator('#score-point');
+      for (let i = 0; i < CLICKS; i++) await button.click();
+    };
+    await Promise.all([click(a), click(b)]);
+
+    const end = String(start + 2 * CLICKS);
+    await Promise.all([a, b].map((page) => waitText(page, '#score', end)));
+    // The server's store says the same, and a third page rendered now too.
+    assert.equal($gameState.score, start + 2 * CLICKS);
+    const third = await counterPage();
+    await waitText(third, '#score', end);
+    await Promise.all([a.close(), b.close(), third.close()]);
+  });
+
+  test('a write the server refuses is rolled back on screen and the reason is shown', async () => {
+    const [page, other] = [await counterPage(), await counterPage()];
+    const score = String($gameState.score);
+    await waitValue(page, '#score-input', score);
+    assert.equal(await page.locator('twin-error').textContent(), '');
+
+    await page.locator('#score-input').fill('-5');
+    await page.locator('twin-error', { hasText: 'The score cannot be negative.' }).waitFor({ timeout: TIMEOUT_MS });
+    await waitText(page, '#score', score);
+    await page.locator('#score-input').blur();
+    await waitValue(page, '#score-input', score);
+    assert.equal(String($gameState.score), score);
+    // Nobody else saw the refused value, and nobody else is shown the refusal.
+    await waitText(other, '#score', score);
+    assert.equal(await other.locator('twin-error').textContent(), '');
+
+    // A valid write goes through, for everyone.
+    await page.locator('#score-input').fill('7');
+    await Promise.all([waitText(page, '#score', '7'), waitText(other, '#score', '7')]);
+    assert.equal($gameState.score, 7);
+    await Promise.all([page.close(), other.close()]);
+  });
+});
