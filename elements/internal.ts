@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module elements/internal
+ * What the twin elements share: where an element's keys resolve (its store, or the list item
+ * it sits in), reading and writing a dotted key, the text of a value (the same rule the server
+ * renders with, `server/render-html.ts`), and the one way elements watch a value — a computed
+ * signal that yields exactly what the element shows, so a store change that does not change
+ * what is shown never touches the DOM.
+ */
+import { effect, isTwinError, pageClient, Signal, store } from '../src/index.js';
+import type { Json, RejectDetail } from '../src/index.js';
+
+/** Replaced by `false` in the production build (rollup.config.mjs). */
+declare const __TWIN_DEV__: boolean | undefined;
+/** Dev-only checks and warnings run only when true; the production build compiles them out. */
+export const DEV_MODE: boolean = typeof __TWIN_DEV__ === 'undefined' || __TWIN_DEV__;
+
+/** A path below a scope: object keys and array indices. */
+export type Path = (string | number)[];
+
+/**
+ * What keys resolve against: a store, or one item of a `<twin-list>`.
+ * @internal
+ */
+export interface Scope {
+  /** The store the scope belongs to (for error reports), when known. */
+  readonly store: string | undefined;
+  /** The value keys are relative to; read inside a signal consumer, it is tracked. */
+  value(): unknown;
+  /** Writes `value` at `path` below the scope (a write to the store, sent as usual). */
+  write(path: Path, value: Json): void;
+}
+
+/** The brand a `<twin-list>` puts on each top-level node of an item: the item's {@link Scope}. */
+export const ITEM = Symbol.for('twin-state.item');
+
+const PLACEHOLDER = /\{([^{}]*)\}/g;
+const INDEX = /^(0|[1-9]\d*)$/;
+
+/** Splits a dotted key as the server does (`'a.b.0'`); `''` and `'.'` are the scope itself. */
+export function parseKey(key: string | null): Path {
+  if (!key || key === '.') return [];
+  return key.split('.').map((part) => (INDEX.test(part) ? Number(part) : part));
+}
+
+/**
+ * The value at `path`, exactly as the server renders it: own properties only, numeric
+ * segments only into arrays, `undefined` when the path leads nowhere.
+ */
+export function valueAt(root: unknown, path: Path): unknown {
+  let value = root;
+  for (const part of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    if (Array.isArray(value)) {
+      if (typeof part !== 'number') return undefined;
+      value = value[part];
+    } else {
+      // One descriptor read: it tells "own property" and gives the value (a proxy for objects).
+      value = Object.getOwnPropertyDescriptor(value, String(part))?.value;
+    }
+  }
+  return value;
+}
+
+/**
+ * Writes `value` at `path` below `root` (a store proxy). Missing objects on the way are
+ * created, so `key="profile.name"` works before `profile` exists.
+ */
+export function writeAt(root: unknown, path: Path, value: Json): void {
+  if (path.length === 0 || root === null || typeof root !== 'object') {
+    throw new TypeError(`twin-state: cannot write ${JSON.stringify(value)} here: the key must name a property of an object.`);
+  }
+  let at = root as Record<string | number, unknown>;
+  for (let i = 0; i < path.length - 1; i++) {
+    const next = at[path[i]!];
+    if (next === null || typeof next !== 'object') {
+      let nested: Json = value;
+      for (let j = path.length - 1; j > i; j--) nested = { [path[j]!]: nested };
+      at[path[i]!] = nested;
+      return;
+    }
+    at = next as Record<string | number, unknown>;
+  }
+  at[path[path.length - 1]!] = value;
+}
+
+/** A value as text: null and missing as empty, strings as they are, objects and arrays as JSON. */
+export function valueText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+/** Fills `{param}` placeholders of a store name from the page's query; undefined if one is missing. */
+export function fillParams(raw: string): string | undefined {
+  if (!raw.includes('{')) return raw;
+  const params = new URLSearchParams(globalThis.location?.search ?? '');
+  let missing = false;
+  const name = raw.replace(PLACEHOLDER, (_, param: string) => {
+    const value = params.get(param);
+    if (value === null) missing = true;
+    return value ?? '';
+  });
+  return missing ? undefined : name;
+}
+
+const storeScopes = new Map<string, Scope>();
+
+/** The scope of the page runtime's store `name`. */
+export function storeScope(name: string): Scope {
+  let scope = storeScopes.get(name);
+  if (!scope) {
+    const handle = store(name);
+    scope = { store: name, value: () => handle, write: (path, value) => writeAt(handle, path, value) };
+    storeScopes.set(name, scope);
+  }
+  return scope;
+}
+
+/**
+ * Where `el`'s keys resolve: its own `store`, else the nearest list item or ancestor with a
+ * `store` attribute (crossing shadow roots to their host). Undefined when there is none, or
+ * when the store's name needs a `{param}` the URL lacks.
+ */
+export function scopeOf(el: Element, quiet = false): Scope | undefined {
+  for (let node: Node | null = el; node;) {
+    if (node.nodeType === 1) {
+      const raw = (node as Element).getAttribute('store');
+      if (raw) {
+        const name = fillParams(raw);
+        if (name === undefined && DEV_MODE && !quiet) warn('param', `The store name ${JSON.stringify(raw)} needs a query parameter this page's URL lacks; ${el.localName} stays unbound.`);
+        return name === undefined ? undefined : storeScope(name);
+      }
+      const item = (node as { [ITEM]?: Scope })[ITEM];
+      if (item) return item;
+    }
+    node = node.parentNode ?? (node instanceof ShadowRoot ? node.host : null);
+  }
+  if (DEV_MODE && !quiet) warn('scope', `<${el.localName}> has no store: give it a store="name" attribute, or put it inside an element that has one.`);
+  return undefined;
+}
+
+/**
+ * Watches `read` and calls `write` with its value now and after each change of it (compared
+ * with `equals`). `read` runs tracked; `write` runs untracked, so DOM work (which may upgrade
+ * and connect other elements) never adds dependencies. Returns the function that stops it.
+ */
+export function watchValue<T>(read: () => T, write: (value: T) => void, equals: (a: T, b: T) => boolean = Object.is): () => void {
+  const value = new Signal.Computed(read, { equals });
+  return effect(() => {
+    const current = value.get();
+    Signal.subtle.untrack(() => write(current));
+  });
+}
+
+/** Runs `fn` untracked (event handlers reading the store before they write). */
+export function untracked<T>(fn: () => T): T {
+  return Signal.subtle.untrack(fn);
+}
+
+/**
+ * Sets an element's text with the least DOM change: the data of its only text node, or one
+ * new text node; nothing when it already shows `text`.
+ */
+export function setText(el: Element, text: string): void {
+  const first = el.firstChild;
+  if (first && first === el.lastChild && first.nodeType === 3) {
+    if ((first as Text).data !== text) (first as Text).data = text;
+  } else if (el.textContent !== text || el.firstElementChild) {
+    el.textContent = text;
+  }
+}
+
+/**
+ * Reports a write refused before it left the page (a bad key, a value that is not JSON): a
+ * `reject` event on the page client, which `<twin-error>` shows, as for refusals by the server.
+ */
+export function reportError(err: unknown, storeName: string | undefined): void {
+  const code = isTwinError(err) ? err.code : 'TWIN_ERR_VALUE';
+  const message = err instanceof Error ? err.message : String(err);
+  if (DEV_MODE) console.warn(`[twin-state] ${message}`);
+  pageClient().dispatchEvent(new CustomEvent<RejectDetail>('reject', { detail: { store: storeName, id: '', code, message } }));
+}
+
+const warned = new Set<string>();
+
+/** A dev-mode warning, shown once per code and message. */
+export function warn(code: string, message: string): void {
+  if (!DEV_MODE || warned.has(code + message)) return;
+  warned.add(code + message);
+  console.warn(`[twin-state] ${message}`);
+}
+
+/** Defines `tag` unless this page has it already (another copy of the bundle, say). */
+export function define(tag: string, element: CustomElementConstructor): void {
+  if (globalThis.customElements && !customElements.get(tag)) customElements.define(tag, element);
+}
+
+/**
+ * The base of the twin elements: binds when connected, releases when disconnected, and binds
+ * again when an observed attribute changes. Release waits for a microtask, so an element that
+ * is only moved (removed and inserted again in the same task, as list items are) keeps its
+ * binding instead of churning it — unless the move took it to another store or list item.
+ */
+export abstract class TwinElement extends HTMLElement {
+  static readonly observedAttributes: readonly string[] = ['store', 'key'];
+  /** Whether keys resolve against a {@link Scope} (the store or list item around). */
+  protected readonly scoped: boolean = true;
+  private release: (() => void) | undefined;
+  private boundScope: Scope | undefined;
+
+  connectedCallback(): void {
+    if (this.release && this.scoped && scopeOf(this, true) !== this.boundScope) this.unbind();
+    if (!this.release) {
+      this.boundScope = this.scoped ? scopeOf(this) : undefined;
+      this.release = (this.scoped && !this.boundScope ? undefined : this.bind(this.boundScope!)) ?? noop;
+    }
+  }
+
+  disconnectedCallback(): void {
+    queueMicrotask(() => {
+      if (!this.isConnected) this.unbind();
+    });
+  }
+
+  attributeChangedCallback(_name: string, old: string | null, value: string | null): void {
+    if (old === value || !this.release) return;
+    this.unbind();
+    if (this.isConnected) this.connectedCallback();
+  }
+
+  /**
+   * Subscribes to what the element shows, with keys resolving against `scope` (for an element
+   * that is not {@link scoped}, `undefined`); returns the function that releases it all.
+   */
+  protected abstract bind(scope: Scope): (() => void) | void;
+
+  private unbind(): void {
+    const release = this.release;
+    this.release = undefined;
+    this.boundScope = undefined;
+    release?.();
+  }
+}
+
+function noop(): void {}

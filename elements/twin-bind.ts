@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module elements/twin-bind
+ * `<twin-bind>`: one value of a store, shown as text, as an attribute, class or property of
+ * the element it wraps, or in a form control that writes back what the user enters.
+ */
+import type { Json } from '../src/index.js';
+import type { Path, Scope } from './internal.js';
+import { define, DEV_MODE, parseKey, reportError, setText, TwinElement, untracked, valueAt, valueText, warn, watchValue } from './internal.js';
+
+/** Form controls bound two-way. */
+type Control = HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement;
+
+/**
+ * Binds one value of a store (`store` + dotted `key`) into the page.
+ *
+ * - By default its text is the value's text: nothing for null or a missing key, a string as
+ *   it is, a number or boolean as `String()` gives it, an object or array as JSON.
+ * - `attr="name"` sets that attribute of its first element child (removed for null, missing
+ *   or false, empty for true); `toggle="cls"` adds that class while the value is truthy;
+ *   `prop="name"` sets that property (a Lit element's reactive property, for instance).
+ * - Wrapping an `<input>`, `<textarea>` or `<select>` (with none of those attributes), it binds
+ *   two-way: the control shows the value and user input is written back to the store, on
+ *   `input` for text fields and on `change` for checkboxes, radio buttons and selects. A
+ *   checkbox writes a boolean; a number field, or any field whose value is a number, writes a
+ *   number (and nothing while its text is not one).
+ *
+ * Without `store` the nearest `<twin-list>` item (keys are relative to it; `key="."` is the
+ * item itself) or ancestor with a `store` attribute gives the store. `{param}` in a store name
+ * is filled from the page's query string.
+ *
+ * ```html
+ * <twin-bind store="game" key="score"></twin-bind>
+ * <twin-bind store="game" key="leader" attr="title"><span>🏆</span></twin-bind>
+ * <twin-bind store="room/{room}" key="topic"><input></twin-bind>
+ * <twin-bind store="game" key="score" prop="score"><score-board></score-board></twin-bind>
+ * ```
+ *
+ * @slot - the bound element (for attr, toggle, prop and two-way bindings), or the text
+ */
+export class TwinBindElement extends TwinElement {
+  static override readonly observedAttributes = ['store', 'key', 'attr', 'toggle', 'prop'];
+
+  protected bind(scope: Scope): (() => void) | void {
+    const path = parseKey(this.getAttribute('key'));
+    const read = () => valueAt(scope.value(), path);
+    const target = () => this.firstElementChild;
+
+    const attr = this.getAttribute('attr');
+    if (attr !== null) {
+      return watchValue(() => attrText(read()), (text) => {
+        const el = target();
+        try {
+          if (text === null) el?.removeAttribute(attr);
+          else if (el && el.getAttribute(attr) !== text) el.setAttribute(attr, text);
+        } catch {
+          if (DEV_MODE) warn('attr', `<twin-bind attr=${JSON.stringify(attr)}>: that is not a valid attribute name.`);
+        }
+      });
+    }
+    const toggle = this.getAttribute('toggle');
+    if (toggle !== null) {
+      return watchValue(() => Boolean(read()), (on) => {
+        try {
+          target()?.classList.toggle(toggle, on);
+        } catch {
+          if (DEV_MODE) warn('toggle', `<twin-bind toggle=${JSON.stringify(toggle)}>: that is not a valid class name.`);
+        }
+      });
+    }
+    const prop = this.getAttribute('prop');
+    if (prop !== null) return bindProperty(read, target, prop);
+
+    const first = target();
+    if (first && isControl(first)) return bindControl(first, scope, path, read);
+    return watchValue(() => valueText(read()), (text) => setText(this, text));
+  }
+}
+
+/** The attribute value of a binding: `null` removes the attribute. */
+function attrText(value: unknown): string | null {
+  if (value === null || value === undefined || value === false) return null;
+  return value === true ? '' : valueText(value);
+}
+
+/**
+ * A property binding passes the value itself (a live store object for objects) and tells the
+ * element when something inside that object changed, since its identity stays the same.
+ */
+function bindProperty(read: () => unknown, target: () => Element | null, prop: string): () => void {
+  type Seen = { value: unknown; json: string | undefined };
+  return watchValue<Seen>(() => {
+    const value = read();
+    return { value, json: typeof value === 'object' && value !== null ? JSON.stringify(value) : undefined };
+  }, ({ value }) => {
+    const el = target() as (Element & Record<string, unknown> & { requestUpdate?: () => void }) | null;
+    if (!el) return;
+    if (el[prop] !== value) el[prop] = value;
+    else el.requestUpdate?.();
+  }, (a, b) => Object.is(a.value, b.value) && a.json === b.json);
+}
+
+function isControl(el: Element): el is Control {
+  return el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement;
+}
+
+/** Whether a control is changed by a click-like `change` (rather than typed `input`). */
+function changesOnce(control: Control): boolean {
+  return control instanceof HTMLSelectElement || control.type === 'checkbox' || control.type === 'radio';
+}
+
+/** Binds a form control both ways. */
+function bindControl(control: Control, scope: Scope, path: Path, read: () => unknown): () => void {
+  // The user changes the control behind the binding's back: show every change of the value,
+  // even one back to the value last shown (a write undone in the same turn, a rollback).
+  const stop = watchValue(() => {
+    const value = read();
+    return typeof value === 'object' && value !== null ? valueText(value) : value;
+  }, (value) => show(control, value), () => false);
+  const onInput = () => {
+    const next = fromControl(control, untracked(read));
+    if (next === undefined) return;
+    try {
+      scope.write(path, next);
+    } catch (err) {
+      reportError(err, scope.store);
+      show(control, untracked(read));
+    }
+  };
+  const type = changesOnce(control) ? 'change' : 'input';
+  control.addEventListener(type, onInput);
+  return () => {
+    stop();
+    control.removeEventListener(type, onInput);
+  };
+}
+
+/** Shows `value` in `control`, leaving it alone when it already stands for that value ("1.50" for 1.5). */
+function show(control: Control, value: unknown): void {
+  if (control instanceof HTMLInputElement && control.type === 'checkbox') {
+    if (control.checked !== Boolean(value)) control.checked = Boolean(value);
+    return;
+  }
+  if (control instanceof HTMLInputElement && control.type === 'radio') {
+    const on = control.value === valueText(value);
+    if (control.checked !== on) control.checked = on;
+    return;
+  }
+  if (Object.is(fromControl(control, value), value)) return;
+  const text = valueText(value);
+  if (control.value !== text) control.value = text;
+}
+
+/**
+ * The value a control stands for, given the store's `current` value: a boolean for a
+ * checkbox, a number for a number field or when the store holds a number, else the text;
+ * `undefined` when there is nothing to write (an unchecked radio, text that is not a number).
+ */
+function fromControl(control: Control, current: unknown): Json | undefined {
+  if (control instanceof HTMLInputElement) {
+    if (control.type === 'checkbox') return control.checked;
+    if (control.type === 'radio' && !control.checked) return undefined;
+  }
+  const text = control.value;
+  const numeric = typeof current === 'number' || (control instanceof HTMLInputElement && (control.type === 'number' || control.type === 'range'));
+  if (!numeric) return text;
+  const n = text.trim() === '' ? NaN : Number(text);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+define('twin-bind', TwinBindElement);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'twin-bind': TwinBindElement;
+  }
+}

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module elements/twin-status
+ * `<twin-status>`: the state of the page's connection to the server.
+ */
+import { pageClient } from '../src/index.js';
+import { define, setText, TwinElement, watchValue } from './internal.js';
+
+/**
+ * Shows the state of the page's connection — `connecting`, `online` or `offline` — as its
+ * text and as its `state` attribute, for styling:
+ *
+ * ```html
+ * <style>twin-status[state=offline] { color: crimson }</style>
+ * <twin-status></twin-status>
+ * ```
+ */
+export class TwinStatusElement extends TwinElement {
+  protected override readonly scoped = false;
+  static override readonly observedAttributes: readonly string[] = [];
+
+  protected bind(): () => void {
+    const client = pageClient();
+    return watchValue(() => client.state, (state) => {
+      setText(this, state);
+      if (this.getAttribute('state') !== state) this.setAttribute('state', state);
+    });
+  }
+}
+
+define('twin-status', TwinStatusElement);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'twin-status': TwinStatusElement;
+  }
+}

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+/**
+ * <twin-list>: items rendered from the template with item-relative keys, and a change
+ * touching only what changed (counted with a MutationObserver).
+ */
+import { expect, fixture, html } from '@open-wc/testing';
+import { flush, freshBox, recordMutations, serverRead, serverWrite, until } from './helpers.js';
+
+type Box = Record<string, any>;
+
+const texts = (root: Element) => [...root.querySelectorAll(':scope > li')].map((li) => li.textContent!.trim());
+
+async function listOf(name: string): Promise<Element> {
+  return fixture(html`<twin-list store=${name} key="items"><template><li><twin-bind key="id"></twin-bind>:<twin-bind key="text"></twin-bind></li></template></twin-list>`);
+}
+
+/** Whether `node` is `item` or inside it. */
+const within = (node: Node, item: Element) => node === item || item.contains(node);
+
+describe('<twin-list>', () => {
+  it('renders one copy of the template per item, keys relative to the item', async () => {
+    const { name } = await freshBox();
+    const list = await listOf(name);
+    expect(texts(list)).to.deep.equal(['1:one', '2:two', '3:three']);
+    expect(list.querySelector('template')).to.exist;
+  });
+
+  it('a changed field inside one item touches only that item\'s bound text node', async () => {
+    const { name, handle } = await freshBox();
+    const list = await listOf(name);
+    const second = list.querySelectorAll('li')[1]!;
+    const recorder = recordMutations(list);
+    handle.items[1]!.text = 'TWO';
+    await until(() => second.textContent === '2:TWO', 'the item to change');
+    await flush();
+    let records = recorder.stop();
+    expect(records).to.have.length(1);
+    expect(records[0]!.type).to.equal('characterData');
+    expect(within(records[0]!.target, second)).to.equal(true);
+
+    const again = recordMutations(list);
+    await serverWrite(name, 'items.2.text', 'THREE'); // from the server
+    await until(() => texts(list)[2] === '3:THREE', 'the server write');
+    await flush();
+    records = again.stop();
+    expect(records).to.have.length(1);
+    expect(within(records[0]!.target, list.querySelectorAll('li')[2]!)).to.equal(true);
+  });
+
+  it('adds and removes only the items that came and went, reusing the others', async () => {
+    const { name, handle } = await freshBox();
+    const list = await listOf(name);
+    const [one, two, three] = [...list.querySelectorAll('li')];
+    let recorder = recordMutations(list);
+    handle.items.push({ id: 4, text: 'four' });
+    await until(() => texts(list).length === 4, 'the new item');
+    await flush();
+    let records = recorder.stop();
+    const four = list.querySelectorAll('li')[3]!;
+    // Inserting the new item's nodes, then its bindings filling in their text: nothing else.
+    for (const r of records) {
+      const inNew = within(r.target, four) || [...r.addedNodes].some((n) => n === four || four.contains(n) || (n.nodeType === 3 && r.target === list));
+      expect(inNew, `a mutation outside the new item: ${r.type} on ${(r.target as Element).outerHTML ?? r.target.nodeName}`).to.equal(true);
+      expect(r.removedNodes.length).to.equal(0);
+    }
+    expect([...list.querySelectorAll('li')].slice(0, 3)).to.deep.equal([one, two, three]);
+
+    recorder = recordMutations(list);
+    handle.items.splice(1, 1);
+    await until(() => texts(list).length === 3, 'the removal');
+    await flush();
+    records = recorder.stop();
+    expect(records.every((r) => r.type === 'childList' && r.addedNodes.length === 0 && r.target === list)).to.equal(true);
+    expect([...records.flatMap((r) => [...r.removedNodes])]).to.include(two);
+    expect([...list.querySelectorAll('li')]).to.deep.equal([one, three, four]);
+    expect(texts(list)).to.deep.equal(['1:one', '3:three', '4:four']);
+    await until(async () => (await serverRead<Box>(name))?.items.length === 3, 'the server');
+  });
+
+  it('moves the DOM of moved items (sort, reverse, splice out and back) without re-rendering them', async () => {
+    const { name, handle } = await freshBox();
+    const list = await listOf(name);
+    const [one, two, three] = [...list.querySelectorAll('li')];
+    let recorder = recordMutations(list);
+    handle.items.reverse();
+    await until(() => texts(list)[0] === '3:three', 'the reverse');
+    await flush();
+    let records = recorder.stop();
+    expect([...list.querySelectorAll('li')]).to.deep.equal([three, two, one]);
+    expect(records.filter((r) => r.type !== 'childList' || r.target !== list), 'only moves of items').to.deep.equal([]);
+    // Two of three moved (one stays): each move is a removal and an insertion.
+    expect(records.filter((r) => r.addedNodes.length).length).to.equal(2);
+
+    recorder = recordMutations(list);
+    const [first] = handle.items.splice(0, 1);
+    handle.items.push(first!);
+    await until(() => texts(list)[2] === '3:three', 'the move');
+    await flush();
+    records = recorder.stop();
+    expect([...list.querySelectorAll('li')]).to.deep.equal([two, one, three]);
+    expect(records.filter((r) => r.type !== 'childList')).to.deep.equal([]);
+    expect(records.filter((r) => r.addedNodes.length).length).to.equal(1);
+  });
+
+  it('renders arrays of plain values, two-way with key="."', async () => {
+    const { name, handle } = await freshBox();
+    const list = await fixture(html`<twin-list store=${name} key="tags"><template><li><twin-bind key="."></twin-bind><twin-bind key=""><input></twin-bind></li></template></twin-list>`);
+    expect(texts(list)).to.deep.equal(['x', 'y']);
+    const input = list.querySelectorAll('input')[1]!;
+    expect(input.value).to.equal('y');
+    input.value = 'why';
+    input.dispatchEvent(new Event('input'));
+    expect(handle.tags).to.deep.equal(['x', 'why']);
+    await until(() => texts(list)[1] === 'why', 'the item text');
+    handle.tags.unshift('w');
+    await until(() => texts(list).join() === 'w,x,why', 'the new first item');
+  });
+
+  it('nests: a list inside an item reads from the item', async () => {
+    const { name, handle } = await freshBox();
+    const el = await fixture(html`<twin-list store=${name} key="nested.lists"><template>
+      <section><h3><twin-bind key="name"></twin-bind></h3>
+        <twin-list key="items"><template><p><twin-bind key="text"></twin-bind></p></template></twin-list>
+      </section></template></twin-list>`);
+    expect(el.querySelector('h3')!.textContent).to.equal('first');
+    expect([...el.querySelectorAll('p')].map((p) => p.textContent)).to.deep.equal(['ten']);
+    handle.nested.lists[0]!.items.push({ id: 11, text: 'eleven' });
+    handle.nested.lists.push({ name: 'second', items: [{ id: 20, text: 'twenty' }] });
+    await until(() => el.querySelectorAll('p').length === 3, 'the nested items');
+    expect([...el.querySelectorAll('h3')].map((h) => h.textContent)).to.deep.equal(['first', 'second']);
+    expect([...el.querySelectorAll('p')].map((p) => p.textContent)).to.deep.equal(['ten', 'eleven', 'twenty']);
+  });
+
+  it('replaces server-rendered items (data-twin-ssr) on upgrade', async () => {
+    const { name } = await freshBox();
+    const host = await fixture(html`<div></div>`);
+    host.innerHTML = `<twin-list store="${name}" key="items"><template><li><twin-bind key="text"></twin-bind></li></template>
+<li data-twin-ssr><twin-bind key="text">one</twin-bind></li>
+<li data-twin-ssr><twin-bind key="text">stale</twin-bind></li></twin-list>`;
+    const list = host.querySelector('twin-list')!;
+    expect(list.querySelectorAll('[data-twin-ssr]')).to.have.length(0);
+    expect(texts(list)).to.deep.equal(['one', 'two', 'three']);
+  });
+
+  it('shows nothing for a value that is not an array, and follows it becoming one', async () => {
+    const { name, handle } = await freshBox();
+    const list = await fixture(html`<twin-list store=${name} key="later"><template><li><twin-bind key="."></twin-bind></li></template></twin-list>`);
+    expect(texts(list)).to.deep.equal([]);
+    (handle as Box).later = ['a', 'b'];
+    await until(() => texts(list).join() === 'a,b', 'the array');
+    (handle as Box).later = 'no longer';
+    await until(() => texts(list).length === 0, 'the items to go');
+  });
+});
