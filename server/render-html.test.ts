@@ -210,6 +210,17 @@ describe('renderPage', () => {
     });
   });
 
+  describe('<twin-bind> radio', () => {
+    it('checks the radio whose value is the store value and keeps every value attribute', async () => {
+      const { root } = await renderFragment(
+        ['a', 'b', 'c'].map((v) => `<twin-bind store="s" key="pick"><input type="radio" name="p" value="${v}" id="r${v}"${v === 'a' ? ' checked' : ''}></twin-bind>`).join(''),
+        pageData({ s: shared({ pick: 'b' }) }),
+      );
+      assert.deepEqual(['a', 'b', 'c'].map((v) => attr(one(root, 'input', { id: `r${v}` }), 'value')), ['a', 'b', 'c']);
+      assert.deepEqual(['a', 'b', 'c'].map((v) => attr(one(root, 'input', { id: `r${v}` }), 'checked')), [undefined, '', undefined]);
+    });
+  });
+
   describe('<twin-show>', () => {
     it('sets hidden from truthiness, equals and not', async () => {
       const cases: [string, boolean][] = [

@@ -279,14 +279,16 @@ function toggleClass(target: Element, token: string, on: boolean): void {
 /** Two-way binding: the control shows the current value, as a user would see after hydration. */
 function renderControl(control: Element, value: Json | undefined): void {
   switch (control.tagName) {
-    case 'input':
-      if (getAttr(control, 'type')?.toLowerCase() === 'checkbox') {
-        if (value) setAttr(control, 'checked', '');
-        else removeAttr(control, 'checked');
-      } else {
-        setAttr(control, 'value', toText(value));
-      }
+    case 'input': {
+      const type = getAttr(control, 'type')?.toLowerCase();
+      // A checkbox is checked by truthiness; a radio when its own value is the store's (its
+      // value attribute names the choice and must stay); any other input shows the value.
+      const checked = type === 'checkbox' ? Boolean(value) : type === 'radio' ? (getAttr(control, 'value') ?? 'on') === toText(value) : undefined;
+      if (checked === undefined) setAttr(control, 'value', toText(value));
+      else if (checked) setAttr(control, 'checked', '');
+      else removeAttr(control, 'checked');
       return;
+    }
     case 'textarea': {
       const text = toText(value);
       // The parser drops one newline right after <textarea>, and parse5 does not add it back.
