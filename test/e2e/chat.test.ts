@@ -5,40 +5,20 @@
  * its own browser, and with JavaScript off the server-rendered page already shows the state.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext } from 'playwright-core';
-import type { Serving } from '../../server/cli.js';
+import { describe, test } from 'node:test';
 import { $chatRoom, sendMsg } from '../../demo/stores/index.js';
 import { $gameState } from '../../demo/stores/index.js';
-import { checkPrerequisites, launchBrowser, newUser, openPage, sendMessage, serveDemo, TIMEOUT_MS, waitText, waitValue } from './harness.js';
+import { openPage, sendMessage, TIMEOUT_MS, useDemo, waitText, waitValue } from './harness.js';
 
 describe('chat demo', () => {
-  let serving: Serving;
-  let browser: Browser;
-  const users: BrowserContext[] = [];
+  const demo = useDemo();
 
-  before(async () => {
-    checkPrerequisites();
-    serving = await serveDemo();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    for (const user of users) await user.close().catch(() => undefined);
-    await browser?.close();
-    await serving?.close();
-  });
-
-  const user = async (options?: Parameters<typeof newUser>[1]) => {
-    const context = await newUser(browser, options);
-    users.push(context);
-    return context;
-  };
+  const user = demo.user;
 
   test('a message sent by one user appears for the other', async () => {
     const [alice, bob] = [await user(), await user()];
-    const a = await openPage(alice, serving.url, '/chat.html');
-    const b = await openPage(bob, serving.url, '/chat.html');
+    const a = await openPage(alice, demo.serving.url, '/chat.html');
+    const b = await openPage(bob, demo.serving.url, '/chat.html');
     await a.locator('#player-name').fill('Alice');
     await sendMessage(a, 'Hello from Alice');
 
@@ -58,7 +38,7 @@ describe('chat demo', () => {
   });
 
   test('an empty message is refused and the reason is shown', async () => {
-    const page = await openPage(await user(), serving.url, '/chat.html');
+    const page = await openPage(await user(), demo.serving.url, '/chat.html');
     const before = $chatRoom.messages.length;
     await sendMessage(page, '   ');
     await page.locator('twin-error', { hasText: 'Type a message first.' }).waitFor({ timeout: TIMEOUT_MS });
@@ -68,10 +48,10 @@ describe('chat demo', () => {
 
   test('the number of readers is kept by the server', async () => {
     const [one, two] = [await user(), await user()];
-    const first = await openPage(one, serving.url, '/chat.html');
+    const first = await openPage(one, demo.serving.url, '/chat.html');
     await first.locator('#sidebar-toggle').check();
     await waitText(first, '#active-users', '1');
-    const second = await openPage(two, serving.url, '/chat.html');
+    const second = await openPage(two, demo.serving.url, '/chat.html');
     await waitText(first, '#active-users', '2');
     await second.close();
     await waitText(first, '#active-users', '1');
@@ -81,19 +61,19 @@ describe('chat demo', () => {
   test("the player's name survives a reload and is never seen by the other user", async () => {
     const [alice, bob] = [await user(), await user()];
     const name = `Zoë ${Date.now()}`;
-    const a = await openPage(alice, serving.url, '/chat.html');
+    const a = await openPage(alice, demo.serving.url, '/chat.html');
     await a.locator('#player-name').fill(name);
     await a.waitForFunction(() => localStorage.getItem('twin:player_state') !== null, undefined, { timeout: TIMEOUT_MS });
     await a.reload();
     await waitValue(a, '#player-name', name);
 
     // Another browser has its own player_state, with its default.
-    const b = await openPage(bob, serving.url, '/chat.html');
+    const b = await openPage(bob, demo.serving.url, '/chat.html');
     await waitValue(b, '#player-name', '');
     assert.equal(await b.evaluate(() => localStorage.getItem('twin:player_state')), null);
     assert.ok(!(await b.content()).includes(name), "the other user's page holds the name");
     // The server never had it: its pages render the local store's initial value.
-    const html = await (await fetch(new URL('/chat.html', serving.url))).text();
+    const html = await (await fetch(new URL('/chat.html', demo.serving.url))).text();
     assert.ok(!html.includes(name), 'the server rendered the name');
     await Promise.all([a.close(), b.close()]);
   });
@@ -102,14 +82,14 @@ describe('chat demo', () => {
     await sendMsg('Rendered on the server', 'Server');
     const score = $gameState.score;
     const noJs = await user({ javaScriptEnabled: false });
-    const chat = await openPage(noJs, serving.url, '/chat.html', { online: false });
+    const chat = await openPage(noJs, demo.serving.url, '/chat.html', { online: false });
     const rendered = chat.locator('.messages .msg', { hasText: 'Rendered on the server' });
     assert.equal(await rendered.count(), 1);
     assert.equal((await rendered.locator('.author').textContent())?.trim(), 'Server');
     assert.equal(await chat.locator('.messages .msg').count(), $chatRoom.messages.length);
     assert.equal(await chat.locator('.empty').isHidden(), true);
 
-    const counter = await openPage(noJs, serving.url, '/counter.html', { online: false });
+    const counter = await openPage(noJs, demo.serving.url, '/counter.html', { online: false });
     assert.equal((await counter.locator('#score').textContent())?.trim(), String(score));
     assert.equal(await counter.locator('#score-input').inputValue(), String(score));
     await Promise.all([chat.close(), counter.close()]);

@@ -5,37 +5,18 @@
  * its reason shown.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { Serving } from '../../server/cli.js';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { $gameState } from '../../demo/stores/index.js';
-import { checkPrerequisites, launchBrowser, newUser, openPage, serveDemo, TIMEOUT_MS, waitText, waitValue } from './harness.js';
+import { TIMEOUT_MS, useDemo, waitText, waitValue } from './harness.js';
 
 /** Clicks per user. */
 const CLICKS = 20;
 
 describe('counter demo', () => {
-  let serving: Serving;
-  let browser: Browser;
-  const users: BrowserContext[] = [];
+  const demo = useDemo();
 
-  before(async () => {
-    checkPrerequisites();
-    serving = await serveDemo();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    for (const user of users) await user.close().catch(() => undefined);
-    await browser?.close();
-    await serving?.close();
-  });
-
-  const counterPage = async (): Promise<Page> => {
-    const context = await newUser(browser);
-    users.push(context);
-    return openPage(context, serving.url, '/counter.html');
-  };
+  const counterPage = (): Promise<Page> => demo.open('/counter.html');
 
   test(`two users clicking +1 concurrently, ${CLICKS} times each, end at exactly ${2 * CLICKS} more`, async () => {
     const [a, b] = [await counterPage(), await counterPage()];

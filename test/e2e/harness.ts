@@ -7,6 +7,7 @@
  * own cookies and localStorage). Everything started here is stopped by the returned handles.
  */
 import { spawn } from 'node:child_process';
+import { after, before } from 'node:test';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -194,3 +195,44 @@ export async function tempDir(): Promise<{ path: string; remove: () => Promise<v
 }
 
 //#endregion servers
+
+/** The demo served in-process and a Chromium, for one `describe` of end-to-end tests. */
+export interface DemoSession {
+  /** The running demo (set once the suite's `before` ran). */
+  readonly serving: Serving;
+  /** A new user: a browser context of its own, closed after the suite. */
+  user(options?: BrowserContextOptions): Promise<BrowserContext>;
+  /** A new user's page at `path`. */
+  open(path: string, options?: { online: boolean }): Promise<Page>;
+}
+
+/** Registers the suite's `before`/`after`: serve the demo, launch Chromium, close both and every user after. */
+export function useDemo(): DemoSession {
+  let serving: Serving | undefined;
+  let browser: Browser | undefined;
+  const users: BrowserContext[] = [];
+  before(async () => {
+    checkPrerequisites();
+    serving = await serveDemo();
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    for (const user of users) await user.close().catch(() => undefined);
+    await browser?.close();
+    await serving?.close();
+  });
+  const session: DemoSession = {
+    get serving() {
+      return serving!;
+    },
+    async user(options) {
+      const context = await newUser(browser!, options);
+      users.push(context);
+      return context;
+    },
+    async open(path, options) {
+      return openPage(await session.user(), serving!.url, path, options);
+    },
+  };
+  return session;
+}

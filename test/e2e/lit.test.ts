@@ -5,34 +5,14 @@
  * prop>`), and update one binding without re-rendering (`watch(signalOf(...))`).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { Serving } from '../../server/cli.js';
+import { describe, test } from 'node:test';
 import { $gameState } from '../../demo/stores/index.js';
-import { checkPrerequisites, launchBrowser, newUser, openPage, serveDemo, TIMEOUT_MS, waitText, waitValue } from './harness.js';
+import { TIMEOUT_MS, useDemo, waitText, waitValue } from './harness.js';
 
 describe('Lit demo', () => {
-  let serving: Serving;
-  let browser: Browser;
-  const users: BrowserContext[] = [];
+  const demo = useDemo();
 
-  before(async () => {
-    checkPrerequisites();
-    serving = await serveDemo();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    for (const user of users) await user.close().catch(() => undefined);
-    await browser?.close();
-    await serving?.close();
-  });
-
-  const open = async (path: string): Promise<Page> => {
-    const context = await newUser(browser);
-    users.push(context);
-    return openPage(context, serving.url, path);
-  };
+  const open = demo.open;
 
   test('the elements render the score and follow it, from their page and from others', async () => {
     const [lit, counter] = [await open('/lit.html'), await open('/counter.html')];

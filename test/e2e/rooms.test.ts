@@ -4,34 +4,14 @@
  * URL, and messages reach the readers of that room and no other.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { Serving } from '../../server/cli.js';
+import { describe, test } from 'node:test';
 import { $room } from '../../demo/stores/index.js';
-import { checkPrerequisites, launchBrowser, newUser, openPage, sendMessage, serveDemo, TIMEOUT_MS, waitText } from './harness.js';
+import { sendMessage, TIMEOUT_MS, useDemo, waitText } from './harness.js';
 
 describe('rooms demo', () => {
-  let serving: Serving;
-  let browser: Browser;
-  const users: BrowserContext[] = [];
+  const demo = useDemo();
 
-  before(async () => {
-    checkPrerequisites();
-    serving = await serveDemo();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    for (const user of users) await user.close().catch(() => undefined);
-    await browser?.close();
-    await serving?.close();
-  });
-
-  const open = async (path: string, options?: { online: boolean }): Promise<Page> => {
-    const context = await newUser(browser);
-    users.push(context);
-    return openPage(context, serving.url, path, options);
-  };
+  const open = demo.open;
 
   test('a room is picked by name, and is hidden until one is', async () => {
     // No room, no shared store: the page has no reason to connect yet.
