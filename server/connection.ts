@@ -62,7 +62,6 @@ export class Connection implements Subscriber {
   private tokens: number;
   private lastRefill = Date.now();
   private strikes = 0;
-  private callSeq = 0;
   alive = true;
 
   constructor(socket: WebSocket, user: unknown, owner: ConnectionOwner) {
@@ -156,12 +155,7 @@ export class Connection implements Subscriber {
       }
       case 'call': {
         this.checkId(message.id);
-        const { seq } = parseBatchId(message.id);
-        if (seq <= this.callSeq) {
-          this.send({ t: 'result', id: message.id, value: null });
-          return;
-        }
-        this.callSeq = seq;
+        // A call re-sent after a reconnect that was committed already is answered by the hub.
         const def = definitionsOf(hub.app).actions.get(message.action);
         if (!def) throw new TwinError(ErrorCode.ACTION, `There is no action ${JSON.stringify(message.action)}.`);
         const { value } = await hub.runAction(def, message.args, { user: this.user, client: this.client }, message.id);

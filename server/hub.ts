@@ -38,6 +38,12 @@ const COMPACT_EVERY = 500;
 const MAX_LOAD_RETRIES = 8;
 /** Attempts at a commit that keeps losing the race to other nodes before giving up. */
 const MAX_CONFLICT_RETRIES = 20;
+/** The longest random pause before a retry that lost the race again. */
+const CONFLICT_BACKOFF_MAX_MS = 50;
+/** Attempts, and their backoff, at writing a store back to a storage that lost it. */
+const RESTORE_ATTEMPTS = 20;
+const RESTORE_RETRY_BASE_MS = 50;
+const RESTORE_RETRY_MAX_MS = 1_000;
 
 /** Who is on the other end of a write: a client connection, or the server's own code. */
 export interface Origin {
@@ -229,7 +235,8 @@ export class Hub extends EventEmitter implements Runtime {
     this.stores.set(name, store);
     if (persisted) {
       // Other nodes' batches (Redis) arrive here; our own come back too and are skipped by version.
-      store.unfollow = this.storage.follow(name, store.v, (batch) => this.enqueue(() => this.adopt(store, batch)));
+      store.unfollow = this.storage.follow(name, store.v, (batch) => this.enqueue(() => this.adopt(store, batch)),
+        () => this.restoreSoon(store));
     }
     return store;
   }
@@ -262,8 +269,7 @@ export class Hub extends EventEmitter implements Runtime {
     }
     return this.enqueue(async () => {
       if (seq <= (store.seqs.get(origin.client) ?? 0)) return false; // a re-send: applied already
-      await this.commit([{ store, ops }], id, origin.client);
-      return true;
+      return this.commit([{ store, ops }], id, origin.client);
     });
   }
 
@@ -271,21 +277,23 @@ export class Hub extends EventEmitter implements Runtime {
    * Commits batches to one or more stores as one transaction: all are applied and validated
    * before any is stored. Call only from inside the queue.
    */
-  private async commit(parts: { store: HubStore; ops: Op[] }[], id: string | undefined, client: string | undefined): Promise<void> {
+  private async commit(parts: { store: HubStore; ops: Op[] }[], id: string | undefined, client: string | undefined): Promise<boolean> {
     const drafts: Json[] = [];
     for (const { store, ops } of parts) {
       const draft = applyOps(store.replica.confirmed, ops, this.maxDepth);
       await validate(store, draft);
       drafts.push(draft);
     }
+    let applied = true;
     for (let i = 0; i < parts.length; i++) {
       const { store, ops } = parts[i]!;
-      await this.append(store, ops, id, client, drafts[i]!);
+      if (!(await this.append(store, ops, id, client, drafts[i]!))) applied = false;
     }
+    return applied;
   }
 
   /** Stores and applies one validated batch, catching up first if another node got there before us. */
-  private async append(store: HubStore, ops: Op[], id: string | undefined, client: string | undefined, draft: Json): Promise<void> {
+  private async append(store: HubStore, ops: Op[], id: string | undefined, client: string | undefined, draft: Json): Promise<boolean> {
     const persisted = store.def.options.persist !== false;
     for (let attempt = 0; persisted; attempt++) {
       const batch: StoredBatch = { v: store.v + 1, ops, ...(client && id ? { id } : {}) };
@@ -294,7 +302,16 @@ export class Hub extends EventEmitter implements Runtime {
         break;
       } catch (err) {
         if (!isTwinError(err) || err.code !== ErrorCode.CONFLICT || attempt >= MAX_CONFLICT_RETRIES) throw err;
+        // Losing again and again means others write as fast as we can catch up: step back a
+        // random moment (before catching up, so we retry fresh), as Ethernet does.
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(CONFLICT_BACKOFF_MAX_MS, 2 ** attempt)));
+        const known = store.v;
         await this.catchUp(store);
+        // Nothing was stored after our version, yet the next one was refused: storage is
+        // behind us (it lost data: a Redis restarted without persistence). Put back what we hold.
+        if (store.v === known) await this.restore(store);
+        // Another node may have committed this very batch (its client re-sent it there).
+        if (client && id && parseBatchId(id).seq <= (store.seqs.get(client) ?? 0)) return false;
         // The state moved under us: apply and validate again against the new one.
         draft = applyOps(store.replica.confirmed, ops, this.maxDepth);
         await validate(store, draft);
@@ -305,6 +322,7 @@ export class Hub extends EventEmitter implements Runtime {
       store.sinceCompact = 0;
       this.storage.compact(store.name, store.replica.confirmed, store.v).catch((err) => debug('compact %s failed: %o', store.name, err));
     }
+    return true;
   }
 
   /** Makes a stored batch the store's new version and tells every subscriber. */
@@ -324,6 +342,22 @@ export class Hub extends EventEmitter implements Runtime {
     for (const subscriber of store.subscribers) {
       subscriber.enqueue(client && subscriber.client === client && entry.own ? entry.own : entry.public);
     }
+  }
+
+  /** {@link restore} from outside the queue (storage told us it lost data), retried with backoff while storage is unreachable. */
+  private restoreSoon(store: HubStore, attempt = 0): void {
+    this.enqueue(() => this.restore(store)).catch((err) => {
+      debug('restoring %s failed (attempt %d): %o', store.name, attempt + 1, err);
+      if (this.closed || attempt + 1 >= RESTORE_ATTEMPTS) return;
+      setTimeout(() => this.restoreSoon(store, attempt + 1), Math.min(RESTORE_RETRY_MAX_MS, RESTORE_RETRY_BASE_MS * 2 ** attempt)).unref();
+    });
+  }
+
+  /** Writes what this node holds of `store` back to storage if storage is behind it (it lost data). */
+  private async restore(store: HubStore): Promise<void> {
+    if (!this.storage.restore) return;
+    const restored = await this.storage.restore(store.name, { value: store.replica.confirmed, v: store.v, seqs: Object.fromEntries(store.seqs) });
+    debug('store %s: storage was behind version %d; %s', store.name, store.v, restored ? 'restored it' : 'already restored');
   }
 
   /** Applies batches other nodes stored that this node has not seen yet. */
@@ -374,6 +408,9 @@ export class Hub extends EventEmitter implements Runtime {
    */
   runAction(def: ActionDef, args: Json[], origin: Origin, id: string): Promise<{ value: Json; stores: HubStore[] }> {
     return this.enqueue(async () => {
+      // A call re-sent after a reconnect (to this node, after a restart, or to another node)
+      // whose writes were committed already: batch and call ids share one seq per client.
+      if (origin.client && this.applied(origin.client, parseBatchId(id).seq)) return { value: null, stores: [] };
       let ctx: ActionContext = { user: origin.user, id, batches: new Map() };
       let value: unknown;
       for (let attempt = 0; ; attempt++) {
@@ -411,6 +448,12 @@ export class Hub extends EventEmitter implements Runtime {
       }
       return { value: result, stores: parts.map((p) => p.store) };
     });
+  }
+
+  /** Whether `client`'s batch or call `seq` (or a later one) was committed to any loaded store. */
+  private applied(client: string, seq: number): boolean {
+    for (const store of this.stores.values()) if ((store.seqs.get(client) ?? 0) >= seq) return true;
+    return false;
   }
 
   //#endregion actions

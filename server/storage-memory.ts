@@ -172,6 +172,8 @@ export interface Follower {
   /** The last version handed to `onBatch`; later deliveries skip anything at or below it. */
   cursor: number;
   onBatch: (batch: StoredBatch) => void;
+  /** Called when storage is found behind `cursor` (it lost data), with the stored version. */
+  onBehind?: ((stored: number) => void) | undefined;
 }
 
 /**

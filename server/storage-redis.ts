@@ -66,6 +66,16 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('XTRIM', KEYS[2], 'MINID', ARGV[3])
 return 'ok'`;
 
+/** Writes a node's state back when the stored version is below it (Redis lost its data). */
+const RESTORE_SCRIPT = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current >= tonumber(ARGV[2]) then return 0 end
+redis.call('DEL', KEYS[2], KEYS[4])
+redis.call('SET', KEYS[3], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[2])
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1]) end
+return 1`;
+
 type RedisClient = ReturnType<typeof createClient>;
 interface StreamEntry { id: string; message: Record<string, string> }
 
@@ -129,7 +139,7 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
     }
   };
 
-  const follow = createFollowLoop(main, key.log, onIgnoredError, appending);
+  const follow = createFollowLoop(main, key.log, key.v, onIgnoredError, appending);
 
   return {
     load: (store) => run('load', store, async () => {
@@ -177,9 +187,19 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
       if (reply.startsWith('ahead:')) checkCompactVersion(store, v, Number(reply.slice('ahead:'.length)));
     }),
 
-    follow(store, v, onBatch) {
+    restore: (store, state) => run('restore', store, async () => {
+      checkCompactVersion(store, state.v);
+      const reply = await main.eval(RESTORE_SCRIPT, {
+        keys: [key.v(store), key.log(store), key.snap(store), key.seq(store)],
+        arguments: [`{"v":${state.v},"value":${JSON.stringify(state.value)}}`, String(state.v),
+          ...Object.entries(state.seqs).flatMap(([client, seq]) => [client, String(seq)])],
+      });
+      return Number(reply) === 1;
+    }),
+
+    follow(store, v, onBatch, onBehind) {
       if (closed) throw closedError('redis');
-      return follow.add(store, v, onBatch);
+      return follow.add(store, v, onBatch, onBehind);
     },
 
     async close() {
@@ -196,7 +216,7 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
 //#region follow loop
 
 interface FollowLoop {
-  add(store: string, v: number, onBatch: (batch: StoredBatch) => void): () => void;
+  add(store: string, v: number, onBatch: (batch: StoredBatch) => void, onBehind?: (stored: number) => void): () => void;
   stop(): Promise<void>;
 }
 
@@ -210,6 +230,7 @@ interface FollowLoop {
 function createFollowLoop(
   main: RedisClient,
   logKey: (store: string) => string,
+  versionKey: (store: string) => string,
   onIgnoredError: (err: unknown) => void,
   appending: Set<Promise<unknown>>,
 ): FollowLoop {
@@ -238,6 +259,7 @@ function createFollowLoop(
 
   async function pump(client: RedisClient): Promise<void> {
     let failures = 0;
+    let recovering = false;
     for (;;) {
       if (stopped || byStore.size === 0) {
         active = false;
@@ -246,6 +268,17 @@ function createFollowLoop(
       try {
         if (!client.isOpen) await client.connect();
         blockerId ??= await client.clientId();
+        if (recovering) {
+          // Back after a failure: a Redis that restarted without persistence has lost what we
+          // follow. Tell the followers whose cursor is past what is stored now.
+          const stores = [...byStore.keys()];
+          const versions = await client.mGet(stores.map(versionKey));
+          recovering = false;
+          stores.forEach((store, i) => {
+            const stored = Number(versions[i] ?? 0);
+            for (const f of byStore.get(store) ?? []) if (f.cursor > stored) f.onBehind?.(stored);
+          });
+        }
         seen = wanted;
         const storeOf = new Map([...byStore.keys()].map((store) => [logKey(store), store]));
         const streams = [...storeOf].map(([key, store]) => ({ key, id: `${minCursor(byStore.get(store))}-0` }));
@@ -272,6 +305,7 @@ function createFollowLoop(
       } catch (err) {
         if (stopped) continue;
         blockerId = undefined; // a reconnect brings a new connection id
+        recovering = true;
         onIgnoredError(err);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(RETRY_BASE_MS * 2 ** failures++, RETRY_MAX_MS));
@@ -283,8 +317,8 @@ function createFollowLoop(
   }
 
   return {
-    add(store, v, onBatch) {
-      const follower: Follower = { cursor: v, onBatch };
+    add(store, v, onBatch, onBehind) {
+      const follower: Follower = { cursor: v, onBatch, onBehind };
       let set = byStore.get(store);
       if (!set) byStore.set(store, (set = new Set()));
       set.add(follower);

@@ -67,7 +67,15 @@ export interface StorageAdapter {
    * by any other — in version order, until the returned function is called. Backends with a
    * single process may call it only for batches appended through this adapter.
    */
-  follow(store: string, v: number, onBatch: (batch: StoredBatch) => void): () => void;
+  follow(store: string, v: number, onBatch: (batch: StoredBatch) => void, onBehind?: (stored: number) => void): () => void;
+
+  /**
+   * Puts back a store that storage lost (a Redis restarted without persistence) from a node
+   * that still holds it: writes `state` as the snapshot at `state.v`, with its seqs, but only
+   * if the stored version is below `state.v`. Resolves true if it wrote, false otherwise.
+   * Optional: single-process backends cannot lose data behind their hub's back.
+   */
+  restore?(store: string, state: StoredState): Promise<boolean>;
 
   /** Releases connections and file handles. */
   close(): Promise<void>;

@@ -69,6 +69,10 @@ async function launch(port: number): Promise<ChildProcess> {
   let exited: string | undefined;
   child.once('error', (err) => { exited = `could not be started (${err.message}). ${INSTALL_HINT}`; });
   child.once('exit', (code, signal) => { exited ??= `exited early (code ${code}, signal ${signal})`; });
+  // A test process that ends without reaching its `after` must not leave a redis-server behind.
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
 
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
