@@ -465,6 +465,22 @@ describe('bad input: rate limit', () => {
   });
 });
 
+describe('bad input: rate limit per message', () => {
+  it('counts every message of an array frame, refusing a frame that holds more than the client may send', async (t) => {
+    const { app, s, locked } = makeApp();
+    const srv = await serveOwn(t, app, { limits: { rate: 5, burst: 5 } });
+    const c = await setUp(srv, { s, locked });
+    const off = await offender(srv, { s: 0 }); // hello spent a token
+    const frame = Array.from({ length: 10 }, (_, i) => ({ t: 'op', id: `${off.clientId}:${i + 1}`, store: 's', ops: [{ op: 'add', path: ['score'], delta: 1 }] }));
+    off.send(frame);
+    assertCoded(await off.next((m) => m.t === 'error'), 'error', ErrorCode.RATE);
+    await delay(QUIET_MS);
+    assert.equal(off.messages.filter((m) => m.t === 'sync').length, 0, 'no message of the refused frame was applied');
+    assert.deepEqual(snapshot(s), c.before.s!.value);
+    assert.deepEqual(c.healthy.since(c.healthyFrom), []);
+  });
+});
+
 describe('bad input: a client that stops reading', () => {
   it('is dropped once its buffer passes maxBuffer; the others keep receiving promptly', async (t) => {
     const app = defineApp();

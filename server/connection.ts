@@ -21,7 +21,7 @@ const debug = debuglog('twin:server');
 export interface ServerLimits extends Limits {
   /** Messages a client may send per second, on average. Default 200. */
   rate: number;
-  /** Messages a client may send in a burst. Default 400. */
+  /** Messages a client may send in a burst (keep it ≥ maxMessages, or full frames never pass). Default 400. */
   burst: number;
   /** Refusals (bad frames, rate) a client may earn before it is disconnected. Default 50. */
   strikes: number;
@@ -108,7 +108,8 @@ export class Connection implements Subscriber {
   //#region receiving
 
   private onFrame(text: string): void {
-    if (!this.spendToken()) {
+    // One token before parsing, so a flood of junk is limited too; one more per further message.
+    if (!this.spend(1)) {
       this.refuse(new TwinError(ErrorCode.RATE, 'You are sending too fast; slow down.'));
       return;
     }
@@ -117,6 +118,10 @@ export class Connection implements Subscriber {
       messages = readClientFrame(text, this.owner.limits);
     } catch (err) {
       this.refuse(asTwinError(err));
+      return;
+    }
+    if (!this.spend(messages.length - 1)) {
+      this.refuse(new TwinError(ErrorCode.RATE, `You are sending too fast (${messages.length} messages in one frame); slow down.`));
       return;
     }
     for (const message of messages) {
@@ -230,13 +235,14 @@ export class Connection implements Subscriber {
     }
   }
 
-  private spendToken(): boolean {
+  /** Takes `count` messages' worth from the client's token bucket; false (taking nothing) if it lacks them. */
+  private spend(count: number): boolean {
     const { rate, burst } = this.owner.limits;
     const now = Date.now();
     this.tokens = Math.min(burst, this.tokens + ((now - this.lastRefill) / 1000) * rate);
     this.lastRefill = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < count) return false;
+    this.tokens -= count;
     return true;
   }
 

@@ -338,7 +338,8 @@ export class Hub extends EventEmitter implements Runtime {
       own: client && batch.id ? Buffer.from(`${publicText.slice(0, -1)},"id":${JSON.stringify(batch.id)}}`) : undefined,
     };
     store.log.push(entry);
-    if (store.log.length > this.logSize) store.log.splice(0, store.log.length - this.logSize);
+    // Trim in chunks: the log keeps at least logSize batches at O(1) amortized per commit.
+    if (store.log.length >= 2 * this.logSize) store.log.splice(0, store.log.length - this.logSize);
     for (const subscriber of store.subscribers) {
       subscriber.enqueue(client && subscriber.client === client && entry.own ? entry.own : entry.public);
     }
