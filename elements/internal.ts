@@ -9,11 +9,11 @@
  */
 import { effect, isTwinError, pageClient, Signal, store } from '../src/index.js';
 import type { Json, RejectDetail } from '../src/index.js';
+import { DEV_MODE } from '../src/dev.js';
+import { parsePath } from '../src/json.js';
+import { untracked } from '../src/signals.js';
 
-/** Replaced by `false` in the production build (rollup.config.mjs). */
-declare const __TWIN_DEV__: boolean | undefined;
-/** Dev-only checks and warnings run only when true; the production build compiles them out. */
-export const DEV_MODE: boolean = typeof __TWIN_DEV__ === 'undefined' || __TWIN_DEV__;
+export { DEV_MODE, untracked };
 
 /** A path below a scope: object keys and array indices. */
 export type Path = (string | number)[];
@@ -35,12 +35,10 @@ export interface Scope {
 export const ITEM = Symbol.for('twin-state.item');
 
 const PLACEHOLDER = /\{([^{}]*)\}/g;
-const INDEX = /^(0|[1-9]\d*)$/;
 
 /** Splits a dotted key as the server does (`'a.b.0'`); `''` and `'.'` are the scope itself. */
 export function parseKey(key: string | null): Path {
-  if (!key || key === '.') return [];
-  return key.split('.').map((part) => (INDEX.test(part) ? Number(part) : part));
+  return parsePath(key ?? '');
 }
 
 /**
@@ -68,7 +66,7 @@ export function valueAt(root: unknown, path: Path): unknown {
  */
 export function writeAt(root: unknown, path: Path, value: Json): void {
   if (path.length === 0 || root === null || typeof root !== 'object') {
-    throw new TypeError(`twin-state: cannot write ${JSON.stringify(value)} here: the key must name a property of an object.`);
+    throw new TypeError(DEV_MODE ? `twin-state: cannot write ${JSON.stringify(value)} here: the key must name a property of an object.` : 'twin-state: no key');
   }
   let at = root as Record<string | number, unknown>;
   for (let i = 0; i < path.length - 1; i++) {
@@ -149,13 +147,8 @@ export function watchValue<T>(read: () => T, write: (value: T) => void, equals: 
   const value = new Signal.Computed(read, { equals });
   return effect(() => {
     const current = value.get();
-    Signal.subtle.untrack(() => write(current));
+    untracked(() => write(current));
   });
-}
-
-/** Runs `fn` untracked (event handlers reading the store before they write). */
-export function untracked<T>(fn: () => T): T {
-  return Signal.subtle.untrack(fn);
 }
 
 /**
@@ -206,26 +199,26 @@ export abstract class TwinElement extends HTMLElement {
   static readonly observedAttributes: readonly string[] = ['store', 'key'];
   /** Whether keys resolve against a {@link Scope} (the store or list item around). */
   protected readonly scoped: boolean = true;
-  private release: (() => void) | undefined;
-  private boundScope: Scope | undefined;
+  private __release: (() => void) | undefined;
+  private __boundScope: Scope | undefined;
 
   connectedCallback(): void {
-    if (this.release && this.scoped && scopeOf(this, true) !== this.boundScope) this.unbind();
-    if (!this.release) {
-      this.boundScope = this.scoped ? scopeOf(this) : undefined;
-      this.release = (this.scoped && !this.boundScope ? undefined : this.bind(this.boundScope!)) ?? noop;
+    if (this.__release && this.scoped && scopeOf(this, true) !== this.__boundScope) this.__unbind();
+    if (!this.__release) {
+      this.__boundScope = this.scoped ? scopeOf(this) : undefined;
+      this.__release = (this.scoped && !this.__boundScope ? undefined : this.bind(this.__boundScope!)) ?? noop;
     }
   }
 
   disconnectedCallback(): void {
     queueMicrotask(() => {
-      if (!this.isConnected) this.unbind();
+      if (!this.isConnected) this.__unbind();
     });
   }
 
   attributeChangedCallback(_name: string, old: string | null, value: string | null): void {
-    if (old === value || !this.release) return;
-    this.unbind();
+    if (old === value || !this.__release) return;
+    this.__unbind();
     if (this.isConnected) this.connectedCallback();
   }
 
@@ -235,10 +228,10 @@ export abstract class TwinElement extends HTMLElement {
    */
   protected abstract bind(scope: Scope): (() => void) | void;
 
-  private unbind(): void {
-    const release = this.release;
-    this.release = undefined;
-    this.boundScope = undefined;
+  private __unbind(): void {
+    const release = this.__release;
+    this.__release = undefined;
+    this.__boundScope = undefined;
     release?.();
   }
 }

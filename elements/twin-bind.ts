@@ -72,7 +72,7 @@ export class TwinBindElement extends TwinElement {
     if (prop !== null) return bindProperty(read, target, prop);
 
     const first = target();
-    if (first && isControl(first)) return bindControl(first, scope, path, read);
+    if (first?.matches('input,textarea,select')) return bindControl(first as Control, scope, path, read);
     return watchValue(() => valueText(read()), (text) => setText(this, text));
   }
 }
@@ -100,15 +100,6 @@ function bindProperty(read: () => unknown, target: () => Element | null, prop: s
   }, (a, b) => Object.is(a.value, b.value) && a.json === b.json);
 }
 
-function isControl(el: Element): el is Control {
-  return el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement;
-}
-
-/** Whether a control is changed by a click-like `change` (rather than typed `input`). */
-function changesOnce(control: Control): boolean {
-  return control instanceof HTMLSelectElement || control.type === 'checkbox' || control.type === 'radio';
-}
-
 /** Binds a form control both ways. */
 function bindControl(control: Control, scope: Scope, path: Path, read: () => unknown): () => void {
   // The user changes the control behind the binding's back: show every change of the value,
@@ -127,7 +118,8 @@ function bindControl(control: Control, scope: Scope, path: Path, read: () => unk
       show(control, untracked(read));
     }
   };
-  const type = changesOnce(control) ? 'change' : 'input';
+  // Checkboxes, radio buttons and selects change with a click (`change`); text is typed (`input`).
+  const type = /^(checkbox|radio|select)/.test(control.type) ? 'change' : 'input';
   control.addEventListener(type, onInput);
   return () => {
     stop();
@@ -137,13 +129,10 @@ function bindControl(control: Control, scope: Scope, path: Path, read: () => unk
 
 /** Shows `value` in `control`, leaving it alone when it already stands for that value ("1.50" for 1.5). */
 function show(control: Control, value: unknown): void {
-  if (control instanceof HTMLInputElement && control.type === 'checkbox') {
-    if (control.checked !== Boolean(value)) control.checked = Boolean(value);
-    return;
-  }
-  if (control instanceof HTMLInputElement && control.type === 'radio') {
-    const on = control.value === valueText(value);
-    if (control.checked !== on) control.checked = on;
+  const input = control as HTMLInputElement;
+  if (input.type === 'checkbox' || input.type === 'radio') {
+    const on = input.type === 'checkbox' ? Boolean(value) : input.value === valueText(value);
+    if (input.checked !== on) input.checked = on;
     return;
   }
   if (Object.is(fromControl(control, value), value)) return;
@@ -155,16 +144,14 @@ function show(control: Control, value: unknown): void {
  * The value a control stands for, given the store's `current` value: a boolean for a
  * checkbox, a number for a number field or when the store holds a number, else the text;
  * `undefined` when there is nothing to write (an unchecked radio, text that is not a number).
+ * A control's `type` tells them apart (`select-one`, `textarea` for the other controls).
  */
 function fromControl(control: Control, current: unknown): Json | undefined {
-  if (control instanceof HTMLInputElement) {
-    if (control.type === 'checkbox') return control.checked;
-    if (control.type === 'radio' && !control.checked) return undefined;
-  }
-  const text = control.value;
-  const numeric = typeof current === 'number' || (control instanceof HTMLInputElement && (control.type === 'number' || control.type === 'range'));
-  if (!numeric) return text;
-  const n = text.trim() === '' ? NaN : Number(text);
+  const { type, value } = control;
+  if (type === 'checkbox') return (control as HTMLInputElement).checked;
+  if (type === 'radio' && !(control as HTMLInputElement).checked) return undefined;
+  if (typeof current !== 'number' && type !== 'number' && type !== 'range') return value;
+  const n = value.trim() === '' ? NaN : Number(value);
   return Number.isFinite(n) ? n : undefined;
 }
 

@@ -33,13 +33,13 @@ export class TwinErrorElement extends TwinElement {
     this.dismiss();
     const onReject = (event: Event) => {
       const detail = (event as CustomEvent<RejectDetail>).detail;
-      if (!raw || (name !== undefined && detail.store === name)) this.show(detail.code, detail.message);
+      if (!raw || (name !== undefined && detail.store === name)) this.__show(detail.code, detail.message);
     };
     const onClick = () => this.dismiss();
     client.addEventListener('reject', onReject);
     this.addEventListener('click', onClick);
     const stop = name === undefined ? undefined : watchValue(() => status(store(name)).error, (error) => {
-      if (error) this.show(error.code, error.message);
+      if (error) this.__show(error.code, error.message);
     }, (a, b) => a?.code === b?.code && a?.message === b?.message);
     return () => {
       stop?.();
@@ -49,7 +49,7 @@ export class TwinErrorElement extends TwinElement {
   }
 
   /** Shows a refusal. */
-  private show(code: string, message: string): void {
+  private __show(code: string, message: string): void {
     setText(this, message);
     this.setAttribute('code', code);
     this.removeAttribute('hidden');

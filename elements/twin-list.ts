@@ -58,7 +58,7 @@ export class TwinListElement extends TwinElement {
       array = valueAt(scope.value(), path);
       return Array.isArray(array) ? Array.from(array as unknown[]) : [];
     }, (values) => {
-      items = this.update(items, values, template, () => array, scope.store);
+      items = this.__update(items, values, template, () => array, scope.store);
     }, sameItems);
     return () => {
       stop();
@@ -68,7 +68,7 @@ export class TwinListElement extends TwinElement {
   }
 
   /** Makes the rendered items match `values`; returns the new items in order. */
-  private update(old: Item[], values: unknown[], template: HTMLTemplateElement, array: () => unknown, store: string | undefined): Item[] {
+  private __update(old: Item[], values: unknown[], template: HTMLTemplateElement, array: () => unknown, store: string | undefined): Item[] {
     const next: (Item | undefined)[] = new Array(values.length);
     const byIdentity = new Map<unknown, Item>();
     for (const item of old) {
@@ -110,7 +110,7 @@ export class TwinListElement extends TwinElement {
     const oldIndex = new Map(old.map((item, i) => [item, i]));
     const order: number[] = [];
     for (let i = 0; i < values.length; i++) {
-      const item = next[i] ?? (next[i] = this.create(template, values[i], array, store));
+      const item = next[i] ?? (next[i] = this.__create(template, values[i], array, store));
       order.push(oldIndex.get(item) ?? -1);
       item.index = i;
     }
@@ -127,7 +127,7 @@ export class TwinListElement extends TwinElement {
   }
 
   /** A new item: a copy of the template whose nodes carry the item's scope. */
-  private create(template: HTMLTemplateElement, value: unknown, array: () => unknown, store: string | undefined): Item {
+  private __create(template: HTMLTemplateElement, value: unknown, array: () => unknown, store: string | undefined): Item {
     const fragment = document.importNode(template.content, true);
     const state = new Signal.State<unknown>(value);
     const item: Item = {

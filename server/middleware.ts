@@ -22,6 +22,7 @@ const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 const BUNDLES: Readonly<Record<string, string>> = {
   '/_twin/twin.js': 'twin.js',
   '/_twin/twin.js.map': 'twin.js.map',
+  '/_twin/twin.js.LICENSE.txt': 'twin.js.LICENSE.txt',
   '/_twin/lit.js': 'lit.js',
   '/_twin/lit.js.map': 'lit.js.map',
 };

@@ -8,14 +8,19 @@
  * a disconnect), so it receives only what it missed; it reconnects with capped, jittered
  * exponential backoff, notices a dead link with a heartbeat, and re-sends unconfirmed batches,
  * which the server applies once. Local stores live here too, persisted when asked.
+ *
+ * The state of a client lives in closures made by {@link createCore}, not in class members:
+ * the public class only forwards to them, so a user subclass cannot clash with it, and the
+ * browser bundle stays small.
  */
 import type { ActionDef, StoreDef } from './define.js';
 import { handleFor, initialValue } from './define.js';
+import { DEV_MODE } from './dev.js';
 import { ErrorCode, TwinError } from './errors.js';
 import { deepFreeze, isPlainObject } from './json.js';
 import type { Json } from './json.js';
 import { PROTOCOL_VERSION, readServerFrame, WS_PATH } from './protocol.js';
-import type { ClientMessage, ServerMessage } from './protocol.js';
+import type { Call, ClientMessage, OpMessage, ServerMessage } from './protocol.js';
 import { Replica } from './replica.js';
 import type { Batch, ReplicaHost } from './replica.js';
 import type { Runtime, StoreStatus } from './runtime.js';
@@ -65,14 +70,8 @@ const HEARTBEAT = 15_000;
 /** A store is unsubscribed this long after it loses its last watcher (a re-render must not churn). */
 const UNSUB_GRACE = 1000;
 const PERSIST_PREFIX = 'twin:';
-
-interface PendingCall {
-  readonly id: string;
-  readonly action: string;
-  readonly args: Json[];
-  readonly resolve: (value: Json) => void;
-  readonly reject: (error: TwinError) => void;
-}
+/** `WebSocket.OPEN`. */
+const OPEN = 1;
 
 /**
  * A page's runtime: its replicas and its connection. Pages get one automatically; create more
@@ -84,380 +83,363 @@ interface PendingCall {
 export class Client extends EventTarget implements Runtime {
   /** A secret: batch ids carry it, and only their sender ever sees them. */
   readonly clientId: string = randomId();
-  private seq = 0;
-  private url: string | undefined;
-  private readonly options: ClientOptions;
-  private readonly replicas = new Map<string, Replica>();
-  private readonly subscribed = new Set<Replica>();
-  private readonly calls = new Map<string, PendingCall>();
-  private readonly hydration: Hydration;
-  private readonly connection = state<ConnectionState>('offline');
-  private socket: WebSocket | undefined;
-  private outbox: ClientMessage[] = [];
-  private attempts = 0;
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  private heard = 0;
-  private helloSent = false;
-  private closed = false;
-  private activeCall: { id: string; batches: Map<Replica, Batch> } | undefined;
-  private readonly unsubTimers = new Map<Replica, ReturnType<typeof setTimeout>>();
-  private readonly host: ReplicaHost;
+  private readonly __core: Core;
 
   constructor(options: ClientOptions = {}) {
     super();
-    this.options = options;
-    this.url = options.url;
-    this.hydration = options.hydration ?? readHydration();
-    this.host = {
-      nextBatchId: () => `${this.clientId}:${++this.seq}`,
-      batchFor: (replica) => {
-        const call = this.activeCall;
-        if (!call) return undefined;
-        let batch = call.batches.get(replica);
-        if (!batch) call.batches.set(replica, (batch = replica.openBatch(call.id, 'call')));
-        return batch;
-      },
-      flush: (replica, batch) => {
-        if (replica.local) this.persist(replica);
-        else this.send({ t: 'op', id: batch.id, store: replica.name, ops: batch.ops });
-      },
-      watched: (replica, watched) => this.onWatched(replica, watched),
-      status: (replica) => this.status(replica),
-    };
+    this.__core = createCore(this, options);
   }
-
-  //#region Runtime
 
   /** @internal */
   replica(name: string, def?: StoreDef, id?: string): Replica {
-    let replica = this.replicas.get(name);
-    if (replica) return replica;
-    const local = def ? def.kind === 'local' : this.hydration.local?.[name] !== undefined;
-    if (local) {
-      replica = new Replica(name, this.restore(name, def), 0, this.host, { local: true });
-    } else {
-      const hydrated = this.hydration.shared?.[name];
-      const value = hydrated?.value ?? (def ? initialValue(def, id) : {});
-      replica = new Replica(name, value, hydrated?.v ?? 0, this.host);
-      this.subscribe(replica);
-    }
-    this.replicas.set(name, replica);
-    return replica;
+    return this.__core.replica(name, def, id);
   }
 
   /** @internal */
   call(action: ActionDef | string, args: Json[]): Promise<Json> {
-    const name = typeof action === 'string' ? action : action.name;
-    const id = this.host.nextBatchId();
-    const run = typeof action === 'string' ? undefined : action.run;
-    // Run a synchronous action at once against the view; an async one waits for the server.
-    if (run && run.constructor.name !== 'AsyncFunction') this.runOptimistically(id, run, args);
-    return new Promise<Json>((resolve, reject) => {
-      this.calls.set(id, { id, action: name, args, resolve, reject });
-      this.send({ t: 'call', id, action: name, args });
-    });
+    return this.__core.call(action, args);
   }
 
   /** @internal */
   status(replica: Replica): StoreStatus {
-    replica.trackAll();
-    const error = replica.lastError && { code: replica.lastError.code, message: replica.lastError.message };
-    return {
-      connection: replica.local ? 'local' : this.connection.get(),
-      v: replica.v,
-      pending: replica.pending.length,
-      error,
-    };
+    return this.__core.status(replica);
   }
-
-  //#endregion Runtime
-  //#region connection
 
   /** The state of the connection (tracked when read in a signal consumer). */
   get state(): ConnectionState {
-    return this.connection.get();
+    return this.__core.state.get();
   }
 
   /** Connects to `url` (or the default), or reconnects at once if already connected. */
   connect(url?: string): this {
-    if (url) this.url = url;
-    this.url ??= defaultUrl();
-    if (!this.url) throw new TypeError('twin-state: no server URL: call connect("wss://host/_twin/ws").');
-    this.closed = false;
-    this.socket?.close();
-    this.open();
+    this.__core.connect(url);
     return this;
   }
 
   /** Closes the connection for good; writes keep queueing until `connect()` is called again. */
   close(): void {
-    this.closed = true;
-    clearTimeout(this.reconnectTimer);
-    clearInterval(this.heartbeatTimer);
-    this.socket?.close();
-    this.socket = undefined;
-    this.helloSent = false;
-    this.setState('offline');
+    this.__core.close();
   }
 
   /** A handle on the store `name`, for code that has no definition of it (plain pages). */
   store<T extends object = Record<string, Json>>(name: string): T {
     return handleFor(() => this.replica(name)) as T;
   }
+}
 
-  private open(): void {
-    const WS = this.options.WebSocket ?? (globalThis.WebSocket as WebSocketClass | undefined);
-    if (!WS) throw new TypeError('twin-state: no WebSocket class here; pass { WebSocket } from the "ws" package.');
-    clearTimeout(this.reconnectTimer);
-    this.setState('connecting');
-    const socket = new WS(this.url!);
-    this.socket = socket;
-    socket.onopen = () => {
-      this.heard = Date.now();
-      this.startHeartbeat();
-      this.sendHello();
+/** What a {@link Client} forwards to. */
+interface Core extends Runtime {
+  readonly state: ReturnType<typeof state<ConnectionState>>;
+  connect(url: string | undefined): void;
+  close(): void;
+}
+
+/** An action call sent and not yet answered. */
+interface PendingCall {
+  readonly message: Call;
+  readonly resolve: (value: Json) => void;
+  readonly reject: (error: TwinError) => void;
+}
+
+/** The replicas and the connection of `client`. */
+function createCore(client: Client, options: ClientOptions): Core {
+  const replicas = new Map<string, Replica>();
+  const subscribed = new Set<Replica>();
+  const calls = new Map<string, PendingCall>();
+  const unsubTimers = new Map<Replica, ReturnType<typeof setTimeout>>();
+  /** Where each local store persists (undefined: nowhere). */
+  const areas = new Map<string, Storage | undefined>();
+  const hydration = options.hydration ?? readHydration();
+  const connection = state<ConnectionState>('offline');
+  let url = options.url;
+  let seq = 0;
+  let attempts = 0;
+  let heard = 0;
+  let socket: WebSocket | undefined;
+  let outbox: ClientMessage[] = [];
+  let helloSent = false;
+  let closed = false;
+  let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  let heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  /** The optimistic run of an action in progress: its id and the batch it opened per replica. */
+  let activeCall: { id: string; batches: Map<Replica, Batch> } | undefined;
+
+  const nextBatchId = () => `${client.clientId}:${++seq}`;
+
+  const host: ReplicaHost = {
+    nextBatchId,
+    batchFor: (replica) => {
+      const call = activeCall;
+      let batch = call?.batches.get(replica);
+      if (call && !batch) call.batches.set(replica, (batch = replica.openBatch(call.id, 'call')));
+      return batch;
+    },
+    flush: (replica, batch) => {
+      if (!replica.local) send({ t: 'op', id: batch.id, store: replica.name, ops: batch.ops });
+      else {
+        try {
+          areas.get(replica.name)?.setItem(PERSIST_PREFIX + replica.name, JSON.stringify(replica.root));
+        } catch (err) {
+          // A full or forbidden storage must not break the page: keep working in memory.
+          console.warn(DEV_MODE ? `[twin-state] Could not persist local store ${JSON.stringify(replica.name)}:` : `[twin-state] ${replica.name}`, err);
+        }
+      }
+    },
+    watched: (replica, watched) => {
+      if (replica.local) return;
+      clearTimeout(unsubTimers.get(replica));
+      if (watched) {
+        if (!subscribed.has(replica)) subscribe(replica);
+        return;
+      }
+      // Unwatched: let go of the server subscription, unless writes still wait for confirmation.
+      unsubTimers.set(replica, setTimeout(() => {
+        if (replica.watcherCount || replica.pending.length || !subscribed.delete(replica)) return;
+        send({ t: 'unsub', store: replica.name });
+      }, UNSUB_GRACE));
+    },
+    status: (replica) => status(replica),
+  };
+
+  //#region connection
+
+  const setState = (next: ConnectionState) => {
+    if (connection.get() === next) return;
+    connection.set(next);
+    client.dispatchEvent(new CustomEvent('status', { detail: next }));
+  };
+
+  /** Forgets the socket: offline until the next one says hello. */
+  const drop = () => {
+    socket = undefined;
+    helloSent = false;
+    clearInterval(heartbeatTimer);
+    setState('offline');
+  };
+
+  const open = () => {
+    const WS = options.WebSocket ?? (globalThis.WebSocket as WebSocketClass | undefined);
+    if (!WS) throw new TypeError(DEV_MODE ? 'twin-state: no WebSocket class here; pass { WebSocket } from the "ws" package.' : 'twin-state: no WebSocket');
+    clearTimeout(reconnectTimer);
+    setState('connecting');
+    const ws = (socket = new WS(url!));
+    ws.onopen = () => {
+      heard = Date.now();
+      const period = options.heartbeat ?? HEARTBEAT;
+      clearInterval(heartbeatTimer);
+      heartbeatTimer = setInterval(() => {
+        // Nothing heard for two periods: the link is dead even if the socket does not know it.
+        if (Date.now() - heard <= 2 * period) send({ t: 'ping' });
+        else if (ws === socket) {
+          lost(ws);
+          ws.close();
+        }
+      }, period);
+      sendHello();
     };
-    socket.onmessage = (event: MessageEvent) => {
-      if (socket !== this.socket) return;
-      this.heard = Date.now();
+    ws.onmessage = (event: MessageEvent) => {
+      if (ws !== socket) return;
+      heard = Date.now();
       let messages: ServerMessage[];
       try {
         messages = readServerFrame(String(event.data));
       } catch {
-        socket.close();
+        ws.close();
         return;
       }
-      for (const message of messages) this.receive(message);
+      for (const message of messages) receive(message);
     };
-    socket.onclose = () => this.lost(socket);
-    socket.onerror = () => {
-      // onclose follows and schedules the reconnect.
-    };
-  }
+    ws.onclose = () => lost(ws);
+    // Without a listener, Node's `ws` throws on errors; onclose follows and reconnects.
+    ws.onerror = () => {};
+  };
 
-  /** `socket` closed, or went silent: go offline and, unless closed on purpose, reconnect. */
-  private lost(socket: WebSocket): void {
-    if (socket !== this.socket) return;
-    this.socket = undefined;
-    this.helloSent = false;
-    clearInterval(this.heartbeatTimer);
-    this.setState('offline');
-    if (!this.closed) this.scheduleReconnect();
-  }
+  /** `ws` closed, or went silent: go offline and, unless closed on purpose, reconnect. */
+  const lost = (ws: WebSocket) => {
+    if (ws !== socket) return;
+    drop();
+    if (closed) return;
+    const delay = Math.min(options.maxDelay ?? MAX_DELAY, (options.minDelay ?? MIN_DELAY) * 2 ** attempts++);
+    reconnectTimer = setTimeout(open, delay * (0.5 + Math.random() / 2));
+  };
 
-  private sendHello(): void {
+  const sendHello = () => {
     const subs: Record<string, number> = {};
-    for (const replica of this.subscribed) subs[replica.name] = replica.v;
-    const resend: (ClientMessage & { id: string })[] = [];
-    for (const replica of this.replicas.values()) {
+    for (const replica of subscribed) subs[replica.name] = replica.v;
+    const resend: (OpMessage | Call)[] = [];
+    for (const replica of replicas.values()) {
       for (const batch of replica.pending) {
         // A turn batch still being collected is sent when its turn ends.
         if (batch.kind === 'ops' && batch.id) resend.push({ t: 'op', id: batch.id, store: replica.name, ops: batch.ops });
       }
     }
-    for (const call of this.calls.values()) resend.push({ t: 'call', id: call.id, action: call.action, args: call.args });
+    for (const call of calls.values()) resend.push(call.message);
     // The server drops a batch whose seq is not above the last it applied: keep seq order.
     resend.sort((a, b) => seqOf(a.id) - seqOf(b.id));
-    this.outbox = [{ t: 'hello', proto: PROTOCOL_VERSION, client: this.clientId, subs }, ...resend];
-    this.helloSent = true;
-    this.flushOutbox();
-  }
-
-  private scheduleReconnect(): void {
-    const min = this.options.minDelay ?? MIN_DELAY;
-    const max = this.options.maxDelay ?? MAX_DELAY;
-    const delay = Math.min(max, min * 2 ** this.attempts++) * (0.5 + Math.random() / 2);
-    this.reconnectTimer = setTimeout(() => this.open(), delay);
-  }
-
-  private startHeartbeat(): void {
-    const period = this.options.heartbeat ?? HEARTBEAT;
-    clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => {
-      if (Date.now() - this.heard > 2 * period) {
-        // Nothing heard for two periods: the link is dead even if the socket does not know it.
-        const socket = this.socket;
-        if (socket) {
-          this.lost(socket);
-          socket.close();
-        }
-        return;
-      }
-      this.send({ t: 'ping' });
-    }, period);
-  }
-
-  private setState(next: ConnectionState): void {
-    if (this.connection.get() === next) return;
-    this.connection.set(next);
-    this.dispatchEvent(new CustomEvent('status', { detail: next }));
-  }
+    outbox = [{ t: 'hello', proto: PROTOCOL_VERSION, client: client.clientId, subs }, ...resend];
+    helloSent = true;
+    flush();
+  };
 
   /** Queues a message; everything queued in one turn goes out as one frame. */
-  private send(message: ClientMessage): void {
-    if (!this.socket && !this.closed && this.replicas.size && !this.reconnectTimer) this.autoConnect();
+  const send = (message: ClientMessage) => {
+    // The first message to send opens the default connection, unless the page closed it.
+    if (!socket && !closed && !reconnectTimer && (url ??= defaultUrl())) open();
     // Before hello, nothing goes out: hello re-sends whatever is still unconfirmed.
-    if (!this.helloSent) return;
-    if (this.outbox.push(message) === 1) queueMicrotask(() => this.flushOutbox());
-  }
+    if (helloSent && outbox.push(message) === 1) queueMicrotask(flush);
+  };
 
-  private flushOutbox(): void {
-    const socket = this.socket;
-    if (!socket || socket.readyState !== 1 || this.outbox.length === 0) return;
-    const frame = this.outbox.length === 1 ? this.outbox[0] : this.outbox;
-    this.outbox = [];
-    socket.send(JSON.stringify(frame));
-  }
-
-  /** Opens the default connection the first time a shared store needs it. */
-  private autoConnect(): void {
-    if (this.url === undefined) this.url = defaultUrl();
-    if (this.url !== undefined && !this.socket) this.open();
-  }
+  const flush = () => {
+    const frame = outbox;
+    if (socket?.readyState !== OPEN || !frame.length) return;
+    outbox = [];
+    socket.send(JSON.stringify(frame.length === 1 ? frame[0] : frame));
+  };
 
   //#endregion connection
-  //#region receiving
 
-  private receive(message: ServerMessage): void {
+  const subscribe = (replica: Replica) => {
+    subscribed.add(replica);
+    send({ t: 'sub', store: replica.name, v: replica.v });
+  };
+
+  /** Takes the call `id` out of the pending ones. */
+  const settle = (id: string) => {
+    const call = calls.get(id);
+    calls.delete(id);
+    return call;
+  };
+
+  const receive = (message: ServerMessage) => {
     switch (message.t) {
       case 'welcome':
-        this.attempts = 0;
-        this.setState('online');
-        this.flushOutbox();
+        attempts = 0;
+        setState('online');
+        flush();
         return;
       case 'snapshot':
-        this.replicas.get(message.store)?.reset(message.value, message.v);
+        replicas.get(message.store)?.reset(message.value, message.v);
         return;
       case 'sync': {
-        const replica = this.replicas.get(message.store);
-        if (replica && !replica.receive(message.v, message.ops, message.id)) {
-          // A gap (a message we never got): ask again from the version we have.
-          this.send({ t: 'sub', store: replica.name, v: replica.v });
-        }
+        const replica = replicas.get(message.store);
+        // A gap (a message we never got): ask again from the version we have.
+        if (replica && !replica.receive(message.v, message.ops, message.id)) subscribe(replica);
         return;
       }
-      case 'reject': {
-        const error = new TwinError(message.code as ErrorCode, message.message);
-        for (const replica of this.replicas.values()) {
-          if (replica.pending.some((b) => b.id === message.id)) replica.reject(message.id, error);
-        }
-        const call = this.calls.get(message.id);
-        this.calls.delete(message.id);
-        call?.reject(error);
-        this.dispatchEvent(new CustomEvent<RejectDetail>('reject', {
-          detail: { store: message.store, id: message.id, code: message.code, message: message.message },
-        }));
-        return;
-      }
-      case 'result': {
-        const call = this.calls.get(message.id);
-        this.calls.delete(message.id);
+      case 'result':
         // Optimistic writes the server's run did not repeat are dropped now.
-        for (const replica of this.replicas.values()) replica.drop(message.id);
-        call?.resolve(message.value);
+        for (const replica of replicas.values()) replica.drop(message.id);
+        settle(message.id)?.resolve(message.value);
         return;
+      case 'reject':
+      case 'error': {
+        const { store, code } = message;
+        const id = message.t === 'reject' ? message.id : '';
+        const error = new TwinError(code as ErrorCode, message.message);
+        if (message.t === 'reject') {
+          for (const replica of replicas.values()) {
+            if (replica.pending.some((b) => b.id === id)) replica.reject(id, error);
+          }
+          settle(id)?.reject(error);
+        } else {
+          if (code === ErrorCode.REPLACED) closed = true;
+          if (store) replicas.get(store)?.reject('', error);
+        }
+        client.dispatchEvent(new CustomEvent<RejectDetail>('reject', { detail: { store, id, code, message: message.message } }));
       }
-      case 'error':
-        if (message.code === ErrorCode.REPLACED) this.closed = true;
-        if (message.store) this.replicas.get(message.store)?.reject('', new TwinError(message.code as ErrorCode, message.message));
-        this.dispatchEvent(new CustomEvent<RejectDetail>('reject', {
-          detail: { store: message.store, id: '', code: message.code, message: message.message },
-        }));
-        return;
-      case 'pong':
-        return;
     }
-  }
+  };
 
-  //#endregion receiving
-  //#region subscriptions
-
-  private subscribe(replica: Replica): void {
-    this.subscribed.add(replica);
-    this.send({ t: 'sub', store: replica.name, v: replica.v });
-  }
-
-  private onWatched(replica: Replica, watched: boolean): void {
-    if (replica.local) return;
-    clearTimeout(this.unsubTimers.get(replica));
-    this.unsubTimers.delete(replica);
-    if (watched) {
-      if (!this.subscribed.has(replica)) this.subscribe(replica);
-      return;
-    }
-    // Unwatched: let go of the server subscription, unless writes still wait for confirmation.
-    this.unsubTimers.set(replica, setTimeout(() => {
-      this.unsubTimers.delete(replica);
-      if (replica.watcherCount > 0 || replica.pending.length > 0 || !this.subscribed.has(replica)) return;
-      this.subscribed.delete(replica);
-      this.send({ t: 'unsub', store: replica.name });
-    }, UNSUB_GRACE));
-  }
-
-  //#endregion subscriptions
-  //#region actions
-
-  private runOptimistically(id: string, run: (...args: never[]) => unknown, args: Json[]): void {
-    const call = { id, batches: new Map<Replica, Batch>() };
-    this.activeCall = call;
-    try {
-      run(...(args as never[]));
-    } catch {
-      // The server runs it for real and answers; drop what the local run wrote.
-      for (const replica of call.batches.keys()) replica.drop(id);
-    } finally {
-      this.activeCall = undefined;
-    }
-  }
-
-  //#endregion actions
-  //#region local stores
-
-  private restore(name: string, def: StoreDef | undefined): Json {
-    const hydrated = this.hydration.local?.[name];
+  /** The first value of the local store `name`: what was persisted, else hydrated, else `init`. */
+  const restore = (name: string, def: StoreDef | undefined): Json => {
+    const hydrated = hydration.local?.[name];
     const fallback = hydrated?.value ?? (def ? initialValue(def) : {});
-    const area = this.areaOf(name, def);
+    const persist = def ? def.options.persist : hydrated?.persist;
+    let area: Storage | undefined;
+    try {
+      area = persist === 'local' ? options.storage?.local ?? localStorage : persist === 'session' ? options.storage?.session ?? sessionStorage : undefined;
+    } catch {
+      // Storage access can throw (sandboxed frames, disabled cookies): keep it in memory.
+    }
+    areas.set(name, area);
     const text = area?.getItem(PERSIST_PREFIX + name);
     if (text == null) return fallback;
     try {
       const value = JSON.parse(text) as unknown;
-      if (!isPlainObject(value)) throw new TypeError('not an object');
-      return value as Json;
+      if (isPlainObject(value)) return value as Json;
     } catch {
-      console.warn(`[twin-state] The stored value of local store ${JSON.stringify(name)} is corrupted; using its default.`);
-      area?.removeItem(PERSIST_PREFIX + name);
-      return fallback;
+      // Reported below.
     }
-  }
+    console.warn(DEV_MODE ? `[twin-state] The stored value of local store ${JSON.stringify(name)} is corrupted; using its default.` : `[twin-state] corrupted ${name}`);
+    area!.removeItem(PERSIST_PREFIX + name);
+    return fallback;
+  };
 
-  private persist(replica: Replica): void {
-    const area = this.areaOf(replica.name, undefined);
-    try {
-      area?.setItem(PERSIST_PREFIX + replica.name, JSON.stringify(replica.root));
-    } catch (err) {
-      // A full or forbidden storage must not break the page: keep working in memory.
-      console.warn(`[twin-state] Could not persist local store ${JSON.stringify(replica.name)}:`, err);
-    }
-  }
+  const status = (replica: Replica): StoreStatus => {
+    replica.trackAll();
+    const error = replica.lastError;
+    return {
+      connection: replica.local ? 'local' : connection.get(),
+      v: replica.v,
+      pending: replica.pending.length,
+      error: error && { code: error.code, message: error.message },
+    };
+  };
 
-  private readonly persistOf = new Map<string, 'local' | 'session' | false>();
-
-  private areaOf(name: string, def: StoreDef | undefined): Storage | undefined {
-    if (!this.persistOf.has(name)) {
-      this.persistOf.set(name, def ? def.options.persist ?? false : this.hydration.local?.[name]?.persist ?? false);
-    }
-    const persist = this.persistOf.get(name);
-    if (!persist) return undefined;
-    const areas = this.options.storage ?? {};
-    try {
-      return persist === 'local' ? areas.local ?? globalThis.localStorage : areas.session ?? globalThis.sessionStorage;
-    } catch {
-      return undefined; // storage access can throw (sandboxed frames, disabled cookies)
-    }
-  }
-
-  //#endregion local stores
+  return {
+    state: connection,
+    status,
+    replica(name, def, id) {
+      let replica = replicas.get(name);
+      if (replica) return replica;
+      if (def ? def.kind === 'local' : hydration.local?.[name] !== undefined) {
+        replica = new Replica(name, restore(name, def), 0, host, { local: true });
+        replicas.set(name, replica);
+      } else {
+        const hydrated = hydration.shared?.[name];
+        replica = new Replica(name, hydrated?.value ?? (def ? initialValue(def, id) : {}), hydrated?.v ?? 0, host);
+        replicas.set(name, replica);
+        subscribe(replica);
+      }
+      return replica;
+    },
+    call(action, args) {
+      const def = typeof action === 'string' ? undefined : action;
+      const id = nextBatchId();
+      // Run a synchronous action at once against the view; an async one waits for the server.
+      if (def && def.run.constructor.name !== 'AsyncFunction') {
+        const batches = new Map<Replica, Batch>();
+        activeCall = { id, batches };
+        try {
+          def.run(...(args as never[]));
+        } catch {
+          // The server runs it for real and answers; drop what the local run wrote.
+          for (const replica of batches.keys()) replica.drop(id);
+        } finally {
+          activeCall = undefined;
+        }
+      }
+      return new Promise<Json>((resolve, reject) => {
+        const message: Call = { t: 'call', id, action: def ? def.name : (action as string), args };
+        calls.set(id, { message, resolve, reject });
+        send(message);
+      });
+    },
+    connect(next) {
+      if (next) url = next;
+      url ??= defaultUrl();
+      if (!url) throw new TypeError(DEV_MODE ? 'twin-state: no server URL: call connect("wss://host/_twin/ws").' : 'twin-state: no URL');
+      closed = false;
+      socket?.close();
+      open();
+    },
+    close() {
+      closed = true;
+      clearTimeout(reconnectTimer);
+      socket?.close();
+      drop();
+    },
+  };
 }
 
 /** Creates a runtime of its own (another user, for tests and tools). The page has one already. */
@@ -470,18 +452,15 @@ function seqOf(id: string): number {
 }
 
 function randomId(): string {
-  const bytes = new Uint8Array(16);
-  globalThis.crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => (b | 256).toString(16).slice(1)).join('');
 }
 
 function readHydration(): Hydration {
-  const element = globalThis.document?.getElementById('twin-hydration');
-  if (!element?.textContent) return {};
+  const text = globalThis.document?.getElementById('twin-hydration')?.textContent;
   try {
-    return deepFreeze(JSON.parse(element.textContent) as Hydration);
+    return text ? deepFreeze(JSON.parse(text) as Hydration) : {};
   } catch {
-    console.warn('[twin-state] The hydration data of this page is not valid JSON; starting without it.');
+    console.warn(DEV_MODE ? '[twin-state] The hydration data of this page is not valid JSON; starting without it.' : '[twin-state] bad hydration');
     return {};
   }
 }
@@ -491,14 +470,12 @@ function readHydration(): Hydration {
  * the page's own origin for an app bundle served there; none for a script from a CDN.
  */
 function defaultUrl(): string | undefined {
-  const location = globalThis.location;
-  if (!location) return undefined;
   const script = new URL(import.meta.url);
-  const base = script.pathname.startsWith('/_twin/') || script.origin === location.origin ? script : undefined;
-  if (!base) return undefined;
-  const url = new URL(WS_PATH, base);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  return url.href;
+  const location = globalThis.location;
+  if (location && (script.pathname.startsWith('/_twin/') || script.origin === location.origin)) {
+    return new URL(WS_PATH, script).href.replace(/^http/, 'ws');
+  }
+  return undefined;
 }
 
 setPageRuntimeFactory(() => new Client());

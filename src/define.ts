@@ -6,12 +6,12 @@
  * their live replica in whatever runtime the app runs in — the page's connection in a browser,
  * the hub on the server — so one module of definitions serves both sides.
  */
-import { ErrorCode, TwinError } from './errors.js';
+import { DEV_MODE } from './dev.js';
+import { ErrorCode, TwinError, twinError } from './errors.js';
 import { cloneJson, isPlainObject } from './json.js';
 import type { Json } from './json.js';
 import type { Op } from './ops.js';
-import { NODE, proxyOf } from './proxy.js';
-import type { NodeRef } from './proxy.js';
+import { proxyOf } from './proxy.js';
 import type { Replica } from './replica.js';
 import { runtimeOf } from './runtime.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
@@ -140,7 +140,7 @@ export function defineApp(): App {
       const members = new Map<string, object>();
       return (id: string) => {
         if (typeof id !== 'string' || !FAMILY_ID.test(id)) {
-          throw new TwinError(ErrorCode.STORE, `Invalid id ${JSON.stringify(id)} for store family ${JSON.stringify(def.name)}: use 1 to 64 letters, digits, "_", "-" or ".".`);
+          throw twinError(ErrorCode.STORE, DEV_MODE && `Invalid id ${JSON.stringify(id)} for store family ${JSON.stringify(def.name)}: use 1 to 64 letters, digits, "_", "-" or ".".`, String(id));
         }
         let member = members.get(id);
         if (!member) members.set(id, (member = storeHandle(def, id)));
@@ -153,7 +153,7 @@ export function defineApp(): App {
     action(...args: unknown[]) {
       const [name, run] = nameAndFunction(args, 'action');
       const def: ActionDef = { app, name, run: run as ActionDef['run'] };
-      claim(defs, name, 'action');
+      if (DEV_MODE) claim(defs, name, 'action');
       defs.actions.set(name, def);
       const call = (...callArgs: unknown[]) => runtimeOf(app).call(def, callArgs as Json[]);
       Object.defineProperty(call, 'actionName', { value: name });
@@ -182,41 +182,53 @@ export function resolveStore(app: App, fullName: string): { def: StoreDef; id?: 
   return def?.options.family && FAMILY_ID.test(id) ? { def, id } : undefined;
 }
 
-/** The initial value of a store (or family member), checked to be plain JSON. @internal */
+/**
+ * The initial value of a store (or family member), copied as plain JSON; in dev mode (the
+ * server, tests), checked to be a plain object. @internal
+ */
 export function initialValue(def: StoreDef, id?: string): Json {
   const value = def.init(id);
-  if (!isPlainObject(value)) {
-    throw new TwinError(ErrorCode.DEFINE, `The init function of store ${JSON.stringify(def.name)} must return a plain object.`);
+  if (DEV_MODE && !isPlainObject(value)) {
+    throw twinError(ErrorCode.DEFINE, DEV_MODE && `The init function of store ${JSON.stringify(def.name)} must return a plain object.`, def.name);
   }
   return cloneJson(value);
 }
 
+/**
+ * Records a store definition. Its checks are dev-only (STYLE.md "Dev vs prod"): they catch
+ * mistakes in the app's code, which the server, running that same code in dev mode, reports.
+ */
 function define(app: App, kind: StoreDef['kind'], args: unknown[]): StoreDef {
   const [name, init, options = {}] = nameAndFunction(args, `${kind} store`) as [string, StoreDef['init'], StoreDef['options']?];
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`The options of ${kind} store ${JSON.stringify(name)} must be an object.`);
-  }
-  if (kind === 'local' && options.persist !== undefined && !['local', 'session', false].includes(options.persist as never)) {
-    throw new TypeError(`The persist option of local store ${JSON.stringify(name)} must be 'local', 'session' or false, not ${JSON.stringify(options.persist)}.`);
-  }
   const defs = definitionsOf(app);
-  claim(defs, name, `${kind} store`);
+  if (DEV_MODE) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError(`The options of ${kind} store ${JSON.stringify(name)} must be an object.`);
+    }
+    if (kind === 'local' && options.persist !== undefined && !['local', 'session', false].includes(options.persist as never)) {
+      throw new TypeError(`The persist option of local store ${JSON.stringify(name)} must be 'local', 'session' or false, not ${JSON.stringify(options.persist)}.`);
+    }
+    claim(defs, name, `${kind} store`);
+  }
   const def: StoreDef = { app, name, kind, init, options };
   defs.stores.set(name, def);
   return def;
 }
 
-/** Reads `(name, fn, ...rest)` or `(fn, ...rest)`, taking the name from the function. */
+/** Reads `(name, fn, ...rest)` or `(fn, ...rest)`, taking the name from the function; checks both in dev mode. */
 function nameAndFunction(args: unknown[], what: string): [string, ...unknown[]] {
-  const [first, ...rest] = args;
-  const [name, fn, ...more] = typeof first === 'function' ? [first.name, first, ...rest] : [first, ...rest];
-  if (typeof fn !== 'function') throw new TypeError(`A ${what} needs a function: app.${what.split(' ')[1] === 'store' ? what.split(' ')[0] : 'action'}(function name() { ... }).`);
-  if (typeof name !== 'string' || !NAME.test(name)) {
+  const [first] = args;
+  const all = typeof first === 'function' ? [first.name, ...args] : args;
+  const [name, fn] = all;
+  if (DEV_MODE && typeof fn !== 'function') {
+    throw new TypeError(`A ${what} needs a function: app.${what.split(' ')[1] === 'store' ? what.split(' ')[0] : 'action'}(function name() { ... }).`);
+  }
+  if (DEV_MODE && (typeof name !== 'string' || !NAME.test(name))) {
     throw new TwinError(ErrorCode.DEFINE, name
       ? `Invalid ${what} name ${JSON.stringify(name)}: use letters, digits, "_", "-" or ".", starting with a letter or "_".`
       : `A ${what} needs a name: use a named function, or pass the name first.`);
   }
-  return [name, fn, ...more];
+  return all as [string, ...unknown[]];
 }
 
 function claim(defs: AppDefs, name: string, what: string): void {
@@ -245,19 +257,17 @@ function storeHandle(def: StoreDef, id?: string): object {
   return handleFor(replica);
 }
 
+/** What a store handle forwards: every operation on an object, read or write. */
+const FORWARDED = ['get', 'set', 'has', 'deleteProperty', 'ownKeys', 'getOwnPropertyDescriptor', 'defineProperty'] as const;
+
 /** A forwarding handle over the root of whatever replica `replica()` gives. @internal */
 export function handleFor(replica: () => Replica): object {
-  const root = () => {
-    const r = replica();
-    return proxyOf(r, r.root) as Record<string | symbol, unknown>;
-  };
-  return new Proxy({}, {
-    get: (_, key) => (key === NODE ? ((root() as { [NODE]: NodeRef })[NODE]) : Reflect.get(root(), key)),
-    set: (_, key, value) => Reflect.set(root(), key, value),
-    has: (_, key) => Reflect.has(root(), key),
-    deleteProperty: (_, key) => Reflect.deleteProperty(root(), key),
-    ownKeys: () => Reflect.ownKeys(root()),
-    getOwnPropertyDescriptor: (_, key) => Reflect.getOwnPropertyDescriptor(root(), key),
-    defineProperty: (_, key) => Reflect.defineProperty(root(), key, {}),
-  });
+  const handler: ProxyHandler<object> = {};
+  for (const trap of FORWARDED) {
+    handler[trap] = (_target: object, ...args: unknown[]) => {
+      const r = replica();
+      return (Reflect[trap] as (...args: unknown[]) => never)(proxyOf(r, r.root), ...args);
+    };
+  }
+  return new Proxy({}, handler);
 }

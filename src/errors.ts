@@ -4,55 +4,73 @@
  * The one error class of twin-state and its fixed, machine-readable codes. Every refusal —
  * a bad path, a bad frame, an unauthorized write — is a `TwinError` with one of these codes,
  * so clients and tests can branch on `err.code` instead of parsing messages.
+ *
+ * Messages are full sentences in dev mode (the server, tests). The production bundles keep
+ * only the code and what it is about (`TWIN_ERR_PATH set messages.3.text`): see {@link twinError}.
  */
+import { DEV_MODE } from './dev.js';
 
-/** Every error code twin-state produces. The strings are part of the wire protocol. */
-export const ErrorCode = {
+/** The error codes, by name: `ErrorCode.PATH` is `'TWIN_ERR_PATH'`. */
+export interface ErrorCodes {
   /** A path names a forbidden key, a missing container or the wrong container type. */
-  PATH: 'TWIN_ERR_PATH',
+  readonly PATH: 'TWIN_ERR_PATH';
   /** A value is not JSON data (a function, a Date, NaN, a cycle...). */
-  VALUE: 'TWIN_ERR_VALUE',
+  readonly VALUE: 'TWIN_ERR_VALUE';
   /** A value or path is nested deeper than the limit. */
-  DEPTH: 'TWIN_ERR_DEPTH',
+  readonly DEPTH: 'TWIN_ERR_DEPTH';
   /** An op is malformed or of an unknown kind. */
-  OP: 'TWIN_ERR_OP',
+  readonly OP: 'TWIN_ERR_OP';
   /** A frame is not valid JSON or not a known message. */
-  FRAME: 'TWIN_ERR_FRAME',
+  readonly FRAME: 'TWIN_ERR_FRAME';
   /** A frame is larger than the limit. */
-  TOO_BIG: 'TWIN_ERR_TOO_BIG',
+  readonly TOO_BIG: 'TWIN_ERR_TOO_BIG';
   /** The client speaks another protocol version. */
-  PROTO: 'TWIN_ERR_PROTO',
+  readonly PROTO: 'TWIN_ERR_PROTO';
   /** No store with this name (or the family id is invalid). */
-  STORE: 'TWIN_ERR_STORE',
+  readonly STORE: 'TWIN_ERR_STORE';
   /** No action with this name. */
-  ACTION: 'TWIN_ERR_ACTION',
+  readonly ACTION: 'TWIN_ERR_ACTION';
   /** The action threw; the message is the action's own when it is marked safe to expose. */
-  ACTION_FAILED: 'TWIN_ERR_ACTION_FAILED',
+  readonly ACTION_FAILED: 'TWIN_ERR_ACTION_FAILED';
   /** The new state breaks the store's schema. */
-  SCHEMA: 'TWIN_ERR_SCHEMA',
+  readonly SCHEMA: 'TWIN_ERR_SCHEMA';
   /** `authorize` or `canRead` refused. */
-  FORBIDDEN: 'TWIN_ERR_FORBIDDEN',
+  readonly FORBIDDEN: 'TWIN_ERR_FORBIDDEN';
   /** The client sends faster than its rate limit. */
-  RATE: 'TWIN_ERR_RATE',
+  readonly RATE: 'TWIN_ERR_RATE';
   /** A batch id does not belong to the connection that sent it, or a message came before `hello`. */
-  ID: 'TWIN_ERR_ID',
+  readonly ID: 'TWIN_ERR_ID';
   /** The connection was replaced by a newer one with the same client id. */
-  REPLACED: 'TWIN_ERR_REPLACED',
+  readonly REPLACED: 'TWIN_ERR_REPLACED';
   /** The Origin of a WebSocket upgrade is not allowed. */
-  ORIGIN: 'TWIN_ERR_ORIGIN',
+  readonly ORIGIN: 'TWIN_ERR_ORIGIN';
   /** The `auth` hook refused the connection. */
-  AUTH: 'TWIN_ERR_AUTH',
+  readonly AUTH: 'TWIN_ERR_AUTH';
   /** Storage refused an append because another node wrote that version first. */
-  CONFLICT: 'TWIN_ERR_CONFLICT',
+  readonly CONFLICT: 'TWIN_ERR_CONFLICT';
   /** A write to a store that cannot be written here (a local store on the server, a detached object). */
-  READONLY: 'TWIN_ERR_READONLY',
+  readonly READONLY: 'TWIN_ERR_READONLY';
   /** The definition is invalid (a duplicate name, a bad option). */
-  DEFINE: 'TWIN_ERR_DEFINE',
+  readonly DEFINE: 'TWIN_ERR_DEFINE';
   /** Something failed on the server that is not the client's fault. */
-  INTERNAL: 'TWIN_ERR_INTERNAL',
-} as const;
+  readonly INTERNAL: 'TWIN_ERR_INTERNAL';
+}
 
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+const CODE_NAMES = 'PATH VALUE DEPTH OP FRAME TOO_BIG PROTO STORE ACTION ACTION_FAILED SCHEMA FORBIDDEN RATE ID REPLACED ORIGIN AUTH CONFLICT READONLY DEFINE INTERNAL';
+type Words<S extends string> = S extends `${infer Head} ${infer Tail}` ? Head | Words<Tail> : S;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// Compile-time check that CODE_NAMES lists exactly the codes of ErrorCodes.
+true satisfies Same<Words<typeof CODE_NAMES>, keyof ErrorCodes>;
+
+/**
+ * Every error code twin-state produces. The strings are part of the wire protocol. Each is
+ * `TWIN_ERR_` and its name, so the object is built from the names (a smaller bundle).
+ */
+export const ErrorCode: ErrorCodes = Object.fromEntries(
+  CODE_NAMES.split(' ').map((name) => [name, `TWIN_ERR_${name}`]),
+) as unknown as ErrorCodes;
+
+export type ErrorCode = ErrorCodes[keyof ErrorCodes];
 
 /**
  * An error with a fixed `code`. `expose` marks errors whose message may be sent to a client;
@@ -65,7 +83,8 @@ export class TwinError extends Error {
   readonly expose: boolean;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown; expose?: boolean }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    // Error takes `cause` from the options and ignores the rest.
+    super(message, options);
     this.code = code;
     this.expose = options?.expose ?? true;
   }
@@ -75,4 +94,14 @@ export class TwinError extends Error {
 export function isTwinError(err: unknown): err is TwinError {
   const code = (err as { code?: unknown } | null)?.code;
   return err instanceof Error && typeof code === 'string' && code.startsWith('TWIN_ERR_');
+}
+
+/**
+ * A {@link TwinError} whose message is `message` in dev mode and, in production bundles, the
+ * code followed by `detail` (`TWIN_ERR_PATH set messages.3.text`: paths as dotted keys).
+ * Pass the sentence as `DEV_MODE && \`…\``, so the minifier drops it from prod builds.
+ * @internal
+ */
+export function twinError(code: ErrorCode, message: string | false, detail?: string): TwinError {
+  return new TwinError(code, (DEV_MODE && message) || (detail === undefined ? code : `${code} ${detail}`));
 }

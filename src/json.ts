@@ -6,7 +6,9 @@
  * values. A value that JSON would silently change (NaN, a Date, `undefined` in an array) is
  * refused instead, so what a client sees locally is what every other client sees.
  */
-import { ErrorCode, TwinError } from './errors.js';
+import { DEV_MODE } from './dev.js';
+import { ErrorCode, twinError } from './errors.js';
+import type { TwinError } from './errors.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -47,27 +49,26 @@ function copy(value: unknown, depthLeft: number, at: Path): Json {
       return value;
     case 'number':
       if (Number.isFinite(value)) return value;
-      throw valueError(at, `${value} is not a finite number`);
+      throw valueError(at, DEV_MODE && `${value} is not a finite number`);
     case 'object': {
       if (value === null) return null;
       if (depthLeft <= 0) {
-        throw new TwinError(ErrorCode.DEPTH, `The value at ${formatPath(at)} is nested too deeply (or contains a cycle).`);
+        throw twinError(ErrorCode.DEPTH, DEV_MODE && `The value at ${formatPath(at)} is nested too deeply (or contains a cycle).`, at.join('.'));
       }
       if (Array.isArray(value)) {
         const out: Json[] = new Array(value.length);
         for (let i = 0; i < value.length; i++) {
-          if (value[i] === undefined) throw valueError([...at, i], 'undefined is not allowed in an array');
+          if (value[i] === undefined) throw valueError([...at, i], DEV_MODE && 'undefined is not allowed in an array');
           out[i] = copy(value[i], depthLeft - 1, [...at, i]);
         }
         return out;
       }
       if (!isPlainObject(value)) {
-        const kind = (value as object).constructor?.name ?? 'object';
-        throw valueError(at, `a ${kind} is not plain JSON data (convert it first, e.g. a Date with toISOString())`);
+        throw valueError(at, DEV_MODE && `a ${(value as object).constructor?.name ?? 'object'} is not plain JSON data (convert it first, e.g. a Date with toISOString())`);
       }
       const out: JsonObject = {};
       for (const key of Object.keys(value)) {
-        if (!isSafeKey(key)) throw valueError([...at, key], `the key ${JSON.stringify(key)} is forbidden`);
+        if (!isSafeKey(key)) throw valueError([...at, key], DEV_MODE && `the key ${JSON.stringify(key)} is forbidden`);
         const child = value[key];
         if (child === undefined) continue;
         out[key] = copy(child, depthLeft - 1, [...at, key]);
@@ -75,12 +76,13 @@ function copy(value: unknown, depthLeft: number, at: Path): Json {
       return out;
     }
     default:
-      throw valueError(at, `a ${typeof value} is not JSON data`);
+      throw valueError(at, DEV_MODE && `a ${typeof value} is not JSON data`);
   }
 }
 
-function valueError(at: Path, why: string): TwinError {
-  return new TwinError(ErrorCode.VALUE, `Cannot store the value at ${formatPath(at)}: ${why}.`);
+/** `why` is false in prod builds: the message is then the code and the path. */
+function valueError(at: Path, why: string | false): TwinError {
+  return twinError(ErrorCode.VALUE, DEV_MODE && `Cannot store the value at ${formatPath(at)}: ${why}.`, at.join('.'));
 }
 
 /** Structural equality of two JSON values. */

@@ -9,7 +9,9 @@
  * wherever the end is now; `add` commutes; `splice` applies at its index against the current
  * state, clamped to the array's bounds; `del` of something already gone does nothing.
  */
-import { ErrorCode, TwinError } from './errors.js';
+import { DEV_MODE } from './dev.js';
+import { ErrorCode, twinError } from './errors.js';
+import type { TwinError } from './errors.js';
 import { cloneJson, DEFAULT_MAX_DEPTH, formatPath, isSafeKey } from './json.js';
 import type { Json, JsonObject, Path } from './json.js';
 
@@ -70,7 +72,7 @@ export function applyOps<T extends Json>(state: T, ops: readonly Op[], maxDepth 
     del(target, key) { delete target[key]; },
     splice(target, index, remove, values) { target.splice(index, remove, ...values); },
   };
-  if (!isContainer(state)) throw new TwinError(ErrorCode.PATH, 'A store state must be an object or an array.');
+  if (!isContainer(state)) throw twinError(ErrorCode.PATH, DEV_MODE && 'A store state must be an object or an array.');
   const root = own(state as Container);
   for (const op of ops) applyOp(root, op, writer, maxDepth);
   return root as T;
@@ -84,12 +86,12 @@ export function applyOps<T extends Json>(state: T, ops: readonly Op[], maxDepth 
 export function applyOp(root: Container, op: Op, writer: Writer, maxDepth = DEFAULT_MAX_DEPTH): void {
   const path = op.path;
   if (op.op === 'set' || op.op === 'del' || op.op === 'add') {
-    if (path.length === 0) throw opError(op, `a ${op.op} needs a non-empty path`);
+    if (path.length === 0) throw opError(op, DEV_MODE && `a ${op.op} needs a non-empty path`);
     const parent = walk(root, path, path.length - 1, writer, op);
     const key = keyFor(parent, path[path.length - 1]!, op);
     if (op.op === 'set') {
       if (Array.isArray(parent) && (key as number) > parent.length) {
-        throw pathError(op, `index ${key} is out of range for an array of length ${parent.length}`);
+        throw pathError(op, DEV_MODE && `index ${key} is out of range for an array of length ${parent.length}`);
       }
       writer.set(parent, key, cloneJson(op.value, maxDepth, path));
     } else if (op.op === 'del') {
@@ -100,18 +102,18 @@ export function applyOp(root: Container, op: Op, writer: Writer, maxDepth = DEFA
       }
     } else {
       const current = Object.hasOwn(parent, key) ? (parent as Record<string | number, Json>)[key] : 0;
-      if (typeof current !== 'number') throw pathError(op, `cannot add to a ${kindOf(current)}`);
+      if (typeof current !== 'number') throw pathError(op, DEV_MODE && `cannot add to a ${kindOf(current)}`);
       const next = current + op.delta;
-      if (!Number.isFinite(next)) throw opError(op, 'the sum is not a finite number');
+      if (!Number.isFinite(next)) throw opError(op, DEV_MODE && 'the sum is not a finite number');
       if (Array.isArray(parent) && (key as number) >= parent.length) {
-        throw pathError(op, `index ${key} is out of range for an array of length ${parent.length}`);
+        throw pathError(op, DEV_MODE && `index ${key} is out of range for an array of length ${parent.length}`);
       }
       writer.set(parent, key, next);
     }
     return;
   }
   const target = walk(root, path, path.length, writer, op);
-  if (!Array.isArray(target)) throw pathError(op, `a ${op.op} needs an array, found a ${kindOf(target)}`);
+  if (!Array.isArray(target)) throw pathError(op, DEV_MODE && `a ${op.op} needs an array, found a ${kindOf(target)}`);
   const values = cloneJson(op.values, maxDepth, path) as Json[];
   if (op.op === 'push') {
     writer.splice(target, target.length, 0, values);
@@ -130,7 +132,7 @@ function walk(root: Container, path: Path, depth: number, writer: Writer, op: Op
     const key = keyFor(node, path[i]!, op);
     const child = (node as Record<string | number, Json>)[key];
     if (!isContainer(child) || !Object.hasOwn(node, key)) {
-      throw pathError(op, `there is no object or array at ${formatPath(path.slice(0, i + 1))}`);
+      throw pathError(op, DEV_MODE && `there is no object or array at ${formatPath(path.slice(0, i + 1))}`);
     }
     node = writer.enter(node, key, child);
   }
@@ -141,12 +143,12 @@ function walk(root: Container, path: Path, depth: number, writer: Writer, op: Op
 function keyFor(container: Container, key: string | number, op: Op): string | number {
   if (Array.isArray(container)) {
     if (typeof key !== 'number' || !Number.isInteger(key) || key < 0) {
-      throw pathError(op, `${JSON.stringify(key)} is not an array index`);
+      throw pathError(op, DEV_MODE && `${JSON.stringify(key)} is not an array index`);
     }
     return key;
   }
   const name = String(key);
-  if (!isSafeKey(name)) throw pathError(op, `the key ${JSON.stringify(name)} is forbidden`);
+  if (!isSafeKey(name)) throw pathError(op, DEV_MODE && `the key ${JSON.stringify(name)} is forbidden`);
   return name;
 }
 
@@ -158,10 +160,11 @@ function kindOf(value: Json | undefined): string {
   return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 }
 
-function pathError(op: Op, why: string): TwinError {
-  return new TwinError(ErrorCode.PATH, `Cannot apply ${op.op} at ${formatPath(op.path)}: ${why}.`);
+/** `why` is false in prod builds: the message is then the code, the op and its path. */
+function pathError(op: Op, why: string | false): TwinError {
+  return opError(op, why, ErrorCode.PATH);
 }
 
-function opError(op: Op, why: string): TwinError {
-  return new TwinError(ErrorCode.OP, `Cannot apply ${op.op} at ${formatPath(op.path)}: ${why}.`);
+function opError(op: Op, why: string | false, code: ErrorCode = ErrorCode.OP): TwinError {
+  return twinError(code, DEV_MODE && `Cannot apply ${op.op} at ${formatPath(op.path)}: ${why}.`, `${op.op} ${op.path.join('.')}`);
 }

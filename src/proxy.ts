@@ -7,9 +7,12 @@
  * value emits nothing, and any value written is copied in, so nothing outside (nor another part
  * of the store) is ever aliased.
  */
-import { ErrorCode, TwinError } from './errors.js';
+import { DEV_MODE } from './dev.js';
+import { ErrorCode, twinError } from './errors.js';
+import type { TwinError } from './errors.js';
 import { cloneJson, isSafeKey, jsonEqual } from './json.js';
 import type { Json, JsonObject, Path } from './json.js';
+import { deepCopy } from './replica.js';
 import type { Replica } from './replica.js';
 import { untracked } from './signals.js';
 
@@ -29,7 +32,7 @@ const proxies = new WeakMap<object, object>();
 export function proxyOf(replica: Replica, node: Container): object {
   let proxy = proxies.get(node);
   if (!proxy) {
-    proxy = new Proxy(node, Array.isArray(node) ? arrayHandler(replica) : objectHandler(replica));
+    proxy = new Proxy(node, handlerOf(replica));
     proxies.set(node, proxy);
   }
   return proxy;
@@ -48,98 +51,66 @@ function wrap(replica: Replica, parent: Container, key: string | number, value: 
   return proxyOf(replica, value as Container);
 }
 
-function objectHandler(replica: Replica): ProxyHandler<JsonObject> {
-  return {
-    get(target, key, receiver) {
-      if (key === NODE) return { replica, node: target };
-      if (typeof key === 'symbol' || !Object.hasOwn(target, key)) {
-        if (typeof key === 'string') replica.trackKey(target, key);
-        return Reflect.get(target, key, receiver);
-      }
-      replica.trackKey(target, key);
-      return wrap(replica, target, key, target[key]);
-    },
-    has(target, key) {
-      if (typeof key === 'string') replica.trackKey(target, key);
-      return Reflect.has(target, key);
-    },
-    ownKeys(target) {
-      replica.trackKeys(target);
-      return Reflect.ownKeys(target);
-    },
-    getOwnPropertyDescriptor(target, key) {
-      if (typeof key === 'string') replica.trackKey(target, key);
-      const desc = Reflect.getOwnPropertyDescriptor(target, key);
-      if (desc && typeof key === 'string') desc.value = wrap(replica, target, key, desc.value);
-      return desc;
-    },
-    set(target, key, value) {
-      if (typeof key === 'symbol') throw badKey(replica, key);
-      writeKey(replica, target, key, value);
-      return true;
-    },
-    deleteProperty(target, key) {
-      if (typeof key === 'symbol') throw badKey(replica, key);
-      if (Object.hasOwn(target, key)) replica.write({ op: 'del', path: [...pathOf(replica, target), key] });
-      return true;
-    },
-    defineProperty(_target, key) {
-      throw new TwinError(ErrorCode.VALUE, `Cannot define property ${String(key)} on store ${JSON.stringify(replica.name)}: assign a value instead.`);
-    },
-    setPrototypeOf() {
-      return false;
-    },
-  };
+/**
+ * The store key a property key names in `target`: an index in an array, a string key in an
+ * object; `undefined` for anything else (a symbol, `length`, a method name).
+ */
+function keyOf(target: Container, key: string | symbol): string | number | undefined {
+  if (typeof key === 'symbol') return undefined;
+  if (!Array.isArray(target)) return key;
+  const n = Number(key);
+  return Number.isInteger(n) && n >= 0 && String(n) === key ? n : undefined;
 }
 
-function arrayHandler(replica: Replica): ProxyHandler<Json[]> {
+/** One handler serves objects and arrays alike; an array is tracked as a whole, an object per key. */
+function handlerOf(replica: Replica): ProxyHandler<Container> {
+  const track = (target: Container, key?: string | symbol) => {
+    if (typeof key !== 'symbol' || Array.isArray(target)) replica.track(target, key as string | undefined);
+  };
   return {
     get(target, key, receiver) {
-      if (key === NODE) return { replica, node: target };
-      replica.trackArray(target);
-      if (typeof key === 'string') {
-        const index = toIndex(key);
-        if (index !== undefined) return wrap(replica, target, index, target[index]);
-        const method = ARRAY_WRITES[key as keyof typeof ARRAY_WRITES];
-        if (method) return (...args: unknown[]) => method(replica, target, receiver as Json[], args);
-      }
+      if (key === NODE) return { replica, node: target } satisfies NodeRef;
+      track(target, key);
+      const k = keyOf(target, key);
+      if (k !== undefined && Object.hasOwn(target, k)) return wrap(replica, target, k, (target as Record<string | number, Json>)[k]);
+      const method = Array.isArray(target) && Object.hasOwn(ARRAY_WRITES, key) && ARRAY_WRITES[key as keyof typeof ARRAY_WRITES];
+      if (method) return (...args: unknown[]) => method(replica, target as Json[], receiver as Json[], args);
       return Reflect.get(target, key, receiver);
     },
     has(target, key) {
-      replica.trackArray(target);
+      track(target, key);
       return Reflect.has(target, key);
     },
     ownKeys(target) {
-      replica.trackArray(target);
+      track(target);
       return Reflect.ownKeys(target);
     },
     getOwnPropertyDescriptor(target, key) {
-      replica.trackArray(target);
+      track(target, key);
       const desc = Reflect.getOwnPropertyDescriptor(target, key);
-      const index = typeof key === 'string' ? toIndex(key) : undefined;
-      if (desc && index !== undefined) desc.value = wrap(replica, target, index, desc.value);
+      const k = keyOf(target, key);
+      if (desc && k !== undefined) desc.value = wrap(replica, target, k, desc.value);
       return desc;
     },
     set(target, key, value) {
-      if (typeof key === 'symbol') throw badKey(replica, key);
-      if (key === 'length') {
+      if (key === 'length' && Array.isArray(target)) {
         setLength(replica, target, value);
         return true;
       }
-      const index = toIndex(key);
-      if (index === undefined) throw badKey(replica, key);
-      writeKey(replica, target, index, value);
+      const k = keyOf(target, key);
+      if (k === undefined) throw badKey(replica, key);
+      writeKey(replica, target, k, value);
       return true;
     },
     deleteProperty(target, key) {
-      const index = typeof key === 'string' ? toIndex(key) : undefined;
-      if (index === undefined) throw badKey(replica, key);
+      const k = keyOf(target, key);
+      if (k === undefined) throw badKey(replica, key);
       // JSON has no holes: deleting an element removes it, as `del` does on an array.
-      if (index < target.length) replica.write({ op: 'del', path: [...pathOf(replica, target), index] });
+      if (Object.hasOwn(target, k)) replica.write({ op: 'del', path: [...pathOf(replica, target), k] });
       return true;
     },
     defineProperty(_target, key) {
-      throw new TwinError(ErrorCode.VALUE, `Cannot define property ${String(key)} on store ${JSON.stringify(replica.name)}: assign a value instead.`);
+      throw twinError(ErrorCode.VALUE, DEV_MODE && `Cannot define property ${String(key)} on store ${JSON.stringify(replica.name)}: assign a value instead.`, String(key));
     },
     setPrototypeOf() {
       return false;
@@ -151,19 +122,18 @@ function arrayHandler(replica: Replica): ProxyHandler<Json[]> {
 function writeKey(replica: Replica, target: Container, key: string | number, value: unknown): void {
   const path = [...pathOf(replica, target), key];
   if (typeof key === 'string' && !isSafeKey(key)) throw badKey(replica, key);
+  const current = Object.hasOwn(target, key) ? (target as Record<string | number, Json>)[key] : undefined;
   if (value === undefined && !Array.isArray(target)) {
-    if (Object.hasOwn(target, key)) replica.write({ op: 'del', path });
+    if (current !== undefined) replica.write({ op: 'del', path });
     return;
   }
   const json = untracked(() => cloneJson(value, replica.maxDepth, path));
-  const current = Object.hasOwn(target, key) ? (target as Record<string | number, Json>)[key] : undefined;
-  if (current !== undefined && jsonEqual(current, json)) return;
-  replica.write({ op: 'set', path, value: json });
+  if (current === undefined || !jsonEqual(current, json)) replica.write({ op: 'set', path, value: json });
 }
 
 function setLength(replica: Replica, target: Json[], value: unknown): void {
   const length = Number(value);
-  if (!Number.isInteger(length) || length < 0) throw new RangeError(`Invalid array length: ${String(value)}`);
+  if (!Number.isInteger(length) || length < 0) throw new RangeError(DEV_MODE ? `Invalid array length: ${String(value)}` : String(value));
   const path = pathOf(replica, target);
   if (length < target.length) {
     replica.write({ op: 'splice', path, index: length, remove: target.length - length, values: [] });
@@ -191,22 +161,20 @@ const ARRAY_WRITES = {
   },
   splice(replica: Replica, target: Json[], _proxy: Json[], args: unknown[]): Json[] {
     const length = target.length;
-    const start = args.length === 0 ? length : relativeIndex(Number(args[0]), length);
-    const remove = args.length === 0 ? 0 : args.length === 1 ? length - start
-      : Math.min(Math.max(Math.trunc(Number(args[1])) || 0, 0), length - start);
+    const start = args.length ? relativeIndex(args[0], length) : length;
+    const remove = args.length > 1 ? Math.min(Math.max(Math.trunc(Number(args[1])) || 0, 0), length - start) : length - start;
     const values = copyItems(replica, target, args.slice(2));
-    const removed = target.slice(start, start + remove).map(plainCopy);
+    const removed = target.slice(start, start + remove).map(deepCopy);
     if (remove || values.length) {
       replica.write({ op: 'splice', path: pathOf(replica, target), index: start, remove, values });
     }
     return removed;
   },
   sort(replica: Replica, target: Json[], proxy: Json[], args: unknown[]) {
-    const compare = args[0] as ((a: Json, b: Json) => number) | undefined;
-    return reorder(replica, target, proxy, target.map(plainCopy).sort(compare));
+    return reorder(replica, target, proxy, target.map(deepCopy).sort(args[0] as ((a: Json, b: Json) => number) | undefined));
   },
   reverse(replica: Replica, target: Json[], proxy: Json[]) {
-    return reorder(replica, target, proxy, target.map(plainCopy).reverse());
+    return reorder(replica, target, proxy, target.map(deepCopy).reverse());
   },
 };
 
@@ -222,12 +190,8 @@ function copyItems(replica: Replica, target: Json[], items: unknown[]): Json[] {
   return untracked(() => cloneJson(items, replica.maxDepth, pathOf(replica, target)) as Json[]);
 }
 
-function plainCopy(value: Json): Json {
-  return typeof value === 'object' && value !== null ? (JSON.parse(JSON.stringify(value)) as Json) : value;
-}
-
-function relativeIndex(index: number, length: number): number {
-  const i = Math.trunc(index) || 0;
+function relativeIndex(index: unknown, length: number): number {
+  const i = Math.trunc(Number(index)) || 0;
   return i < 0 ? Math.max(length + i, 0) : Math.min(i, length);
 }
 
@@ -235,16 +199,11 @@ function relativeIndex(index: number, length: number): number {
 function pathOf(replica: Replica, target: Container): Path {
   const path = replica.pathOf(target);
   if (!path) {
-    throw new TwinError(ErrorCode.READONLY, `Cannot write to an object that is no longer part of store ${JSON.stringify(replica.name)}.`);
+    throw twinError(ErrorCode.READONLY, DEV_MODE && `Cannot write to an object that is no longer part of store ${JSON.stringify(replica.name)}.`, replica.name);
   }
   return path;
 }
 
-function toIndex(key: string): number | undefined {
-  const n = Number(key);
-  return Number.isInteger(n) && n >= 0 && String(n) === key ? n : undefined;
-}
-
 function badKey(replica: Replica, key: string | symbol): TwinError {
-  return new TwinError(ErrorCode.PATH, `Cannot write the key ${String(key)} in store ${JSON.stringify(replica.name)}${typeof key === 'string' && !isSafeKey(key) ? ': it is forbidden' : ''}.`);
+  return twinError(ErrorCode.PATH, DEV_MODE && `Cannot write the key ${String(key)} in store ${JSON.stringify(replica.name)}${typeof key === 'string' && !isSafeKey(key) ? ': it is forbidden' : ''}.`, String(key));
 }

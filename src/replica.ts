@@ -14,7 +14,8 @@
  * The server runs the same class: its confirmed state is the committed one, and writes made by
  * server code (actions, timers, routes) are its pending batches until the hub commits them.
  */
-import { ErrorCode, TwinError } from './errors.js';
+import { DEV_MODE } from './dev.js';
+import { ErrorCode, TwinError, twinError } from './errors.js';
 import { DEFAULT_MAX_DEPTH, jsonEqual } from './json.js';
 import type { Json, JsonObject, Path } from './json.js';
 import { applyOp, applyOps } from './ops.js';
@@ -56,7 +57,7 @@ export interface ReplicaHost {
   status(replica: Replica): StoreStatus;
 }
 
-/** Key of the per-object tracker for the set of keys (iteration, `in`). */
+/** Key of the tracker of a whole container: an object's set of keys, or an array as a whole. */
 const KEYS = Symbol('keys');
 
 /** Where a view object hangs: its parent and its key there (an array index may be stale). */
@@ -80,22 +81,23 @@ export class Replica {
   maxDepth = DEFAULT_MAX_DEPTH;
   /** The error of the last refused batch, if any. */
   lastError: TwinError | undefined;
-
   readonly host: ReplicaHost;
-  private turn: Batch | undefined;
-  private readonly listeners = new Set<(change: Change) => void>();
-  private readonly links = new WeakMap<object, Link>();
-  private readonly keyTrackers = new WeakMap<object, Map<string | symbol, Tracker>>();
-  private readonly arrayTrackers = new WeakMap<object, Tracker>();
+  /** Number of signal consumers watching this store right now. */
+  watcherCount = 0;
+
+  private _turn: Batch | undefined;
+  private readonly _listeners = new Set<(change: Change) => void>();
+  private readonly _links = new WeakMap<object, Link>();
+  /** Per view container, its trackers: one per key read, and {@link KEYS}. */
+  private readonly _trackers = new WeakMap<object, Map<string | symbol, Tracker>>();
   /** Bumped on every change of the view; {@link status} and snapshots read it. */
-  private readonly anyChange: Tracker;
-  private watchers = 0;
-  private readonly writer: Writer;
-  private waiters: { batches: Set<Batch>; resolve: () => void; reject: (error: TwinError) => void }[] = [];
+  private readonly _anyChange: Tracker = this._tracker();
+  private readonly _writer: Writer = this._notifyingWriter();
+  private _waiters: { batches: Set<Batch>; resolve: () => void; reject: (error: TwinError) => void }[] = [];
 
   constructor(name: string, value: Json, v: number, host: ReplicaHost, options: { local?: boolean; readonly?: string } = {}) {
     if (typeof value !== 'object' || value === null) {
-      throw new TwinError(ErrorCode.DEFINE, `The store ${JSON.stringify(name)} must hold an object or an array, not ${JSON.stringify(value)}.`);
+      throw twinError(ErrorCode.DEFINE, DEV_MODE && `The store ${JSON.stringify(name)} must hold an object or an array, not ${JSON.stringify(value)}.`, name);
     }
     this.name = name;
     this.local = options.local ?? false;
@@ -104,67 +106,50 @@ export class Replica {
     this.confirmed = value;
     this.v = v;
     this.root = deepCopy(value) as Container;
-    this.anyChange = createTracker((watched) => this.onWatch(watched));
-    this.writer = this.createNotifyingWriter();
   }
 
   //#region reading
 
-  /** Records that the running consumer read `key` of the view object `node`. */
-  trackKey(node: JsonObject, key: string): void {
+  /**
+   * Records that the running consumer read `key` of the view object `node`; without `key`, its
+   * set of keys. Reading an array (an element, its length, anything) tracks the array as a whole.
+   */
+  track(node: Container, key?: string): void {
     if (!isTracking()) return;
-    this.trackerFor(node, key).track();
-  }
-
-  /** Records that the running consumer read the set of keys of `node`. */
-  trackKeys(node: JsonObject): void {
-    if (!isTracking()) return;
-    this.trackerFor(node, KEYS).track();
-  }
-
-  /** Records that the running consumer read the array `node` (any element, its length). */
-  trackArray(node: Json[]): void {
-    if (!isTracking()) return;
-    let tracker = this.arrayTrackers.get(node);
-    if (!tracker) this.arrayTrackers.set(node, (tracker = this.createTracker()));
+    let map = this._trackers.get(node);
+    if (!map) this._trackers.set(node, (map = new Map()));
+    const k = key === undefined || Array.isArray(node) ? KEYS : key;
+    let tracker = map.get(k);
+    if (!tracker) map.set(k, (tracker = this._tracker()));
     tracker.track();
   }
 
   /** Tracks any change of the store (for snapshots and status read in a consumer). */
   trackAll(): void {
-    this.anyChange.track();
+    this._anyChange.track();
   }
 
   /** Remembers that `child` hangs at `parent[key]`, so a write through it can find its path. */
   link(child: Container, parent: Container, key: string | number): void {
-    const link = this.links.get(child);
+    const link = this._links.get(child);
     if (link) link.key = key;
-    else this.links.set(child, { parent, key });
+    else this._links.set(child, { parent, key });
   }
 
   /** The current path of a view object, or `undefined` if it is no longer in the store. */
   pathOf(node: Container): Path | undefined {
     const path: Path = [];
     for (let at = node; at !== this.root;) {
-      const link = this.links.get(at);
+      const link = this._links.get(at);
       if (!link) return undefined;
       const { parent } = link;
-      if (Array.isArray(parent)) {
-        // Elements move when the array is spliced; find where this one is now.
-        if (parent[link.key as number] !== at) link.key = parent.indexOf(at);
-        if (link.key === -1) return undefined;
-      } else if (parent[link.key as string] !== at) {
-        return undefined;
-      }
-      path.push(link.key);
+      // Elements move when the array is spliced; find where this one is now.
+      if (Array.isArray(parent) && parent[link.key as number] !== at) link.key = parent.indexOf(at);
+      if ((parent as Record<string | number, Json>)[link.key] !== at) return undefined;
+      path.unshift(link.key);
       at = parent;
     }
-    return path.reverse();
-  }
-
-  /** Number of signal consumers watching this store right now. */
-  get watcherCount(): number {
-    return this.watchers;
+    return path;
   }
 
   //#endregion reading
@@ -177,12 +162,12 @@ export class Replica {
    */
   write(op: Op): void {
     if (this.readonlyReason) throw new TwinError(ErrorCode.READONLY, this.readonlyReason);
-    applyOp(this.root, op, this.writer, this.maxDepth);
-    const batch = this.host.batchFor?.(this) ?? this.turnBatch();
-    const last = batch.ops[batch.ops.length - 1];
+    applyOp(this.root, op, this._writer, this.maxDepth);
+    const { ops } = this.host.batchFor?.(this) ?? this._turnBatch();
+    const last = ops[ops.length - 1];
     // Consecutive sets of one path in a batch: only the last one matters.
-    if (op.op === 'set' && last?.op === 'set' && samePath(last.path, op.path)) batch.ops[batch.ops.length - 1] = op;
-    else batch.ops.push(op);
+    if (op.op === 'set' && last?.op === 'set' && jsonEqual(last.path, op.path)) ops[ops.length - 1] = op;
+    else ops.push(op);
   }
 
   /** Opens an action's batch of optimistic writes, kept pending until the server's answer. */
@@ -192,20 +177,19 @@ export class Replica {
     return batch;
   }
 
-  private turnBatch(): Batch {
-    if (this.turn) return this.turn;
-    const batch = this.openBatch('', 'ops');
-    this.turn = batch;
+  private _turnBatch(): Batch {
+    if (this._turn) return this._turn;
+    const batch = (this._turn = this.openBatch('', 'ops'));
     queueMicrotask(() => {
-      this.turn = undefined;
+      this._turn = undefined;
       if (batch.ops.length === 0) {
         const index = this.pending.indexOf(batch);
-        if (index !== -1) this.remove(index);
+        if (index !== -1) this._remove(index);
         return;
       }
       batch.id = this.host.nextBatchId();
       this.host.flush(this, batch);
-      this.emit({ ops: batch.ops, origin: 'local' });
+      this._emit(batch.ops, 'local');
     });
     return batch;
   }
@@ -221,28 +205,26 @@ export class Replica {
    * Returns false, changing nothing, when `v` does not follow on: the caller must resync.
    */
   receive(v: number, ops: readonly Op[], id?: string, next?: Json): boolean {
-    const ack = ops.length === 0 && v === this.v;
-    if (v !== this.v + 1 && !ack) return false;
-    const confirmed = next ?? (ops.length ? applyOps(this.confirmed, ops) : this.confirmed);
-    this.confirmed = confirmed;
+    if (v !== this.v + 1 && (ops.length || v !== this.v)) return false;
+    this.confirmed = next ?? (ops.length ? applyOps(this.confirmed, ops) : this.confirmed);
     this.v = v;
     const index = id === undefined ? -1 : this.pending.findIndex((b) => b.id === id);
-    const mine = index === -1 ? undefined : this.pending[index];
-    if (mine && index === 0 && (mine.kind === 'ops' || jsonEqual(mine.ops as unknown as Json, ops as unknown as Json))) {
+    const mine = this.pending[index];
+    if (index === 0 && (mine!.kind === 'ops' || jsonEqual(mine!.ops as unknown as Json, ops as unknown as Json))) {
       // Our oldest batch, applied as we applied it: the view already shows exactly this.
-      this.remove(0);
-      this.anyChange.bump();
-    } else if (mine) {
-      this.remove(index);
-      this.rebuild();
-      this.emit({ ops, origin: 'remote' });
-    } else if (this.pending.length === 0) {
-      for (const op of ops) applyOp(this.root, op, this.writer, Infinity);
-      if (ops.length) this.emit({ ops, origin: 'remote' });
-    } else if (ops.length) {
-      this.rebuild();
-      this.emit({ ops, origin: 'remote' });
+      this._remove(0);
+      this._anyChange.bump();
+      return true;
     }
+    if (mine) {
+      this._remove(index);
+      this._rebuild();
+    } else if (this.pending.length) {
+      if (ops.length) this._rebuild();
+    } else {
+      for (const op of ops) applyOp(this.root, op, this._writer, Infinity);
+    }
+    if (mine || ops.length) this._emit(ops, 'remote');
     return true;
   }
 
@@ -250,23 +232,22 @@ export class Replica {
   reset(value: Json, v: number): void {
     this.confirmed = value;
     this.v = v;
-    this.rebuild();
-    this.emit({ ops: [], origin: 'remote', reset: true });
+    this._rebuild();
+    this._emit([], 'remote', true);
   }
 
   /** The server refused batch `id`: drop it and show the state without it. */
   reject(id: string, error: TwinError): void {
     this.lastError = error;
-    if (this.drop(id, error)) this.emit({ ops: [], origin: 'remote' });
-    else this.anyChange.bump();
+    if (this.drop(id, error)) this._emit([], 'remote');
+    else this._anyChange.bump();
   }
 
   /** Drops a pending batch (and rebuilds the view); false if there was none with that id. */
   drop(id: string, error?: TwinError): boolean {
     const index = this.pending.findIndex((b) => b.id === id);
     if (index === -1) return false;
-    const batch = this.remove(index, error);
-    if (batch.ops.length) this.rebuild();
+    if (this._remove(index, error).ops.length) this._rebuild();
     return true;
   }
 
@@ -275,18 +256,20 @@ export class Replica {
    * error of the first of them to be refused.
    */
   settled(): Promise<void> {
-    if (this.pending.length === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiters.push({ batches: new Set(this.pending), resolve, reject }));
+    return new Promise((resolve, reject) => {
+      if (this.pending.length) this._waiters.push({ batches: new Set(this.pending), resolve, reject });
+      else resolve();
+    });
   }
 
   /** Takes the batch at `index` out of pending, settling whoever waits for it. */
-  private remove(index: number, error?: TwinError): Batch {
+  private _remove(index: number, error?: TwinError): Batch {
     const [batch] = this.pending.splice(index, 1);
-    this.waiters = this.waiters.filter((waiter) => {
+    this._waiters = this._waiters.filter((waiter) => {
       if (!waiter.batches.delete(batch!)) return true;
       if (error) waiter.reject(error);
-      else if (waiter.batches.size === 0) waiter.resolve();
-      else return true;
+      else if (waiter.batches.size) return true;
+      else waiter.resolve();
       return false;
     });
     return batch!;
@@ -296,7 +279,7 @@ export class Replica {
    * Makes the view confirmed ⊕ pending again, touching only what differs. A pending batch
    * that no longer applies is left out of the view; the server will refuse it too.
    */
-  private rebuild(): void {
+  private _rebuild(): void {
     let next = this.confirmed;
     for (const batch of this.pending) {
       try {
@@ -305,55 +288,52 @@ export class Replica {
         // Keep the batch (its reject will come) but show the state without it.
       }
     }
-    untracked(() => this.reconcile(this.root, next as Container));
-    this.anyChange.bump();
+    untracked(() => this._reconcile(this.root, next as Container));
+    this._anyChange.bump();
   }
 
   /** Patches `live` in place to equal `next`, bumping the trackers of what changed. */
-  private reconcile(live: Container, next: Container): void {
+  private _reconcile(live: Container, next: Container): void {
+    const have = live as Record<string | number, Json>;
+    const want = next as Record<string | number, Json>;
+    // An array changes as a whole; an object, per key and, when keys come or go, as a whole.
+    let whole = false;
     if (Array.isArray(live)) {
-      const want = next as Json[];
-      let changed = live.length !== want.length;
-      for (let i = 0; i < want.length; i++) {
-        if (i >= live.length) {
-          live.push(deepCopy(want[i]!));
-        } else if (!this.patch(live[i]!, want[i]!)) {
+      for (let i = 0; i < (next as Json[]).length; i++) {
+        if (i >= live.length || !this._patch(live[i]!, want[i]!)) {
           live[i] = deepCopy(want[i]!);
-          changed = true;
+          whole = true;
         }
       }
-      if (live.length > want.length) live.length = want.length;
-      if (changed) this.arrayTrackers.get(live)?.bump();
-      return;
-    }
-    const want = next as JsonObject;
-    let keysChanged = false;
-    for (const key of Object.keys(live)) {
-      if (!Object.hasOwn(want, key)) {
-        delete live[key];
-        this.keyTrackers.get(live)?.get(key)?.bump();
-        keysChanged = true;
+      if (live.length > (next as Json[]).length) {
+        live.length = (next as Json[]).length;
+        whole = true;
+      }
+    } else {
+      for (const key of Object.keys(live)) {
+        if (!Object.hasOwn(next, key)) {
+          delete live[key];
+          this._bump(live, key);
+          whole = true;
+        }
+      }
+      for (const key of Object.keys(next)) {
+        const added = !Object.hasOwn(live, key);
+        if (added || !this._patch(have[key]!, want[key]!)) {
+          have[key] = deepCopy(want[key]!);
+          this._bump(live, key);
+          whole ||= added;
+        }
       }
     }
-    for (const key of Object.keys(want)) {
-      if (!Object.hasOwn(live, key)) {
-        live[key] = deepCopy(want[key]!);
-        this.keyTrackers.get(live)?.get(key)?.bump();
-        keysChanged = true;
-      } else if (!this.patch(live[key]!, want[key]!)) {
-        live[key] = deepCopy(want[key]!);
-        this.keyTrackers.get(live)?.get(key)?.bump();
-      }
-    }
-    if (keysChanged) this.keyTrackers.get(live)?.get(KEYS)?.bump();
+    if (whole) this._bump(live);
   }
 
   /** Reconciles `have` into `want` in place if both are containers of one kind; false if `have` must be replaced. */
-  private patch(have: Json, want: Json): boolean {
+  private _patch(have: Json, want: Json): boolean {
     if (have === want) return true;
-    if (typeof have !== 'object' || typeof want !== 'object' || have === null || want === null) return false;
-    if (Array.isArray(have) !== Array.isArray(want)) return false;
-    this.reconcile(have, want);
+    if (typeof have !== 'object' || typeof want !== 'object' || !have || !want || Array.isArray(have) !== Array.isArray(want)) return false;
+    this._reconcile(have, want);
     return true;
   }
 
@@ -362,14 +342,15 @@ export class Replica {
 
   /** Calls `listener` after each change of the view; returns the unsubscribe function. */
   listen(listener: (change: Change) => void): () => void {
-    this.listeners.add(listener);
-    return () => void this.listeners.delete(listener);
+    this._listeners.add(listener);
+    return () => void this._listeners.delete(listener);
   }
 
-  private emit(change: Change): void {
-    let first: unknown;
+  private _emit(ops: readonly Op[], origin: Change['origin'], reset?: boolean): void {
+    const change: Change = reset ? { ops, origin, reset } : { ops, origin };
     let failed = false;
-    for (const listener of [...this.listeners]) {
+    let first: unknown;
+    for (const listener of [...this._listeners]) {
       try {
         listener(change);
       } catch (err) {
@@ -383,53 +364,39 @@ export class Replica {
   //#endregion subscribers
   //#region trackers
 
-  private trackerFor(node: JsonObject, key: string | symbol): Tracker {
-    let map = this.keyTrackers.get(node);
-    if (!map) this.keyTrackers.set(node, (map = new Map()));
-    let tracker = map.get(key);
-    if (!tracker) map.set(key, (tracker = this.createTracker()));
-    return tracker;
+  /** A tracker whose first watcher and last unwatch are counted in {@link watcherCount}. */
+  private _tracker(): Tracker {
+    return createTracker((watched) => {
+      const was = this.watcherCount;
+      this.watcherCount += watched ? 1 : -1;
+      if (!was !== !this.watcherCount) this.host.watched?.(this, !was);
+    });
   }
 
-  private createTracker(): Tracker {
-    return createTracker((watched) => this.onWatch(watched));
-  }
-
-  private onWatch(watched: boolean): void {
-    const before = this.watchers;
-    this.watchers += watched ? 1 : -1;
-    if ((before === 0) !== (this.watchers === 0)) this.host.watched?.(this, this.watchers > 0);
+  /** Tells the consumers of `key` of `node` (without `key`, of `node` as a whole) that it changed. */
+  private _bump(node: Container, key?: string): void {
+    this._trackers.get(node)?.get(key === undefined || Array.isArray(node) ? KEYS : key)?.bump();
+    this._anyChange.bump();
   }
 
   /** A writer that mutates the view in place and bumps the trackers of what it changes. */
-  private createNotifyingWriter(): Writer {
-    const bumpKey = (target: JsonObject, key: string, added: boolean) => {
-      const map = this.keyTrackers.get(target);
-      map?.get(key)?.bump();
-      if (added) map?.get(KEYS)?.bump();
-    };
+  private _notifyingWriter(): Writer {
     return {
       enter: (_parent, _key, child) => child,
       set: (target, key, value) => {
-        if (Array.isArray(target)) {
-          target[key as number] = value;
-          this.arrayTrackers.get(target)?.bump();
-        } else {
-          const added = !Object.hasOwn(target, key);
-          target[key as string] = value;
-          bumpKey(target, key as string, added);
-        }
-        this.anyChange.bump();
+        const added = !Object.hasOwn(target, key);
+        (target as Record<string | number, Json>)[key] = value;
+        this._bump(target, key as string);
+        if (added) this._bump(target);
       },
       del: (target, key) => {
         delete target[key];
-        bumpKey(target, key, true);
-        this.anyChange.bump();
+        this._bump(target, key);
+        this._bump(target);
       },
       splice: (target, index, remove, values) => {
         target.splice(index, remove, ...reuse(target, index, remove, values));
-        this.arrayTrackers.get(target)?.bump();
-        this.anyChange.bump();
+        this._bump(target);
       },
     };
   }
@@ -455,10 +422,6 @@ function reuse(target: Json[], index: number, remove: number, values: Json[]): J
   }
   if (pool.size === 0) return values;
   return values.map((value) => (typeof value === 'object' && value !== null ? pool.get(JSON.stringify(value))?.shift() ?? value : value));
-}
-
-function samePath(a: Path, b: Path): boolean {
-  return a.length === b.length && a.every((key, i) => key === b[i]);
 }
 
 /** A deep copy of trusted JSON (already checked), faster than {@link cloneJson}. */

@@ -5,6 +5,7 @@
  * else an app uses the page runtime — the browser's connection to the server — of which there
  * is exactly one per page, shared through `globalThis` even when two bundles are loaded.
  */
+import { DEV_MODE } from './dev.js';
 import type { ActionDef, App, StoreDef } from './define.js';
 import type { Json } from './json.js';
 import type { Replica } from './replica.js';
@@ -46,7 +47,7 @@ export function setPageRuntimeFactory(factory: () => Runtime): void {
 /** The page's runtime, created on first use and shared by every twin-state copy on the page. @internal */
 export function pageRuntime(): Runtime {
   if (!globals[PAGE]) {
-    if (!createPageRuntime) throw new Error('twin-state: no page runtime is available (import "twin-state" first).');
+    if (!createPageRuntime) throw new Error(DEV_MODE ? 'twin-state: no page runtime is available (import "twin-state" first).' : 'twin-state: no runtime');
     globals[PAGE] = createPageRuntime();
   }
   return globals[PAGE];
@@ -60,7 +61,7 @@ export function runtimeOf(app: App): Runtime {
 /** Binds `app` to a server hub (or unbinds it with `undefined`). @internal */
 export function bindRuntime(app: App, runtime: Runtime | undefined): void {
   if (runtime && bound.has(app) && bound.get(app) !== runtime) {
-    throw new Error('twin-state: this app is already served by another hub; close that hub first.');
+    throw new Error(DEV_MODE ? 'twin-state: this app is already served by another hub; close that hub first.' : 'twin-state: hub');
   }
   if (runtime) bound.set(app, runtime);
   else bound.delete(app);

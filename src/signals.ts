@@ -7,6 +7,7 @@
  * loaded on a page is shared through `globalThis` and later copies use it, with one warning.
  */
 import { Signal as LocalSignal } from 'signal-polyfill';
+import { DEV_MODE } from './dev.js';
 
 const SHARED = Symbol.for('twin-state.signal');
 const globals = globalThis as { [SHARED]?: typeof LocalSignal };
@@ -15,10 +16,10 @@ const globals = globalThis as { [SHARED]?: typeof LocalSignal };
 export const Signal: typeof LocalSignal = (globals[SHARED] ??= LocalSignal);
 
 if (Signal !== LocalSignal) {
-  console.warn(
-    '[twin-state] A second copy of twin-state was loaded on this page; it shares the first copy\'s ' +
-      'signals and stores. Load one bundle, or let your bundler deduplicate signal-polyfill.',
-  );
+  console.warn(DEV_MODE
+    ? '[twin-state] A second copy of twin-state was loaded on this page; it shares the first copy\'s ' +
+      'signals and stores. Load one bundle, or let your bundler deduplicate signal-polyfill.'
+    : '[twin-state] second copy');
 }
 
 /** Called when a signal gains its first watcher or loses its last one. */

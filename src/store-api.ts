@@ -5,7 +5,8 @@
  * methods so that a store's type stays exactly the type of its data: `snapshot(store)`, never
  * `store.snapshot()`.
  */
-import { ErrorCode, TwinError } from './errors.js';
+import { DEV_MODE } from './dev.js';
+import { ErrorCode, twinError } from './errors.js';
 import { cloneJson, deepFreeze, parsePath } from './json.js';
 import type { Json, Path } from './json.js';
 import { nodeOf } from './proxy.js';
@@ -93,10 +94,10 @@ export function signalOf<T = unknown>(store: object, path: string | readonly (st
 export function increment(store: object, key: string | number | readonly (string | number)[], delta = 1): void {
   const { replica, node } = refOf(store, 'increment');
   if (typeof delta !== 'number' || !Number.isFinite(delta)) {
-    throw new TwinError(ErrorCode.VALUE, `increment needs a finite number, not ${String(delta)}.`);
+    throw twinError(ErrorCode.VALUE, DEV_MODE && `increment needs a finite number, not ${String(delta)}.`, String(delta));
   }
   const base = replica.pathOf(node);
-  if (!base) throw new TwinError(ErrorCode.READONLY, `Cannot increment an object that is no longer part of store ${JSON.stringify(replica.name)}.`);
+  if (!base) throw twinError(ErrorCode.READONLY, DEV_MODE && `Cannot increment an object that is no longer part of store ${JSON.stringify(replica.name)}.`, replica.name);
   const rest: Path = typeof key === 'object' ? [...key] : [key];
   replica.write({ op: 'add', path: [...base, ...rest], delta });
 }
@@ -127,7 +128,7 @@ export function caller<U = unknown>(app: App): U | undefined {
 
 function refOf(store: object, what: string): NodeRef {
   const ref = nodeOf(store);
-  if (!ref) throw new TypeError(`${what}() needs a store or an object inside one, not ${String(store)}.`);
+  if (!ref) throw new TypeError(DEV_MODE ? `${what}() needs a store or an object inside one, not ${String(store)}.` : what);
   return ref;
 }
 
