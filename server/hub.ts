@@ -2,7 +2,7 @@
 /**
  * @module hub
  * The authority over every shared store. A batch becomes state here and only here: authorize
- * → apply to a draft → validate against the schema → append to storage → commit as version
+ * → check that it applies and satisfies the schema → append to storage → commit as version
  * v+1 → broadcast, serialized once, to every subscriber. Commits (and actions, which run to
  * completion before anything else commits) go through one queue, so the server's order is the
  * order, and an action always sees the state it writes to.
@@ -18,11 +18,11 @@ import type { ActionDef, App, StoreDef } from '../src/define.js';
 import { definitionsOf, initialValue, resolveStore } from '../src/define.js';
 import { ErrorCode, isTwinError, TwinError } from '../src/errors.js';
 import { cloneJson, formatPath } from '../src/json.js';
-import type { Json } from '../src/json.js';
-import { applyOps } from '../src/ops.js';
+import type { Json, JsonObject } from '../src/json.js';
+import { applyOps, applyOpsInPlace } from '../src/ops.js';
 import type { Op } from '../src/ops.js';
 import { parseBatchId } from '../src/protocol.js';
-import { Replica } from '../src/replica.js';
+import { deepCopy, Replica } from '../src/replica.js';
 import type { Batch, ReplicaHost } from '../src/replica.js';
 import { bindRuntime } from '../src/runtime.js';
 import type { Runtime, StoreStatus } from '../src/runtime.js';
@@ -278,22 +278,16 @@ export class Hub extends EventEmitter implements Runtime {
    * before any is stored. Call only from inside the queue.
    */
   private async commit(parts: { store: HubStore; ops: Op[] }[], id: string | undefined, client: string | undefined): Promise<boolean> {
-    const drafts: Json[] = [];
-    for (const { store, ops } of parts) {
-      const draft = applyOps(store.replica.confirmed, ops, this.maxDepth);
-      await validate(store, draft);
-      drafts.push(draft);
-    }
+    for (const { store, ops } of parts) await check(store, ops, this.maxDepth);
     let applied = true;
-    for (let i = 0; i < parts.length; i++) {
-      const { store, ops } = parts[i]!;
-      if (!(await this.append(store, ops, id, client, drafts[i]!))) applied = false;
+    for (const { store, ops } of parts) {
+      if (!(await this.append(store, ops, id, client))) applied = false;
     }
     return applied;
   }
 
   /** Stores and applies one validated batch, catching up first if another node got there before us. */
-  private async append(store: HubStore, ops: Op[], id: string | undefined, client: string | undefined, draft: Json): Promise<boolean> {
+  private async append(store: HubStore, ops: Op[], id: string | undefined, client: string | undefined): Promise<boolean> {
     const persisted = store.def.options.persist !== false;
     for (let attempt = 0; persisted; attempt++) {
       const batch: StoredBatch = { v: store.v + 1, ops, ...(client && id ? { id } : {}) };
@@ -312,25 +306,25 @@ export class Hub extends EventEmitter implements Runtime {
         if (store.v === known) await this.restore(store);
         // Another node may have committed this very batch (its client re-sent it there).
         if (client && id && parseBatchId(id).seq <= (store.seqs.get(client) ?? 0)) return false;
-        // The state moved under us: apply and validate again against the new one.
-        draft = applyOps(store.replica.confirmed, ops, this.maxDepth);
-        await validate(store, draft);
+        // The state moved under us: check again against the new one.
+        await check(store, ops, this.maxDepth);
       }
     }
-    this.apply(store, { v: store.v + 1, ops, ...(id ? { id } : {}) }, client, draft);
+    this.apply(store, { v: store.v + 1, ops, ...(id ? { id } : {}) }, client);
     if (persisted && ++store.sinceCompact >= COMPACT_EVERY) {
       store.sinceCompact = 0;
-      this.storage.compact(store.name, store.replica.confirmed, store.v).catch((err) => debug('compact %s failed: %o', store.name, err));
+      // A copy: the replica changes its confirmed tree in place, storage may serialize later.
+      this.storage.compact(store.name, deepCopy(store.replica.confirmed), store.v).catch((err) => debug('compact %s failed: %o', store.name, err));
     }
     return true;
   }
 
   /** Makes a stored batch the store's new version and tells every subscriber. */
-  private apply(store: HubStore, batch: StoredBatch, client: string | undefined, draft?: Json): void {
+  private apply(store: HubStore, batch: StoredBatch, client: string | undefined): void {
     const { seq } = batch.id && client ? parseBatchId(batch.id) : { seq: 0 };
     if (client && seq) store.seqs.set(client, seq);
     // The replica's own pending batch (server code's writes, an action's) is recognized by its id.
-    store.replica.receive(batch.v, batch.ops, batch.id, draft);
+    store.replica.receive(batch.v, batch.ops, batch.id);
     const publicText = JSON.stringify({ t: 'sync', store: store.name, v: batch.v, ops: batch.ops });
     const entry: Entry = {
       ...batch,
@@ -357,7 +351,7 @@ export class Hub extends EventEmitter implements Runtime {
   /** Writes what this node holds of `store` back to storage if storage is behind it (it lost data). */
   private async restore(store: HubStore): Promise<void> {
     if (!this.storage.restore) return;
-    const restored = await this.storage.restore(store.name, { value: store.replica.confirmed, v: store.v, seqs: Object.fromEntries(store.seqs) });
+    const restored = await this.storage.restore(store.name, { value: deepCopy(store.replica.confirmed), v: store.v, seqs: Object.fromEntries(store.seqs) });
     debug('store %s: storage was behind version %d; %s', store.name, store.v, restored ? 'restored it' : 'already restored');
   }
 
@@ -480,11 +474,19 @@ class StoreNotLoaded extends TwinError {
   }
 }
 
-/** Checks `draft` against the store's schema; throws TWIN_ERR_SCHEMA naming the first issue. */
-async function validate(store: HubStore, draft: Json): Promise<void> {
+/**
+ * Checks that `ops` apply to the store's committed state and that the result satisfies its
+ * schema, changing nothing; throws the coded reason otherwise (TWIN_ERR_SCHEMA naming the
+ * first issue). Without a schema the ops are tried in place and undone, at the cost of the ops
+ * alone; a schema reads a whole state anyway, so it gets a copy-on-write draft.
+ */
+async function check(store: HubStore, ops: readonly Op[], maxDepth: number | undefined): Promise<void> {
   const schema = store.def.options.schema;
-  if (!schema) return;
-  const result = await schema['~standard'].validate(draft);
+  if (!schema) {
+    applyOpsInPlace(store.replica.confirmed as JsonObject, ops, maxDepth)();
+    return;
+  }
+  const result = await schema['~standard'].validate(applyOps(store.replica.confirmed, ops, maxDepth));
   if (result.issues) {
     const issue = result.issues[0]!;
     const path = (issue.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)) as (string | number)[];

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { definitionsOf, initialValue } from '../src/define.js';
 import { renderPage } from './render-html.js';
 import type { StoreData } from './render-html.js';
+import type { Json } from '../src/json.js';
 import { readStatic } from './static.js';
 import type { StaticFile } from './static.js';
 import type { TwinServer } from './twin.js';
@@ -87,7 +88,10 @@ async function render(server: TwinServer, ctx: Context, html: string): Promise<s
       if (!store || user === false) return undefined;
       const canRead = store.def.options.canRead;
       if (canRead && !(await canRead({ user, store: name }))) return undefined;
-      return { kind: 'shared', value: store.replica.confirmed, v: store.v };
+      // The snapshot serialized for subscribers: a value and version that belong together,
+      // and that later commits (which change the store's tree in place) cannot touch.
+      const { value, v } = JSON.parse(store.snapshot().toString()) as { value: Json; v: number };
+      return { kind: 'shared', value, v };
     },
   });
 }

@@ -39,7 +39,8 @@ const DOUBLE_SENDS = 20;
 async function nodeState(server: TwinServer): Promise<{ value: Board; v: number }> {
   const store = await server.hub.load(BOARD);
   assert.ok(store, 'the board store exists');
-  return { value: store.replica.confirmed as unknown as Board, v: store.v };
+  // A copy: the node keeps changing its committed tree in place.
+  return { value: structuredClone(store.replica.confirmed) as unknown as Board, v: store.v };
 }
 
 /** Checks a final board against what the writers wrote: each batch exactly once, the counter exact. */

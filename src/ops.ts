@@ -45,6 +45,65 @@ export interface Writer {
 }
 
 /**
+ * Applies `ops` to `state` itself, in place, and returns the function that undoes them. If an
+ * op fails, what the earlier ones did is undone before the error is thrown: `state` is left
+ * as it was. Costs what the ops touch, not the size of the containers on their paths, which
+ * is why replicas keep their confirmed state this way (a push to a long list stays cheap).
+ * @internal
+ */
+export function applyOpsInPlace(state: Container, ops: readonly Op[], maxDepth = DEFAULT_MAX_DEPTH): () => void {
+  const undo: (() => void)[] = [];
+  const revert = () => {
+    while (undo.length) undo.pop()!();
+  };
+  const writer: Writer = {
+    enter: (_parent, _key, child) => child,
+    set(target, key, value) {
+      const t = target as Record<string | number, Json>;
+      if (Array.isArray(target) && key === target.length) {
+        undo.push(() => void target.pop());
+      } else if (Object.hasOwn(target, key)) {
+        const before = t[key]!;
+        undo.push(() => void (t[key] = before));
+      } else {
+        undo.push(() => void delete t[key]);
+      }
+      t[key] = value;
+    },
+    del(target, key) {
+      const before = target[key]!;
+      undo.push(() => void (target[key] = before));
+      delete target[key];
+    },
+    splice(target, index, remove, values) {
+      const removed = spliceLarge(target, index, remove, values);
+      undo.push(() => void spliceLarge(target, index, values.length, removed));
+    },
+  };
+  try {
+    for (const op of ops) applyOp(state, op, writer, maxDepth);
+  } catch (err) {
+    revert();
+    throw err;
+  }
+  return revert;
+}
+
+/** `target.splice(index, remove, ...values)` without spreading a huge `values` onto the stack. */
+export function spliceLarge(target: Json[], index: number, remove: number, values: Json[]): Json[] {
+  if (values.length < SPREAD_LIMIT) return target.splice(index, remove, ...values);
+  const removed = target.slice(index, index + remove);
+  const tail = target.slice(index + remove);
+  target.length = index;
+  for (const value of values) target.push(value);
+  for (const value of tail) target.push(value);
+  return removed;
+}
+
+/** Beyond this many arguments a spread call risks the engine's argument limit. */
+const SPREAD_LIMIT = 10_000;
+
+/**
  * Applies `ops` to `state` and returns the new state; `state` itself is never changed, and
  * parts the ops do not touch are shared between the two. Throws a {@link TwinError} (code
  * `TWIN_ERR_PATH`, `TWIN_ERR_OP`, `TWIN_ERR_VALUE` or `TWIN_ERR_DEPTH`) naming the op and path
@@ -70,7 +129,7 @@ export function applyOps<T extends Json>(state: T, ops: readonly Op[], maxDepth 
     },
     set(target, key, value) { (target as Record<string | number, Json>)[key] = value; },
     del(target, key) { delete target[key]; },
-    splice(target, index, remove, values) { target.splice(index, remove, ...values); },
+    splice(target, index, remove, values) { spliceLarge(target, index, remove, values); },
   };
   if (!isContainer(state)) throw twinError(ErrorCode.PATH, DEV_MODE && 'A store state must be an object or an array.');
   const root = own(state as Container);

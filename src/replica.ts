@@ -18,7 +18,7 @@ import { DEV_MODE } from './dev.js';
 import { ErrorCode, TwinError, twinError } from './errors.js';
 import { DEFAULT_MAX_DEPTH, jsonEqual } from './json.js';
 import type { Json, JsonObject, Path } from './json.js';
-import { applyOp, applyOps } from './ops.js';
+import { applyOp, applyOps, applyOpsInPlace, spliceLarge } from './ops.js';
 import type { Op, Writer } from './ops.js';
 import { createTracker, isTracking, untracked } from './signals.js';
 import type { Tracker } from './signals.js';
@@ -67,7 +67,10 @@ export class Replica {
   readonly name: string;
   /** Local stores have no server: writes are final at once. */
   readonly local: boolean;
-  /** The last committed state; never mutated (ops make new trees that share what they leave). */
+  /**
+   * The last committed state: this replica's own tree (never shared), which the server's ops
+   * change in place — a push to a long list costs the push, not a copy of the list.
+   */
   confirmed: Json;
   /** The version of {@link confirmed}; 0 before the server has said anything. */
   v: number;
@@ -103,7 +106,7 @@ export class Replica {
     this.local = options.local ?? false;
     this.readonlyReason = options.readonly;
     this.host = host;
-    this.confirmed = value;
+    this.confirmed = deepCopy(value);
     this.v = v;
     this.root = deepCopy(value) as Container;
   }
@@ -201,12 +204,18 @@ export class Replica {
    * The server committed `ops` as version `v`. With `id`, they are a batch sent from here (or
    * an action called from here), which stops being pending. An empty `ops` at the current
    * version only confirms `id` (a re-sent batch the server had already applied).
-   * `next` may carry `applyOps(confirmed, ops)` when the caller computed it already.
-   * Returns false, changing nothing, when `v` does not follow on: the caller must resync.
+   * Returns false, changing nothing, when `v` does not follow on: the caller must resync. Ops
+   * that do not apply (this replica diverged, which a correct server never causes) make it
+   * forget its version too, so that the resync brings a snapshot.
    */
-  receive(v: number, ops: readonly Op[], id?: string, next?: Json): boolean {
+  receive(v: number, ops: readonly Op[], id?: string): boolean {
     if (v !== this.v + 1 && (ops.length || v !== this.v)) return false;
-    this.confirmed = next ?? (ops.length ? applyOps(this.confirmed, ops) : this.confirmed);
+    try {
+      if (ops.length) applyOpsInPlace(this.confirmed as Container, ops, Infinity);
+    } catch {
+      this.v = 0;
+      return false;
+    }
     this.v = v;
     const index = id === undefined ? -1 : this.pending.findIndex((b) => b.id === id);
     const mine = this.pending[index];
@@ -230,7 +239,7 @@ export class Replica {
 
   /** The server's whole state at version `v` (a new subscriber, or one too far behind). */
   reset(value: Json, v: number): void {
-    this.confirmed = value;
+    this.confirmed = deepCopy(value);
     this.v = v;
     this._rebuild();
     this._emit([], 'remote', true);
@@ -395,7 +404,7 @@ export class Replica {
         this._bump(target);
       },
       splice: (target, index, remove, values) => {
-        target.splice(index, remove, ...reuse(target, index, remove, values));
+        spliceLarge(target, index, remove, reuse(target, index, remove, values));
         this._bump(target);
       },
     };
