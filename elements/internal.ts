@@ -10,10 +10,10 @@
 import { effect, isTwinError, pageClient, Signal, store } from '../src/index.js';
 import type { Json, RejectDetail } from '../src/index.js';
 import { DEV_MODE } from '../src/dev.js';
-import { parsePath } from '../src/json.js';
+import { parsePath, valueText } from '../src/json.js';
 import { untracked } from '../src/signals.js';
 
-export { DEV_MODE, untracked };
+export { DEV_MODE, untracked, valueText };
 
 /** A path below a scope: object keys and array indices. */
 export type Path = (string | number)[];
@@ -82,12 +82,6 @@ export function writeAt(root: unknown, path: Path, value: Json): void {
   at[path[path.length - 1]!] = value;
 }
 
-/** A value as text: null and missing as empty, strings as they are, objects and arrays as JSON. */
-export function valueText(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
-}
 
 /** Fills `{param}` placeholders of a store name from the page's query; undefined if one is missing. */
 export function fillParams(raw: string): string | undefined {

@@ -15,7 +15,7 @@
  */
 import { defaultTreeAdapter, html as spec, parse, parseFragment, serialize } from 'parse5';
 import type { DefaultTreeAdapterMap } from 'parse5';
-import { parsePath } from '../src/json.js';
+import { parsePath, valueText } from '../src/json.js';
 import type { Json } from '../src/json.js';
 
 /** The data of a shared store as the page is rendered: its value at version `v`. */
@@ -251,7 +251,7 @@ function renderBind(el: Element, value: Json | undefined): void {
     renderControl(target, value);
     return;
   }
-  replaceWithText(el, toText(value));
+  replaceWithText(el, valueText(value));
 }
 
 /** `attr` binding: null, false and a missing value remove the attribute, true leaves it empty. */
@@ -261,7 +261,7 @@ function bindAttribute(target: Element, name: string, value: Json | undefined): 
   // The browser's setAttribute lowercases names on HTML elements only (SVG keeps `viewBox`).
   const attrName = isHtml(target) ? name.toLowerCase() : name;
   if (value === null || value === undefined || value === false) removeAttr(target, attrName);
-  else setAttr(target, attrName, value === true ? '' : toText(value));
+  else setAttr(target, attrName, value === true ? '' : valueText(value));
 }
 
 /** Adds or removes one class token, keeping the others (as `classList.toggle(token, on)`). */
@@ -283,20 +283,20 @@ function renderControl(control: Element, value: Json | undefined): void {
       const type = getAttr(control, 'type')?.toLowerCase();
       // A checkbox is checked by truthiness; a radio when its own value is the store's (its
       // value attribute names the choice and must stay); any other input shows the value.
-      const checked = type === 'checkbox' ? Boolean(value) : type === 'radio' ? (getAttr(control, 'value') ?? 'on') === toText(value) : undefined;
-      if (checked === undefined) setAttr(control, 'value', toText(value));
+      const checked = type === 'checkbox' ? Boolean(value) : type === 'radio' ? (getAttr(control, 'value') ?? 'on') === valueText(value) : undefined;
+      if (checked === undefined) setAttr(control, 'value', valueText(value));
       else if (checked) setAttr(control, 'checked', '');
       else removeAttr(control, 'checked');
       return;
     }
     case 'textarea': {
-      const text = toText(value);
+      const text = valueText(value);
       // The parser drops one newline right after <textarea>, and parse5 does not add it back.
       replaceWithText(control, text.startsWith('\n') ? `\n${text}` : text);
       return;
     }
     case 'select': {
-      const wanted = toText(value);
+      const wanted = valueText(value);
       let matched = false;
       for (const option of descendants(control, 'option')) {
         const isMatch: boolean = !matched && optionValue(option) === wanted;
@@ -311,7 +311,7 @@ function renderControl(control: Element, value: Json | undefined): void {
 
 function renderShow(el: Element, value: Json | undefined): void {
   const equals = getAttr(el, 'equals');
-  let shown = equals === undefined ? Boolean(value) : toText(value) === equals;
+  let shown = equals === undefined ? Boolean(value) : valueText(value) === equals;
   if (getAttr(el, 'not') !== undefined) shown = !shown;
   if (shown) removeAttr(el, 'hidden');
   else setAttr(el, 'hidden', '');
@@ -407,13 +407,6 @@ function valueAt(root: Json, key: string | undefined): Json | undefined {
     }
   }
   return value;
-}
-
-/** A value as text: strings as they are, null and missing as empty, objects and arrays as JSON. */
-function toText(value: Json | undefined): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
 }
 
 /** An option's value: its `value` attribute, else its text with whitespace stripped and collapsed (HTML `option.value`). */

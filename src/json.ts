@@ -128,3 +128,13 @@ export function parsePath(key: string | readonly (string | number)[]): Path {
   if (key === '' || key === '.') return [];
   return key.split('.').map((part) => (/^(0|[1-9]\d*)$/.test(part) ? Number(part) : part));
 }
+
+/**
+ * A value as the elements show it, and as the server renders them: null and missing as empty,
+ * strings as they are, numbers and booleans by `String`, objects and arrays as JSON.
+ */
+export function valueText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}

@@ -64,7 +64,9 @@ step(`node tests (${nodeTests.length} files)`, process.execPath, ['--import', 't
 step('build (rollup)', bin('rollup'), ['-c']);
 step('browser tests (web-test-runner, Chromium)', bin('wtr'), [], {
   count: (text) => {
-    const all = [...text.matchAll(/(\d+) passed, (\d+) failed/g)].at(-1);
+    // wtr colours its summary even without a TTY: drop the escape codes before reading it.
+    const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
+    const all = [...plain.matchAll(/(\d+) passed, (\d+) failed/g)].at(-1);
     return all ? { passed: Number(all[1]), failed: Number(all[2]) } : undefined;
   },
 });
