@@ -640,6 +640,31 @@ describe('Client optimistic view', () => {
   });
 });
 
+describe('two hubs on one storage', () => {
+  it("apply each other's batches, and a node whose state no longer takes them reloads it from storage", async (t) => {
+    const storage = createMemoryStorage();
+    const define = () => {
+      const app = defineApp();
+      return { app, list: app.shared('list', () => ({ items: [] as string[] })) };
+    };
+    const [a, b] = [define(), define()];
+    await serve(t, a.app, { storage });
+    const nodeB = await serve(t, b.app, { storage });
+    await committed(a.list, () => a.list.items.push('one'));
+    await until(() => snapshot(b.list).items.length === 1, 'node B to adopt node A\'s batch');
+
+    // Simulate a node that diverged (no public API can do this): its committed tree loses the list.
+    const storeB = await nodeB.server.hub.load('list');
+    delete (storeB!.replica.confirmed as { items?: unknown }).items;
+    const watcher = await rawSubscribed(nodeB, { list: 0 });
+    await committed(a.list, () => a.list.items.push('two'));
+    await until(() => isDeepStrictEqual(snapshot(b.list), { items: ['one', 'two'] }) && status(b.list).v === 2, 'node B to reload from storage');
+    assert.deepEqual(storeB!.replica.confirmed, { items: ['one', 'two'] });
+    const resync = await watcher.next((m) => m.t === 'snapshot' && m.v === 2);
+    assert.deepEqual(resync.value, { items: ['one', 'two'] }, 'its subscribers get the reloaded state');
+  });
+});
+
 describe('Client offline queue', () => {
   it('applies writes made while the server was down once, after the client reconnects by itself', async (t) => {
     const app = defineApp();

@@ -324,7 +324,12 @@ export class Hub extends EventEmitter implements Runtime {
     const { seq } = batch.id && client ? parseBatchId(batch.id) : { seq: 0 };
     if (client && seq) store.seqs.set(client, seq);
     // The replica's own pending batch (server code's writes, an action's) is recognized by its id.
-    store.replica.receive(batch.v, batch.ops, batch.id);
+    if (!store.replica.receive(batch.v, batch.ops, batch.id)) {
+      // Only a batch from another node can fail here (ours were checked): this node diverged.
+      debug('store %s: batch %d does not apply here; reloading it from storage', store.name, batch.v);
+      void this.enqueue(() => this.reload(store));
+      return;
+    }
     const publicText = JSON.stringify({ t: 'sync', store: store.name, v: batch.v, ops: batch.ops });
     const entry: Entry = {
       ...batch,
@@ -362,6 +367,11 @@ export class Hub extends EventEmitter implements Runtime {
       for (const batch of missed) this.adopt(store, batch);
       return;
     }
+    await this.reload(store);
+  }
+
+  /** Replaces what this node holds of `store` with what storage holds, and tells every subscriber. */
+  private async reload(store: HubStore): Promise<void> {
     const stored = await this.storage.load(store.name);
     if (!stored) return;
     store.replica.reset(stored.value, stored.v);
