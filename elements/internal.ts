@@ -11,6 +11,7 @@ import { effect, isTwinError, pageClient, Signal, store } from '../src/index.js'
 import type { Json, RejectDetail } from '../src/index.js';
 import { DEV_MODE } from '../src/dev.js';
 import { parsePath, valueText } from '../src/json.js';
+import { fillStoreName } from '../src/store-name.js';
 import { untracked } from '../src/signals.js';
 
 export { DEV_MODE, untracked, valueText };
@@ -33,8 +34,6 @@ export interface Scope {
 
 /** The brand a `<twin-list>` puts on each top-level node of an item: the item's {@link Scope}. */
 export const ITEM = Symbol.for('twin-state.item');
-
-const PLACEHOLDER = /\{([^{}]*)\}/g;
 
 /** Splits a dotted key as the server does (`'a.b.0'`); `''` and `'.'` are the scope itself. */
 export function parseKey(key: string | null): Path {
@@ -85,15 +84,7 @@ export function writeAt(root: unknown, path: Path, value: Json): void {
 
 /** Fills `{param}` placeholders of a store name from the page's query; undefined if one is missing. */
 export function fillParams(raw: string): string | undefined {
-  if (!raw.includes('{')) return raw;
-  const params = new URLSearchParams(globalThis.location?.search ?? '');
-  let missing = false;
-  const name = raw.replace(PLACEHOLDER, (_, param: string) => {
-    const value = params.get(param);
-    if (value === null) missing = true;
-    return value ?? '';
-  });
-  return missing ? undefined : name;
+  return raw.includes('{') ? fillStoreName(raw, new URLSearchParams(globalThis.location?.search ?? '')) : raw;
 }
 
 const storeScopes = new Map<string, Scope>();

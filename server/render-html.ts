@@ -16,6 +16,7 @@
 import { defaultTreeAdapter, html as spec, parse, parseFragment, serialize } from 'parse5';
 import type { DefaultTreeAdapterMap } from 'parse5';
 import { parsePath, valueText } from '../src/json.js';
+import { fillStoreName } from '../src/store-name.js';
 import type { Json } from '../src/json.js';
 
 /** The data of a shared store as the page is rendered: its value at version `v`. */
@@ -65,7 +66,6 @@ const TWO_WAY_TAGS: ReadonlySet<string> = new Set(['input', 'textarea', 'select'
  */
 const INVALID_ATTR_NAME = /[\s\0/>="'<]/;
 const ASCII_WHITESPACE = /[\t\n\f\r ]+/;
-const PLACEHOLDER = /\{([^{}]*)\}/g;
 
 /**
  * Renders the twin elements of `html` with current store values and adds the hydration data.
@@ -183,19 +183,8 @@ function collect(parent: ParentNode, params: URLSearchParams, found: Found): voi
 
 function addName(raw: string, params: URLSearchParams, names: Set<string>): void {
   if (raw === '') return;
-  const name = fillName(raw, params);
+  const name = fillStoreName(raw, params);
   if (name !== undefined) names.add(name);
-}
-
-/** Fills `{param}` placeholders from the query; `undefined` when a parameter is missing. */
-function fillName(raw: string, params: URLSearchParams): string | undefined {
-  let missing = false;
-  const name = raw.replace(PLACEHOLDER, (_, param: string) => {
-    const value = params.get(param);
-    if (value === null) missing = true;
-    return value ?? '';
-  });
-  return missing ? undefined : name;
 }
 
 //#endregion Parsing and collecting
@@ -228,7 +217,7 @@ function renderElement(el: Element, inherited: Root, ctx: RenderContext): void {
 function rootOf(el: Element, inherited: Root, ctx: RenderContext): Root {
   const raw = getAttr(el, 'store');
   if (raw === undefined) return inherited;
-  const name = fillName(raw, ctx.params);
+  const name = fillStoreName(raw, ctx.params);
   const data = name === undefined ? undefined : ctx.stores.get(name);
   return data === undefined ? undefined : { value: data.value };
 }

@@ -11,7 +11,6 @@ import { after, before } from 'node:test';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -179,15 +178,6 @@ async function stopChild(child: ChildProcess, exited: Promise<void>, signal: Nod
   clearTimeout(timer);
 }
 
-/** A TCP port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(0, resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 /** A fresh temporary folder and a function that removes it. */
 export async function tempDir(): Promise<{ path: string; remove: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), 'twin-e2e-'));
@@ -196,43 +186,64 @@ export async function tempDir(): Promise<{ path: string; remove: () => Promise<v
 
 //#endregion servers
 
-/** The demo served in-process and a Chromium, for one `describe` of end-to-end tests. */
-export interface DemoSession {
-  /** The running demo (set once the suite's `before` ran). */
-  readonly serving: Serving;
-  /** A new user: a browser context of its own, closed after the suite. */
+/** A Chromium for one `describe` of end-to-end tests, each user a browser context of its own. */
+export interface BrowserSession {
+  /** A new user, closed after the suite. */
   user(options?: BrowserContextOptions): Promise<BrowserContext>;
-  /** A new user's page at `path`. */
-  open(path: string, options?: { online: boolean }): Promise<Page>;
+  /** A new user's page at `path` of the server at `base`. */
+  openAt(base: string, path: string, options?: { online: boolean }): Promise<Page>;
 }
 
-/** Registers the suite's `before`/`after`: serve the demo, launch Chromium, close both and every user after. */
-export function useDemo(): DemoSession {
-  let serving: Serving | undefined;
+/** Registers the suite's `before`/`after`: launch Chromium; close it and every user after. */
+export function useBrowser(): BrowserSession {
   let browser: Browser | undefined;
   const users: BrowserContext[] = [];
   before(async () => {
     checkPrerequisites();
-    serving = await serveDemo();
     browser = await launchBrowser();
   });
   after(async () => {
     for (const user of users) await user.close().catch(() => undefined);
     await browser?.close();
-    await serving?.close();
   });
-  const session: DemoSession = {
-    get serving() {
-      return serving!;
-    },
+  const session: BrowserSession = {
     async user(options) {
       const context = await newUser(browser!, options);
       users.push(context);
       return context;
     },
-    async open(path, options) {
-      return openPage(await session.user(), serving!.url, path, options);
+    async openAt(base, path, options) {
+      return openPage(await session.user(), base, path, options);
     },
   };
   return session;
+}
+
+/** The demo served in-process, and {@link useBrowser}'s Chromium. */
+export interface DemoSession {
+  /** The running demo (set once the suite's `before` ran). */
+  readonly serving: Serving;
+  /** A new user, closed after the suite. */
+  user(options?: BrowserContextOptions): Promise<BrowserContext>;
+  /** A new user's page at `path` of the demo. */
+  open(path: string, options?: { online: boolean }): Promise<Page>;
+}
+
+/** Registers the suite's `before`/`after`: serve the demo and launch Chromium; close both after. */
+export function useDemo(): DemoSession {
+  let serving: Serving | undefined;
+  const browser = useBrowser();
+  before(async () => {
+    serving = await serveDemo();
+  });
+  after(async () => {
+    await serving?.close();
+  });
+  return {
+    get serving() {
+      return serving!;
+    },
+    user: browser.user,
+    open: (path, options) => browser.openAt(serving!.url, path, options),
+  };
 }

@@ -7,37 +7,28 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { checkPrerequisites, freePort, launchBrowser, newUser, openPage, sendMessage, spawnDemo, TIMEOUT_MS, tempDir, waitOnline, waitText } from './harness.js';
+import { freePort } from '../helpers/free-port.js';
+import { sendMessage, spawnDemo, TIMEOUT_MS, tempDir, useBrowser, waitOnline, waitText } from './harness.js';
 import type { DemoProcess } from './harness.js';
 
 /** How long pages may take to notice the server is back (reconnect backoff is capped at 5 s). */
 const RECONNECT_TIMEOUT_MS = 20_000;
 
 describe('server restart', () => {
-  let browser: Browser;
+  const browser = useBrowser();
   let server: DemoProcess | undefined;
   let dir: Awaited<ReturnType<typeof tempDir>>;
-  const users: BrowserContext[] = [];
 
   before(async () => {
-    checkPrerequisites();
     dir = await tempDir();
-    browser = await launchBrowser();
   });
 
   after(async () => {
-    for (const user of users) await user.close().catch(() => undefined);
-    await browser?.close();
     await server?.kill('SIGTERM');
     await dir?.remove();
   });
 
-  const open = async (url: string, path: string): Promise<Page> => {
-    const context = await newUser(browser);
-    users.push(context);
-    return openPage(context, url, path);
-  };
+  const open = browser.openAt;
 
   test('both pages reconnect by themselves and converge', async () => {
     const port = await freePort();
