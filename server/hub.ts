@@ -22,7 +22,7 @@ import type { Json, JsonObject } from '../src/json.js';
 import { applyOps, applyOpsInPlace } from '../src/ops.js';
 import type { Op } from '../src/ops.js';
 import { parseBatchId } from '../src/protocol.js';
-import { deepCopy, Replica } from '../src/replica.js';
+import { Replica } from '../src/replica.js';
 import type { Batch, ReplicaHost } from '../src/replica.js';
 import { bindRuntime } from '../src/runtime.js';
 import type { Runtime, StoreStatus } from '../src/runtime.js';
@@ -31,7 +31,7 @@ import type { StorageAdapter, StoredBatch } from './storage.js';
 const debug = debuglog('twin:server');
 
 /** Batches kept in memory per store to catch up a returning client with only what it missed. */
-export const DEFAULT_LOG_SIZE = 1000;
+const DEFAULT_LOG_SIZE = 1000;
 /** A snapshot is written to storage every this many batches. */
 const COMPACT_EVERY = 500;
 /** Times an action may run again because it touched a store that had to be loaded first. */
@@ -313,8 +313,7 @@ export class Hub extends EventEmitter implements Runtime {
     this.apply(store, { v: store.v + 1, ops, ...(id ? { id } : {}) }, client);
     if (persisted && ++store.sinceCompact >= COMPACT_EVERY) {
       store.sinceCompact = 0;
-      // A copy: the replica changes its confirmed tree in place, storage may serialize later.
-      this.storage.compact(store.name, deepCopy(store.replica.confirmed), store.v).catch((err) => debug('compact %s failed: %o', store.name, err));
+      this.storage.compact(store.name, store.replica.confirmed, store.v).catch((err) => debug('compact %s failed: %o', store.name, err));
     }
     return true;
   }
@@ -356,7 +355,7 @@ export class Hub extends EventEmitter implements Runtime {
   /** Writes what this node holds of `store` back to storage if storage is behind it (it lost data). */
   private async restore(store: HubStore): Promise<void> {
     if (!this.storage.restore) return;
-    const restored = await this.storage.restore(store.name, { value: deepCopy(store.replica.confirmed), v: store.v, seqs: Object.fromEntries(store.seqs) });
+    const restored = await this.storage.restore(store.name, { value: store.replica.confirmed, v: store.v, seqs: Object.fromEntries(store.seqs) });
     debug('store %s: storage was behind version %d; %s', store.name, store.v, restored ? 'restored it' : 'already restored');
   }
 

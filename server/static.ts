@@ -58,6 +58,6 @@ export async function readStatic(root: string, urlPath: string): Promise<StaticF
 }
 
 /** A strong ETag for `body`. */
-export function etagOf(body: Buffer | string): string {
+function etagOf(body: Buffer | string): string {
   return `"${createHash('sha1').update(body).digest('base64url').slice(0, 27)}"`;
 }

@@ -58,7 +58,8 @@ export interface StorageAdapter {
 
   /**
    * Records `value` as the snapshot at version `v` (a version already appended) and may drop
-   * logged batches up to `v`. Never loses a batch after `v`.
+   * logged batches up to `v`. Never loses a batch after `v`. Takes what it needs of `value`
+   * (a copy, or its serialization) before it returns: the hub goes on changing that tree.
    */
   compact(store: string, value: Json, v: number): Promise<void>;
 
@@ -73,6 +74,7 @@ export interface StorageAdapter {
    * Puts back a store that storage lost (a Redis restarted without persistence) from a node
    * that still holds it: writes `state` as the snapshot at `state.v`, with its seqs, but only
    * if the stored version is below `state.v`. Resolves true if it wrote, false otherwise.
+   * Like {@link compact}, it takes what it needs of `state.value` before it returns.
    * Optional: single-process backends cannot lose data behind their hub's back.
    */
   restore?(store: string, state: StoredState): Promise<boolean>;

@@ -107,7 +107,7 @@ export class TwinServer implements ConnectionOwner {
     // enforces a looser hard cap itself (close 1009) so a huge frame is never buffered whole.
     (this.wss.options as { maxPayload: number }).maxPayload = Math.max(4 * this.limits.maxFrameBytes, this.limits.maxFrameBytes + HARD_CAP_MARGIN);
     this.ownsStorage = !options.storage;
-    this.hub = new Hub(app, { storage: options.storage ?? createMemoryStorage(), logSize: options.logSize ?? 1000, maxDepth: this.limits.maxDepth });
+    this.hub = new Hub(app, { storage: options.storage ?? createMemoryStorage(), ...(options.logSize ? { logSize: options.logSize } : {}), maxDepth: this.limits.maxDepth });
     this.ready = Promise.all([...definitionsOf(app).stores.values()]
       .filter((d) => d.kind === 'shared' && !d.options.family)
       .map((d) => this.hub.load(d.name))).then(() => undefined);
@@ -245,8 +245,8 @@ export function twin(app: App, options: TwinOptions = {}): TwinServer {
   return new TwinServer(app, options);
 }
 
-/** What `auth` sees of an HTTP request. @internal */
-export function requestInfo(request: IncomingMessage): RequestInfo {
+/** What `auth` sees of an HTTP request. */
+function requestInfo(request: IncomingMessage): RequestInfo {
   const cookies: Record<string, string> = {};
   for (const part of (request.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');

@@ -27,7 +27,6 @@ export interface SpliceOp { op: 'splice'; path: Path; index: number; remove: num
 export interface AddOp { op: 'add'; path: Path; delta: number }
 
 export type Op = SetOp | DelOp | PushOp | SpliceOp | AddOp;
-export type OpKind = Op['op'];
 
 type Container = JsonObject | Json[];
 

@@ -144,7 +144,7 @@ function readClientMessage(m: unknown, limits: Readonly<Limits>): ClientMessage 
 }
 
 /** Checks the shape of one op (what its values hold is checked when it is applied). */
-export function readOp(op: unknown, limits: Readonly<Limits> = DEFAULT_LIMITS): Op {
+function readOp(op: unknown, limits: Readonly<Limits> = DEFAULT_LIMITS): Op {
   if (!isRecord(op)) throw opError('an op must be an object');
   const path = op.path;
   if (!Array.isArray(path) || path.length > limits.maxPath || !path.every(isKey)) {
@@ -172,14 +172,6 @@ export function readOp(op: unknown, limits: Readonly<Limits> = DEFAULT_LIMITS): 
 }
 
 //#endregion reading
-//#region writing
-
-/** Serializes one server message. Broadcasts are serialized once, then sent to every subscriber. */
-export function writeMessage(message: ServerMessage | ClientMessage): string {
-  return JSON.stringify(message);
-}
-
-//#endregion writing
 //#region helpers
 
 /** Client ids: 8 to 64 URL-safe characters (clients use random UUIDs; they are secrets). */

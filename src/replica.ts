@@ -239,7 +239,8 @@ export class Replica {
 
   /** The server's whole state at version `v` (a new subscriber, or one too far behind). */
   reset(value: Json, v: number): void {
-    this.confirmed = deepCopy(value);
+    // `value` is fresh (a parsed message, a storage load): it becomes this replica's own tree.
+    this.confirmed = value;
     this.v = v;
     this._rebuild();
     this._emit([], 'remote', true);
