@@ -343,6 +343,32 @@ describe('app.action()', () => {
   });
 });
 
+describe('a refused batch on a store without a schema', () => {
+  it('leaves the committed state exactly as it was, though its first ops applied before one failed', async (t) => {
+    const app = defineApp();
+    const s = app.shared('plain', () => ({ list: [1, 2, 3], obj: { a: 1 } as Record<string, Json>, n: 0 }));
+    const srv = await serve(t, app);
+    const raw = await rawSubscribed(srv, { plain: 0 });
+    const before = structuredClone(snapshot(s));
+    raw.send(opMessage(raw, 1, 'plain', [
+      { op: 'push', path: ['list'], values: [4] },
+      { op: 'splice', path: ['list'], index: 0, remove: 2, values: ['x'] },
+      { op: 'del', path: ['obj', 'a'] },
+      { op: 'set', path: ['obj', 'b'], value: { c: 1 } },
+      { op: 'add', path: ['n'], delta: 5 },
+      { op: 'set', path: ['obj', 'b', 'c', 'nope'], value: 1 }, // through a number: refused
+    ]));
+    assert.equal((await raw.next((m) => m.t === 'reject')).code, ErrorCode.PATH);
+    assert.deepEqual(snapshot(s), before);
+    // What later batches build on is the untouched state.
+    raw.send(opMessage(raw, 2, 'plain', [{ op: 'push', path: ['list'], values: [4] }]));
+    await raw.next((m) => m.t === 'sync' && m.v === 1);
+    assert.deepEqual(snapshot(s), { ...before, list: [1, 2, 3, 4] });
+    const fresh = await rawSubscribed(srv, { plain: 0 });
+    assert.deepEqual(fresh.messages.find((m) => m.t === 'snapshot')?.value, { ...before, list: [1, 2, 3, 4] });
+  });
+});
+
 describe('op batch ids', () => {
   it('applies a batch sent twice once, and acknowledges the second with an empty sync', async (t) => {
     const app = defineApp();

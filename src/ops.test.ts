@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { applyOps, ErrorCode, isTwinError } from './index.js';
+import { applyOpsInPlace } from './ops.js';
 import type { Json, Op } from './index.js';
 
 function deepFreeze<T>(value: T): T {
@@ -366,5 +368,69 @@ describe('applyOps: refused batches', () => {
 
   it('refuses a batch whose last op overflows', () => {
     refused({ n: 1e308 }, [{ op: 'set', path: ['m'], value: 1 }, { op: 'add', path: ['n'], delta: 1e308 }], ErrorCode.OP, 'n');
+  });
+});
+
+// applyOpsInPlace is internal, but replicas and the hub's batch check stand on it: a refused
+// batch must leave the committed tree exactly as it was, whatever its earlier ops did.
+describe('applyOpsInPlace (internal)', () => {
+  const keyArb = fc.constantFrom('a', 'b', 'list', 'x', '0');
+  const valueArb = fc.letrec<{ json: Json }>((tie) => ({
+    json: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.oneof(fc.integer(), fc.string({ maxLength: 3 }), fc.boolean(), fc.constant(null)),
+      fc.array(tie('json'), { maxLength: 3 }),
+      fc.dictionary(keyArb, tie('json'), { maxKeys: 3 }),
+    ),
+  })).json;
+  // Mostly paths that exist in the states below (so many batches apply), some that do not.
+  const pathArb = fc.oneof(
+    fc.tuple(fc.constantFrom('a', 'list', 'x')),
+    fc.tuple(fc.constant('list'), fc.nat(4)),
+    fc.tuple(fc.constant('x'), keyArb),
+    fc.array(fc.oneof(keyArb, fc.nat(4)), { maxLength: 3 }),
+  ).map((path) => [...path] as (string | number)[]);
+  const opArb: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ op: fc.constant('set' as const), path: pathArb, value: valueArb }),
+    fc.record({ op: fc.constant('del' as const), path: pathArb }),
+    fc.record({ op: fc.constant('push' as const), path: pathArb, values: fc.array(valueArb, { maxLength: 2 }) }),
+    fc.record({ op: fc.constant('splice' as const), path: pathArb, index: fc.nat(5), remove: fc.nat(3), values: fc.array(valueArb, { maxLength: 2 }) }),
+    fc.record({ op: fc.constant('add' as const), path: pathArb, delta: fc.integer({ min: -5, max: 5 }) }),
+  );
+  const stateArb = fc.record({
+    a: fc.integer(),
+    list: fc.array(valueArb, { maxLength: 4 }),
+    x: fc.dictionary(keyArb, valueArb, { maxKeys: 3 }),
+  }) as fc.Arbitrary<{ [key: string]: Json }>;
+
+  it('gives what applyOps gives, or refuses leaving the state as it was; its undo restores it', () => {
+    let refused = 0;
+    let applied = 0;
+    fc.assert(fc.property(stateArb, fc.array(opArb, { minLength: 1, maxLength: 4 }), (state, ops) => {
+      const before = structuredClone(state);
+      let expected: Json | Error;
+      try {
+        expected = applyOps(before, ops);
+      } catch (err) {
+        expected = err as Error;
+      }
+      const live = structuredClone(state);
+      try {
+        const undo = applyOpsInPlace(live, ops);
+        assert.ok(!(expected instanceof Error), 'applyOps refused what applyOpsInPlace took');
+        assert.deepEqual(live, expected);
+        undo();
+        assert.deepEqual(live, before);
+        applied++;
+      } catch (err) {
+        if (err instanceof assert.AssertionError) throw err;
+        assert.ok(expected instanceof Error, 'applyOpsInPlace refused what applyOps took');
+        assert.equal((err as { code?: string }).code, (expected as { code?: string }).code);
+        assert.deepEqual(live, before, 'a refused batch leaves the state as it was');
+        refused++;
+      }
+    }), { numRuns: 500 });
+    // Both branches must really have been exercised.
+    assert.ok(refused > 50 && applied > 50, `refused ${refused}, applied ${applied}`);
   });
 });
