@@ -637,6 +637,11 @@ describe('Client optimistic view', () => {
     await settled(a.store);
     await converged(doc, [a.store, b.store]);
     assert.deepEqual(snapshot(doc).list, ['b', 'slow']);
+
+    // A refused write makes A show its confirmed state alone: the rebase above left it intact.
+    a.store.forbidden = 1;
+    await assert.rejects(settled(a.store), { code: ErrorCode.FORBIDDEN });
+    assert.deepEqual(snapshot(a.store), snapshot(doc));
   });
 
   it('rolls back a refused write, sets status().error and fires reject on the Client', async (t) => {

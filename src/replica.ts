@@ -2,7 +2,7 @@
 /**
  * @module replica
  * One store as one place sees it. A replica keeps the **confirmed** state (what the server
- * committed, version `v`; an immutable tree) and the **pending** batches (writes made here and
+ * committed, version `v`; a tree of its own) and the **pending** batches (writes made here and
  * not yet confirmed), and shows their sum, confirmed ⊕ pending, as the live **view**: a tree of
  * plain objects mutated in place, so an object keeps its identity while it stays in the store.
  *
@@ -18,7 +18,7 @@ import { DEV_MODE } from './dev.js';
 import { ErrorCode, TwinError, twinError } from './errors.js';
 import { DEFAULT_MAX_DEPTH, jsonEqual } from './json.js';
 import type { Json, JsonObject, Path } from './json.js';
-import { applyOp, applyOps, applyOpsInPlace, spliceLarge } from './ops.js';
+import { applyOp, applyOpsInPlace, spliceLarge } from './ops.js';
 import type { Op, Writer } from './ops.js';
 import { createTracker, isTracking, untracked } from './signals.js';
 import type { Tracker } from './signals.js';
@@ -290,15 +290,21 @@ export class Replica {
    * that no longer applies is left out of the view; the server will refuse it too.
    */
   private _rebuild(): void {
-    let next = this.confirmed;
+    // Lay the pending batches on the confirmed tree itself, reconcile the view with it, then
+    // take them off again: costs what the batches touch plus the walk, and copies nothing.
+    const undo: (() => void)[] = [];
     for (const batch of this.pending) {
       try {
-        next = applyOps(next, batch.ops, this.maxDepth);
+        undo.push(applyOpsInPlace(this.confirmed as Container, batch.ops, this.maxDepth));
       } catch {
         // Keep the batch (its reject will come) but show the state without it.
       }
     }
-    untracked(() => this._reconcile(this.root, next as Container));
+    try {
+      untracked(() => this._reconcile(this.root, this.confirmed as Container));
+    } finally {
+      while (undo.length) undo.pop()!();
+    }
     this._anyChange.bump();
   }
 
