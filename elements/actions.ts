@@ -65,10 +65,27 @@ function actionTarget(event: Event): Element | undefined {
   return undefined;
 }
 
+/** Shadow roots listened to for submits: a `submit` event does not leave its shadow root. */
+const shadowRoots = new WeakSet<ShadowRoot>();
+
+/**
+ * Listens for submits in the shadow root `el` is in, if any. Called for a `twin-action` form
+ * the user clicks in or moves the focus into, before it can be submitted. (A script's
+ * `requestSubmit()` on such a form in a shadow root no one has touched goes unseen.)
+ */
+function reachShadowRoot(el: Element | undefined): void {
+  const root = el?.getRootNode();
+  if (root instanceof ShadowRoot && !shadowRoots.has(root)) {
+    shadowRoots.add(root);
+    root.addEventListener('submit', onSubmit as EventListener);
+  }
+}
+
 function onClick(event: MouseEvent): void {
   const el = actionTarget(event);
+  if (!el) return;
   // A form calls its action on submit instead.
-  if (!el || el instanceof HTMLFormElement) return;
+  if (el instanceof HTMLFormElement) return reachShadowRoot(el);
   let args: Json[] = [];
   const raw = el.getAttribute(ARGS);
   if (raw !== null) {
@@ -100,6 +117,7 @@ if (globalThis.document && !globals[INSTALLED]) {
   globals[INSTALLED] = true;
   document.addEventListener('click', onClick);
   document.addEventListener('submit', onSubmit);
+  document.addEventListener('focusin', (event) => reachShadowRoot(actionTarget(event)));
 }
 
 declare global {

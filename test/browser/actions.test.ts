@@ -101,4 +101,29 @@ describe('twin-action on a form', () => {
     await again;
     await until(() => el.querySelectorAll('li').length === 2, 'the second item');
   });
+
+  it('works inside a shadow root, submitted by a click or after the focus moved in', async () => {
+    const id = uniq('s');
+    // method="dialog": were the submit not handled, the test page would not navigate away.
+    const formIn = (host: Element) => {
+      host.attachShadow({ mode: 'open' }).innerHTML = `<form method="dialog" twin-action="log_push">
+        <input type="hidden" name="id" value="${id}"><input name="text"><button>Send</button></form>`;
+      return host.shadowRoot!.querySelector('form')!;
+    };
+    const el = await fixture(html`<div><p></p><p></p></div>`);
+    const [clicked, focused] = [...el.querySelectorAll('p')].map(formIn) as [HTMLFormElement, HTMLFormElement];
+
+    clicked.querySelector('input[name=text]')!.setAttribute('value', 'by click');
+    const done = nextEvent(clicked, 'twin-done');
+    clicked.querySelector('button')!.click();
+    expect((await done).args).to.deep.equal([id, 'by click']);
+
+    const text = focused.querySelector<HTMLInputElement>('input[name=text]')!;
+    text.focus();
+    text.value = 'by enter';
+    const again = nextEvent(focused, 'twin-done');
+    focused.requestSubmit(); // what pressing Enter in the field does
+    expect((await again).args).to.deep.equal([id, 'by enter']);
+    expect((await serverRead<Board>('board'))!.calls[id]).to.deep.equal(['by click', 'by enter']);
+  });
 });
