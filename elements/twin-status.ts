@@ -8,7 +8,8 @@ import { define, setText, TwinElement, watchValue } from './internal.js';
 
 /**
  * Shows the state of the page's connection — `connecting`, `online` or `offline` — as its
- * text and as its `state` attribute, for styling:
+ * text and as its `state` attribute, for styling. It opens the connection if the page has
+ * not yet needed it (a page with local stores only, say):
  *
  * ```html
  * <style>twin-status[state=offline] { color: crimson }</style>
@@ -21,6 +22,8 @@ export class TwinStatusElement extends TwinElement {
 
   protected bind(): () => void {
     const client = pageClient();
+    // The connection opens when first needed; a page that shows its state needs it now.
+    client.wake();
     return watchValue(() => client.state, (state) => {
       setText(this, state);
       if (this.getAttribute('state') !== state) this.setAttribute('state', state);

@@ -105,9 +105,17 @@ export class Client extends EventTarget implements Runtime {
     return this.__core.status(replica);
   }
 
-  /** The state of the connection (tracked when read in a signal consumer). */
+  /**
+   * The state of the connection (tracked when read in a signal consumer). The connection opens
+   * when first needed (a shared store used, an action called), or when `<twin-status>` asks.
+   */
   get state(): ConnectionState {
     return this.__core.state.get();
+  }
+
+  /** Opens the connection now unless it is open, opening, waiting to reconnect or closed. @internal */
+  wake(): void {
+    this.__core.wake();
   }
 
   /** Connects to `url` (or the default), or reconnects at once if already connected. */
@@ -130,6 +138,7 @@ export class Client extends EventTarget implements Runtime {
 /** What a {@link Client} forwards to. */
 interface Core extends Runtime {
   readonly state: ReturnType<typeof state<ConnectionState>>;
+  wake(): void;
   connect(url: string | undefined): void;
   close(): void;
 }
@@ -281,10 +290,18 @@ function createCore(client: Client, options: ClientOptions): Core {
     flush();
   };
 
+  /**
+   * Opens the connection if nothing else will: not open or opening, not waiting to reconnect,
+   * not closed by the page, and with a URL to go to (the default one, when there is one).
+   */
+  const wake = () => {
+    if (!socket && !closed && !reconnectTimer && (url ??= defaultUrl())) open();
+  };
+
   /** Queues a message; everything queued in one turn goes out as one frame. */
   const send = (message: ClientMessage) => {
-    // The first message to send opens the default connection, unless the page closed it.
-    if (!socket && !closed && !reconnectTimer && (url ??= defaultUrl())) open();
+    // The first message to send opens the connection.
+    wake();
     // Before hello, nothing goes out: hello re-sends whatever is still unconfirmed.
     if (helloSent && outbox.push(message) === 1) queueMicrotask(flush);
   };
@@ -389,6 +406,7 @@ function createCore(client: Client, options: ClientOptions): Core {
   return {
     state: connection,
     status,
+    wake,
     replica(name, def, id) {
       let replica = replicas.get(name);
       if (replica) return replica;

@@ -83,6 +83,13 @@ describe('a plain page with no script of its own', () => {
     expect((await serverRead<{ n: number }>('page_state'))!.n).to.equal(5);
     expect($('#error').hasAttribute('hidden')).to.equal(true);
   });
+
+  it('with no shared store, still connects to show <twin-status>', async () => {
+    const { doc } = await load('/twin-pages/status.html');
+    const status = doc.querySelector('#status')!;
+    await until(() => status.getAttribute('state') === 'online', 'the page to connect for its status');
+    expect(status.textContent).to.equal('online');
+  });
 });
 
 describe('a Lit page with /_twin/lit.js', () => {
