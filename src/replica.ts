@@ -291,7 +291,8 @@ export class Replica {
    */
   private _rebuild(): void {
     // Lay the pending batches on the confirmed tree itself, reconcile the view with it, then
-    // take them off again: costs what the batches touch plus the walk, and copies nothing.
+    // take them off again: no copy of every container on the batches' paths, as a pure apply
+    // would make (a push to a long list would copy the list).
     const undo: (() => void)[] = [];
     for (const batch of this.pending) {
       try {
