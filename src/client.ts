@@ -189,8 +189,10 @@ function createCore(client: Client, options: ClientOptions): Core {
         try {
           areas.get(replica.name)?.setItem(PERSIST_PREFIX + replica.name, JSON.stringify(replica.root));
         } catch (err) {
-          // A full or forbidden storage must not break the page: keep working in memory.
-          console.warn(DEV_MODE ? `[twin-state] Could not persist local store ${JSON.stringify(replica.name)}:` : `[twin-state] ${replica.name}`, err);
+          // A full or forbidden storage must not break the page: say so once, and keep the
+          // store in memory from now on (instead of failing, and warning, at every write).
+          areas.set(replica.name, undefined);
+          console.warn(DEV_MODE ? `[twin-state] Could not persist local store ${JSON.stringify(replica.name)}; it is kept in memory only:` : `[twin-state] ${replica.name}`, err);
         }
       }
     },

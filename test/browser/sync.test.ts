@@ -2,10 +2,11 @@
 /**
  * The page runtime against the real server: two runtimes in one page converge, writes made
  * offline are sent once back online, a refused write is rolled back and shown, and a persisted
- * local store survives into a new client (and falls back to its default when corrupted).
+ * local store survives into a new client. Bad input in the page breaks nothing: a corrupted
+ * stored value, a full storage, hydration data that is not JSON.
  */
 import { expect, fixture, html } from '@open-wc/testing';
-import { createClient, increment, pageClient, settled, snapshot, status, store } from '../../src/index.js';
+import { createClient, increment, pageClient, settled, snapshot, status } from '../../src/index.js';
 import type { Client } from '../../src/index.js';
 import { prefs } from './app.js';
 import { flush, freshBox, serverRead, uniq, until, WS_URL } from './helpers.js';
@@ -170,10 +171,7 @@ describe('a persisted local store', () => {
   it('falls back to its default, with exactly one warning, when the stored value is corrupted', async () => {
     const name = uniq('prefs_');
     localStorage.setItem(`twin:${name}`, '{"theme": "da');
-    const warnings: unknown[][] = [];
-    const warn = console.warn;
-    console.warn = (...args: unknown[]) => void warnings.push(args);
-    try {
+    const warnings = await warningsOf(async () => {
       const hydration = { local: { [name]: { value: { theme: 'light' }, persist: 'local' as const } } };
       const client = createClient({ hydration, storage: { local: localStorage } });
       const local = client.store<{ theme: string }>(name);
@@ -181,13 +179,76 @@ describe('a persisted local store', () => {
       expect(snapshot(local)).to.deep.equal({ theme: 'light' });
       local.theme = 'blue';
       await flush();
-    } finally {
-      console.warn = warn;
-    }
+    });
     expect(warnings).to.have.length(1);
-    expect(String(warnings[0]![0])).to.contain('corrupted');
+    expect(warnings[0]).to.contain('corrupted');
     expect(JSON.parse(localStorage.getItem(`twin:${name}`)!)).to.deep.equal({ theme: 'blue' });
     localStorage.removeItem(`twin:${name}`);
-    expect(store).to.be.a('function');
+  });
+
+  it('keeps working in memory, with one warning, when the storage is full', async () => {
+    const name = uniq('prefs_');
+    const filler: string[] = [];
+    try {
+      // Fill this origin's localStorage to its real quota.
+      const chunk = 'x'.repeat(1 << 20);
+      for (let i = 0; i < 64; i++) {
+        try {
+          localStorage.setItem(`fill:${i}`, chunk);
+          filler.push(`fill:${i}`);
+        } catch {
+          break;
+        }
+      }
+      const hydration = { local: { [name]: { value: { n: 0, text: '' }, persist: 'local' as const } } };
+      const client = createClient({ hydration, storage: { local: localStorage } });
+      const local = client.store<{ n: number; text: string }>(name);
+      const warnings = await warningsOf(async () => {
+        local.text = 'y'.repeat(1 << 20); // more than is left
+        await flush();
+        local.n = 1;
+        await flush();
+      });
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]).to.contain('memory');
+      expect(snapshot(local).n).to.equal(1);
+      expect(local.text.length).to.equal(1 << 20);
+      expect(localStorage.getItem(`twin:${name}`)).to.equal(null);
+    } finally {
+      for (const key of filler) localStorage.removeItem(key);
+    }
   });
 });
+
+describe('a page whose hydration data is not JSON', () => {
+  it('starts without it, with one warning, and still syncs from the server', async () => {
+    const { name, handle } = await freshBox();
+    handle.text = 'from the server';
+    await settled(handle);
+    const script = Object.assign(document.createElement('script'), { type: 'application/json', id: 'twin-hydration', textContent: '{"shared": {' });
+    document.body.append(script);
+    let client: Client;
+    const warnings = await warningsOf(() => {
+      client = createClient({ url: WS_URL }).connect();
+      clients.push(client);
+    });
+    script.remove();
+    expect(warnings).to.have.length(1);
+    expect(warnings[0]).to.contain('hydration');
+    const other = client!.store<Box>(name);
+    await until(() => other.text === 'from the server', 'the store from the server');
+  });
+});
+
+/** What `console.warn` was called with while `fn` ran, each call's arguments as one string. */
+async function warningsOf(fn: () => unknown): Promise<string[]> {
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(' '));
+  try {
+    await fn();
+  } finally {
+    console.warn = warn;
+  }
+  return warnings;
+}
