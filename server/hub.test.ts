@@ -671,6 +671,71 @@ describe('Client optimistic view', () => {
   });
 });
 
+describe('a subscriber that throws', () => {
+  it('stops no commit, broadcast or other subscriber, on the server or in a client; its error is reported', async (t) => {
+    const app = defineApp();
+    const doc = app.shared('doc', () => ({ n: 0 }));
+    const srv = await serve(t, app);
+    const reported: unknown[] = [];
+    const error = console.error;
+    console.error = (...args: unknown[]) => void reported.push(args.at(-1));
+    t.after(() => void (console.error = error));
+
+    const onServer: number[] = [];
+    subscribe(doc, () => {
+      throw new Error('server subscriber');
+    });
+    subscribe(doc, () => void onServer.push(snapshot(doc).n));
+    const a = await clientOf<typeof doc>(srv, 'doc', doc);
+    const b = await clientOf<typeof doc>(srv, 'doc', doc);
+    const inB: number[] = [];
+    subscribe(b.store, () => {
+      throw new Error('client subscriber');
+    });
+    subscribe(b.store, () => void inB.push(snapshot(b.store).n));
+
+    a.store.n = 1; // committed by the hub, which then tells every subscriber
+    await settled(a.store);
+    await committed(doc, () => increment(doc, 'n', 1)); // written by server code
+    await converged(doc, [a.store, b.store]);
+    assert.equal(snapshot(doc).n, 2);
+    assert.deepEqual(onServer, [1, 2]);
+    assert.deepEqual(inB, [1, 2]);
+    const messages = reported.map((err) => (err as Error).message);
+    assert.deepEqual(messages.filter((m) => m === 'server subscriber').length, 2);
+    assert.deepEqual(messages.filter((m) => m === 'client subscriber').length, 2);
+  });
+});
+
+describe('a server.on() listener that throws', () => {
+  it('stops neither the connection it is about nor the server; its error is logged', async (t) => {
+    const app = defineApp();
+    const doc = app.shared('doc', () => ({ n: 0 }));
+    const srv = await serve(t, app);
+    const logged: unknown[] = [];
+    const error = console.error;
+    console.error = (...args: unknown[]) => void logged.push(args.at(-1));
+    t.after(() => void (console.error = error));
+    const events: string[] = [];
+    for (const event of ['connect', 'subscribe', 'unsubscribe', 'disconnect'] as const) {
+      srv.server.on(event, () => {
+        throw new Error(event);
+      });
+      srv.server.on(event, () => void events.push(event));
+    }
+
+    const a = await clientOf<typeof doc>(srv, 'doc', doc);
+    a.store.n = 1;
+    await settled(a.store);
+    a.client.close();
+    await until(() => events.includes('disconnect'), 'the disconnect event');
+    const b = await clientOf<typeof doc>(srv, 'doc', doc);
+    assert.equal(b.store.n, 1);
+    assert.deepEqual(events, ['connect', 'subscribe', 'unsubscribe', 'disconnect', 'connect', 'subscribe']);
+    assert.deepEqual(logged.map((err) => (err as Error).message), events);
+  });
+});
+
 describe('two hubs on one storage', () => {
   it("apply each other's batches, and a node whose state no longer takes them reloads it from storage", async (t) => {
     const storage = createMemoryStorage();

@@ -139,9 +139,19 @@ export class TwinServer implements ConnectionOwner {
     return this.connections.size;
   }
 
-  /** Listens to client events: `connect`, `disconnect`, `subscribe`, `unsubscribe`. */
+  /**
+   * Listens to client events: `connect`, `disconnect`, `subscribe`, `unsubscribe`. An error
+   * `listener` throws is logged (`console.error`, as Koa logs an app's errors) and stops
+   * nothing: not the other listeners, nor the connection the event is about.
+   */
   on(event: 'connect' | 'disconnect' | 'subscribe' | 'unsubscribe', listener: (info: ClientEvent) => void): this {
-    this.hub.on(event, listener);
+    this.hub.on(event, (info: ClientEvent) => {
+      try {
+        listener(info);
+      } catch (err) {
+        console.error(`[twin-state] A ${event} listener threw:`, err);
+      }
+    });
     return this;
   }
 

@@ -251,14 +251,15 @@ function createCore(client: Client, options: ClientOptions): Core {
     ws.onmessage = (event: MessageEvent) => {
       if (ws !== socket) return;
       heard = Date.now();
-      let messages: ServerMessage[];
       try {
-        messages = readServerFrame(String(event.data));
-      } catch {
+        for (const message of readServerFrame(String(event.data))) receive(message);
+      } catch (err) {
+        // Not what a twin server sends (a broken proxy, say): drop the link. The next one
+        // starts over from the versions held here, and the server sends what they lack.
+        if (DEV_MODE) console.warn('[twin-state] Malformed message from the server; reconnecting.', err);
+        lost(ws);
         ws.close();
-        return;
       }
-      for (const message of messages) receive(message);
     };
     ws.onclose = () => lost(ws);
     // Without a listener, Node's `ws` throws on errors; onclose follows and reconnects.

@@ -239,6 +239,7 @@ export class Replica {
 
   /** The server's whole state at version `v` (a new subscriber, or one too far behind). */
   reset(value: Json, v: number): void {
+    if (typeof value !== 'object' || value === null) throw twinError(ErrorCode.FRAME, DEV_MODE && `A snapshot of store ${JSON.stringify(this.name)} must be an object or an array.`, this.name);
     // `value` is fresh (a parsed message, a storage load): it becomes this replica's own tree.
     this.confirmed = value;
     this.v = v;
@@ -365,17 +366,15 @@ export class Replica {
 
   private _emit(ops: readonly Op[], origin: Change['origin'], reset?: boolean): void {
     const change: Change = reset ? { ops, origin, reset } : { ops, origin };
-    let failed = false;
-    let first: unknown;
     for (const listener of [...this._listeners]) {
       try {
         listener(change);
       } catch (err) {
-        // One failing subscriber must not starve the others; rethrow the first afterwards.
-        if (!failed) [failed, first] = [true, err];
+        // A subscriber's error is its own: it must not stop the other subscribers, nor what
+        // made the change (a hub commit that still has to broadcast, a frame's next message).
+        reportError(err);
       }
     }
-    if (failed) throw first;
   }
 
   //#endregion subscribers
@@ -439,6 +438,16 @@ function reuse(target: Json[], index: number, remove: number, values: Json[]): J
   }
   if (pool.size === 0) return values;
   return values.map((value) => (typeof value === 'object' && value !== null ? pool.get(JSON.stringify(value))?.shift() ?? value : value));
+}
+
+/**
+ * Reports an error thrown by a subscriber as a browser reports one thrown by an event listener
+ * (an `error` event on the window, and the console); in Node, on the console.
+ */
+function reportError(err: unknown): void {
+  const report = (globalThis as { reportError?: (err: unknown) => void }).reportError;
+  if (report) report(err);
+  else console.error('[twin-state] A subscriber threw:', err);
 }
 
 /** A deep copy of trusted JSON (already checked), faster than {@link cloneJson}. */

@@ -44,7 +44,8 @@ export function snapshot<T extends object>(store: T): DeepReadonly<T> {
 /**
  * Calls `listener` after every change of `store`: once per batch written here (all the writes
  * of one turn) and once per change from the server, with the ops that made it. Returns the
- * function that stops it (also usable with `using`).
+ * function that stops it (also usable with `using`). An error `listener` throws is reported
+ * (as an event listener's is) and stops nothing else.
  */
 export function subscribe(store: object, listener: (change: Change) => void): Unsubscribe {
   const { replica } = refOf(store, 'subscribe');

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+/**
+ * The client against a server that sends what no twin server sends — a real `ws` server on
+ * 127.0.0.1 playing a broken proxy: the client drops that link, reconnects, and keeps the
+ * state and versions it had, so the next server sends it only what it lacks.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import { createClient, snapshot, status } from './index.js';
+import type { Client, WebSocketClass } from './index.js';
+import { NodeWebSocket, until } from '../test/helpers/server.js';
+
+/** Frames a twin server never sends, one per connection. */
+const BAD_FRAMES = [
+  'not JSON',
+  '{"t":"bogus"}',
+  '{"t":"sync","store":"doc"}',
+  '{"t":"snapshot","store":"doc","v":9,"value":null}',
+  '[{"t":"pong"},{"t":"snapshot","store":"doc","v":5}]',
+];
+
+describe('Client and a server that sends malformed messages', () => {
+  it('drops each such link, reconnects, and keeps its state and versions', async (t) => {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => server.once('listening', resolve));
+    const hellos: { subs: Record<string, number> }[] = [];
+    const closed: number[] = [];
+    server.on('connection', (ws: WebSocket) => {
+      const n = hellos.length;
+      ws.on('close', () => closed.push(n));
+      ws.on('message', (data) => {
+        const messages = [JSON.parse(String(data))].flat() as { t: string; subs: Record<string, number> }[];
+        const hello = messages.find((m) => m.t === 'hello');
+        if (!hello) return;
+        hellos.push(hello);
+        ws.send(JSON.stringify({ t: 'welcome', proto: 1 }));
+        if (n < BAD_FRAMES.length) ws.send(BAD_FRAMES[n]!);
+      });
+    });
+    const { port } = server.address() as { port: number };
+    const client: Client = createClient({
+      url: `ws://127.0.0.1:${port}`,
+      WebSocket: NodeWebSocket as unknown as WebSocketClass,
+      minDelay: 5,
+      maxDelay: 20,
+      hydration: { shared: { doc: { value: { text: 'hydrated' }, v: 3 } } },
+    });
+    t.after(async () => {
+      client.close();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const doc = client.store<{ text: string }>('doc');
+    assert.equal(doc.text, 'hydrated');
+
+    await until(() => hellos.length === BAD_FRAMES.length + 1 && client.state === 'online', 'a reconnect after each bad frame');
+    assert.deepEqual(closed.sort(), BAD_FRAMES.map((_, i) => i), 'the client closed every link that sent a bad frame');
+    for (const hello of hellos) assert.deepEqual(hello.subs, { doc: 3 }, 'every hello asks from the version it had');
+    assert.deepEqual(snapshot(doc), { text: 'hydrated' });
+    assert.equal(status(doc).v, 3);
+  });
+});
