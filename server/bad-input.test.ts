@@ -433,6 +433,31 @@ describe('bad input (DESIGN §4)', () => {
   });
 });
 
+describe('bad input: hooks that throw', () => {
+  it('an origins function or auth hook that throws refuses the upgrade (403, 401); the server keeps serving', async (t) => {
+    const { app, s, locked } = makeApp();
+    const srv = await serveOwn(t, app, {
+      origins: (origin) => {
+        if (origin.includes('evil')) throw new Error('origins hook failed');
+        return true;
+      },
+      auth: ({ url }) => {
+        if (url.searchParams.has('fail')) throw new Error('auth hook failed');
+        return 'someone';
+      },
+    });
+    const c = await setUp(srv, { s, locked });
+    const byOrigin = await refusedUpgrade(srv.url, { origin: 'http://evil.example' });
+    assert.equal(byOrigin.status, 403);
+    assert.equal(byOrigin.opened, false);
+    const byAuth = await refusedUpgrade(`${srv.url}?fail=1`, {});
+    assert.equal(byAuth.status, 401);
+    assert.equal(byAuth.opened, false);
+    assert.equal(srv.server.connectionCount, c.connections);
+    await assertContained(c);
+  });
+});
+
 describe('bad input: rate limit', () => {
   it('answers frames over the rate limit with TWIN_ERR_RATE, applying only the ones within it', async (t) => {
     const { app, s, locked } = makeApp();

@@ -235,12 +235,13 @@ export class TwinServer implements ConnectionOwner {
 
   private originAllowed(origin: string, host: string | undefined): boolean {
     const allowed = this.options.origins;
-    if (allowed === '*') return true;
-    if (typeof allowed === 'function') return allowed(origin);
-    if (allowed) return allowed.includes(origin);
     try {
+      if (allowed === '*') return true;
+      if (typeof allowed === 'function') return allowed(origin);
+      if (allowed) return allowed.includes(origin);
       return new URL(origin).host === host;
     } catch {
+      // An Origin that is not a URL, or an `origins` function that throws: refuse, as `auth` does.
       return false;
     }
   }
