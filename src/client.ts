@@ -21,7 +21,7 @@ import { deepFreeze, isPlainObject } from './json.js';
 import type { Json } from './json.js';
 import { PROTOCOL_VERSION, readServerFrame, WS_PATH } from './protocol.js';
 import type { Call, ClientMessage, OpMessage, ServerMessage } from './protocol.js';
-import { Replica } from './replica.js';
+import { deepCopy, Replica } from './replica.js';
 import type { Batch, ReplicaHost } from './replica.js';
 import type { Runtime, StoreStatus } from './runtime.js';
 import { pageRuntime, setPageRuntimeFactory } from './runtime.js';
@@ -384,14 +384,30 @@ function createCore(client: Client, options: ClientOptions): Core {
     areas.set(name, area);
     const text = area?.getItem(PERSIST_PREFIX + name);
     if (text == null) return fallback;
+    /** Forgets the stored value, once found corrupted or refused by the store's schema. */
+    const discard = () => {
+      console.warn(DEV_MODE ? `[twin-state] The stored value of local store ${JSON.stringify(name)} is corrupted or fails its schema; using its default.` : `[twin-state] corrupted ${name}`);
+      area!.removeItem(PERSIST_PREFIX + name);
+    };
     try {
-      const value = JSON.parse(text) as unknown;
-      if (isPlainObject(value)) return value as Json;
+      const value = JSON.parse(text) as Json;
+      if (isPlainObject(value)) {
+        const checked = def?.options.schema?.['~standard'].validate(value);
+        if (checked instanceof Promise) {
+          // An async schema answers later: show the stored value meanwhile, the default if refused.
+          void checked.then((result) => {
+            if (!result.issues) return;
+            discard();
+            replicas.get(name)?.reset(deepCopy(fallback), 0);
+          });
+          return value;
+        }
+        if (!checked?.issues) return value;
+      }
     } catch {
-      // Reported below.
+      // Not JSON: discarded below.
     }
-    console.warn(DEV_MODE ? `[twin-state] The stored value of local store ${JSON.stringify(name)} is corrupted; using its default.` : `[twin-state] corrupted ${name}`);
-    area!.removeItem(PERSIST_PREFIX + name);
+    discard();
     return fallback;
   };
 

@@ -6,8 +6,9 @@
  * stored value, a full storage, hydration data that is not JSON.
  */
 import { expect, fixture, html } from '@open-wc/testing';
-import { createClient, increment, pageClient, settled, snapshot, status } from '../../src/index.js';
-import type { Client } from '../../src/index.js';
+import * as v from 'valibot';
+import { createClient, defineApp, increment, pageClient, settled, snapshot, status } from '../../src/index.js';
+import type { Client, StandardSchemaV1 } from '../../src/index.js';
 import { prefs } from './app.js';
 import { flush, freshBox, serverRead, uniq, until, WS_URL } from './helpers.js';
 
@@ -217,6 +218,51 @@ describe('a persisted local store', () => {
     } finally {
       for (const key of filler) localStorage.removeItem(key);
     }
+  });
+});
+
+describe('a persisted local store with a schema', () => {
+  const app = defineApp();
+  const define = (schema: StandardSchemaV1<object, object>) => {
+    const name = uniq('prefs_');
+    return { name, prefs: app.local(name, () => ({ theme: 'light' }), { persist: 'local', schema }) as { theme: string } };
+  };
+  afterEach(() => {
+    for (const key of Object.keys(localStorage)) if (key.startsWith('twin:prefs_')) localStorage.removeItem(key);
+  });
+
+  it('restores a stored value the schema accepts, and falls back, with one warning, from one it refuses', async () => {
+    const schema = v.object({ theme: v.picklist(['light', 'dark']) });
+    const kept = define(schema);
+    localStorage.setItem(`twin:${kept.name}`, '{"theme":"dark"}');
+    const refused = define(schema);
+    localStorage.setItem(`twin:${refused.name}`, '{"theme":"neon"}');
+    const warnings = await warningsOf(() => {
+      expect(kept.prefs.theme).to.equal('dark');
+      expect(refused.prefs.theme).to.equal('light');
+    });
+    expect(warnings).to.have.length(1);
+    expect(warnings[0]).to.contain('schema');
+    expect(localStorage.getItem(`twin:${refused.name}`)).to.equal(null);
+  });
+
+  it('with an async schema, shows the stored value until the schema refuses it, then the default', async () => {
+    const schema = v.objectAsync({ theme: v.pipeAsync(v.string(), v.checkAsync(async (theme) => theme !== 'neon')) });
+    const kept = define(schema);
+    localStorage.setItem(`twin:${kept.name}`, '{"theme":"dark"}');
+    const refused = define(schema);
+    localStorage.setItem(`twin:${refused.name}`, '{"theme":"neon"}');
+    const warnings = await warningsOf(async () => {
+      expect(kept.prefs.theme).to.equal('dark');
+      expect(refused.prefs.theme).to.equal('neon');
+      await until(() => refused.prefs.theme === 'light', 'the refused value to give way to the default');
+    });
+    expect(kept.prefs.theme).to.equal('dark');
+    expect(warnings).to.have.length(1);
+    expect(localStorage.getItem(`twin:${refused.name}`)).to.equal(null);
+    refused.prefs.theme = 'dark'; // the store works on, and persists again
+    await flush();
+    expect(JSON.parse(localStorage.getItem(`twin:${refused.name}`)!)).to.deep.equal({ theme: 'dark' });
   });
 });
 
