@@ -736,6 +736,45 @@ describe('a server.on() listener that throws', () => {
   });
 });
 
+describe('the persist option of a shared store', () => {
+  it('prefixes its key in storage, so two apps share one storage without mixing; false keeps it in memory', async (t) => {
+    const storage = createMemoryStorage();
+    t.after(() => storage.close());
+    const define = (prefix: string) => {
+      const app = defineApp();
+      return {
+        app,
+        doc: app.shared('doc', () => ({ by: '' }), { persist: prefix }),
+        room: app.shared('room', () => ({ n: 0 }), { family: true, persist: prefix }),
+        scratch: app.shared('scratch', () => ({ n: 0 }), { persist: false }),
+      };
+    };
+    const one = define('one:');
+    const two = define('two:');
+    const nodeOne = await serve(t, one.app, { storage });
+    await serve(t, two.app, { storage });
+    await nodeOne.server.hub.load('room/a'); // a family member is loaded on first use
+    await committed(one.doc, () => void (one.doc.by = 'one'));
+    await committed(two.doc, () => void (two.doc.by = 'two'));
+    await committed(one.room('a'), () => increment(one.room('a'), 'n', 5));
+    await committed(one.scratch, () => increment(one.scratch, 'n', 1));
+
+    assert.deepEqual((await storage.load('one:doc'))?.value, { by: 'one' });
+    assert.deepEqual((await storage.load('two:doc'))?.value, { by: 'two' });
+    assert.deepEqual((await storage.load('one:room/a'))?.value, { n: 5 });
+    assert.equal(await storage.load('doc'), undefined);
+    assert.equal(await storage.load('one:scratch'), undefined);
+    assert.equal(await storage.load('scratch'), undefined);
+
+    // Another node of app one, on the same storage, finds its stores under the same keys.
+    const again = define('one:');
+    const nodeAgain = await serve(t, again.app, { storage });
+    await nodeAgain.server.hub.load('room/a');
+    await until(() => again.doc.by === 'one' && again.room('a').n === 5, 'the stores of app one');
+    assert.equal(again.scratch.n, 0);
+  });
+});
+
 describe('two hubs on one storage', () => {
   it("apply each other's batches, and a node whose state no longer takes them reloads it from storage", async (t) => {
     const storage = createMemoryStorage();

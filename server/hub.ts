@@ -72,6 +72,11 @@ interface Entry extends StoredBatch {
 /** A shared store as the hub holds it. */
 export class HubStore {
   readonly name: string;
+  /**
+   * Where the store lives in storage: its name behind the `persist` prefix; undefined for a
+   * store kept in memory only (`persist: false`), which never reaches the storage calls.
+   */
+  readonly key: string | undefined;
   readonly def: StoreDef;
   readonly replica: Replica;
   readonly subscribers = new Set<Subscriber>();
@@ -83,8 +88,9 @@ export class HubStore {
   sinceCompact = 0;
   unfollow: (() => void) | undefined;
 
-  constructor(name: string, def: StoreDef, replica: Replica, seqs: Record<string, number>) {
+  constructor(name: string, key: string | undefined, def: StoreDef, replica: Replica, seqs: Record<string, number>) {
     this.name = name;
+    this.key = key;
     this.def = def;
     this.replica = replica;
     this.seqs = new Map(Object.entries(seqs));
@@ -224,18 +230,20 @@ export class Hub extends EventEmitter implements Runtime {
   private async open(name: string): Promise<HubStore | undefined> {
     const found = resolveStore(this.app, name);
     if (!found || found.def.kind !== 'shared') return undefined;
-    const persisted = found.def.options.persist !== false;
-    const stored = persisted ? await this.storage.load(name) : undefined;
+    const { persist } = found.def.options;
+    // `persist` is a prefix of the store's key in storage, or false for none (memory only).
+    const key = persist === false ? undefined : `${typeof persist === 'string' ? persist : ''}${name}`;
+    const stored = key === undefined ? undefined : await this.storage.load(key);
     const value = stored?.value ?? initialValue(found.def, found.id);
     // Storage replays its log onto its last snapshot: give a new store its initial one.
-    if (persisted && !stored) await this.storage.compact(name, value, 0);
+    if (key !== undefined && !stored) await this.storage.compact(key, value, 0);
     const replica = new Replica(name, value, stored?.v ?? 0, this.host);
     if (this.maxDepth) replica.maxDepth = this.maxDepth;
-    const store = new HubStore(name, found.def, replica, stored?.seqs ?? {});
+    const store = new HubStore(name, key, found.def, replica, stored?.seqs ?? {});
     this.stores.set(name, store);
-    if (persisted) {
+    if (key !== undefined) {
       // Other nodes' batches (Redis) arrive here; our own come back too and are skipped by version.
-      store.unfollow = this.storage.follow(name, store.v, (batch) => this.enqueue(() => this.adopt(store, batch)),
+      store.unfollow = this.storage.follow(key, store.v, (batch) => this.enqueue(() => this.adopt(store, batch)),
         () => this.restoreSoon(store));
     }
     return store;
@@ -288,11 +296,10 @@ export class Hub extends EventEmitter implements Runtime {
 
   /** Stores and applies one validated batch, catching up first if another node got there before us. */
   private async append(store: HubStore, ops: Op[], id: string | undefined, client: string | undefined): Promise<boolean> {
-    const persisted = store.def.options.persist !== false;
-    for (let attempt = 0; persisted; attempt++) {
+    for (let attempt = 0; store.key !== undefined; attempt++) {
       const batch: StoredBatch = { v: store.v + 1, ops, ...(client && id ? { id } : {}) };
       try {
-        await this.storage.append(store.name, batch);
+        await this.storage.append(store.key, batch);
         break;
       } catch (err) {
         if (!isTwinError(err) || err.code !== ErrorCode.CONFLICT || attempt >= MAX_CONFLICT_RETRIES) throw err;
@@ -311,9 +318,9 @@ export class Hub extends EventEmitter implements Runtime {
       }
     }
     this.apply(store, { v: store.v + 1, ops, ...(id ? { id } : {}) }, client);
-    if (persisted && ++store.sinceCompact >= COMPACT_EVERY) {
+    if (store.key !== undefined && ++store.sinceCompact >= COMPACT_EVERY) {
       store.sinceCompact = 0;
-      this.storage.compact(store.name, store.replica.confirmed, store.v).catch((err) => debug('compact %s failed: %o', store.name, err));
+      this.storage.compact(store.key, store.replica.confirmed, store.v).catch((err) => debug('compact %s failed: %o', store.name, err));
     }
     return true;
   }
@@ -355,13 +362,13 @@ export class Hub extends EventEmitter implements Runtime {
   /** Writes what this node holds of `store` back to storage if storage is behind it (it lost data). */
   private async restore(store: HubStore): Promise<void> {
     if (!this.storage.restore) return;
-    const restored = await this.storage.restore(store.name, { value: store.replica.confirmed, v: store.v, seqs: Object.fromEntries(store.seqs) });
+    const restored = await this.storage.restore(store.key!, { value: store.replica.confirmed, v: store.v, seqs: Object.fromEntries(store.seqs) });
     debug('store %s: storage was behind version %d; %s', store.name, store.v, restored ? 'restored it' : 'already restored');
   }
 
   /** Applies batches other nodes stored that this node has not seen yet. */
   private async catchUp(store: HubStore): Promise<void> {
-    const missed = await this.storage.since(store.name, store.v);
+    const missed = await this.storage.since(store.key!, store.v);
     if (missed) {
       for (const batch of missed) this.adopt(store, batch);
       return;
@@ -371,7 +378,7 @@ export class Hub extends EventEmitter implements Runtime {
 
   /** Replaces what this node holds of `store` with what storage holds, and tells every subscriber. */
   private async reload(store: HubStore): Promise<void> {
-    const stored = await this.storage.load(store.name);
+    const stored = await this.storage.load(store.key!);
     if (!stored) return;
     store.replica.reset(stored.value, stored.v);
     store.log.length = 0;

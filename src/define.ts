@@ -39,7 +39,11 @@ export interface SharedOptions {
   authorize?: (request: WriteRequest) => boolean | Promise<boolean>;
   /** Who may read: a client refused here never receives the store. Default: everyone. */
   canRead?: (request: ReadRequest) => boolean | Promise<boolean>;
-  /** Storage key prefix, or false to keep the store in memory only. Default: the store's name. */
+  /**
+   * A prefix for the store's key in storage (`'app1:'` keeps `chat_room` under
+   * `app1:chat_room`, and `room/general` under `app1:room/general`), or false to keep the store
+   * in memory only. Default: no prefix, the key is the store's name.
+   */
   persist?: string | false;
   /** A store per id (`room/general`), created from `init(id)` on first use. */
   family?: boolean;
