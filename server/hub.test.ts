@@ -74,6 +74,15 @@ async function committed(store: object, write: () => void): Promise<void> {
   await settled(store);
 }
 
+/** What `console.error` is given (its last argument: the error) until the test ends. */
+function consoleErrors(t: TestContext): unknown[] {
+  const errors: unknown[] = [];
+  const error = console.error;
+  console.error = (...args: unknown[]) => void errors.push(args.at(-1));
+  t.after(() => void (console.error = error));
+  return errors;
+}
+
 function opMessage(raw: RawClient, seq: number, store: string, ops: Op[]): { t: 'op'; id: string; store: string; ops: Op[] } {
   return { t: 'op', id: `${raw.clientId}:${seq}`, store, ops };
 }
@@ -676,10 +685,7 @@ describe('a subscriber that throws', () => {
     const app = defineApp();
     const doc = app.shared('doc', () => ({ n: 0 }));
     const srv = await serve(t, app);
-    const reported: unknown[] = [];
-    const error = console.error;
-    console.error = (...args: unknown[]) => void reported.push(args.at(-1));
-    t.after(() => void (console.error = error));
+    const reported = consoleErrors(t);
 
     const onServer: number[] = [];
     subscribe(doc, () => {
@@ -712,10 +718,7 @@ describe('a server.on() listener that throws', () => {
     const app = defineApp();
     const doc = app.shared('doc', () => ({ n: 0 }));
     const srv = await serve(t, app);
-    const logged: unknown[] = [];
-    const error = console.error;
-    console.error = (...args: unknown[]) => void logged.push(args.at(-1));
-    t.after(() => void (console.error = error));
+    const logged = consoleErrors(t);
     const events: string[] = [];
     for (const event of ['connect', 'subscribe', 'unsubscribe', 'disconnect'] as const) {
       srv.server.on(event, () => {
