@@ -18,11 +18,12 @@ import terser from '@rollup/plugin-terser';
 import esbuild from 'rollup-plugin-esbuild';
 
 /**
- * The gzip budget of dist/twin.js, in bytes: its size now (12,433 B) plus 256 B, so growth is a
- * decision, not an accident. Issue 4 asks for 10 KB; signal-polyfill alone is 2.2 KB of it,
- * and the README says why the rest cannot shrink by 2 KB without dropping capabilities.
+ * The gzip budget of dist/twin.js, in bytes: a little above its size (12,516 B), so growth is
+ * a decision, not an accident. Issue 4 asks for 10 KB; signal-polyfill alone is 2.1 KB of it,
+ * and the README (with bench/bundle-size.mjs) says why the rest cannot shrink by 2 KB without
+ * dropping capabilities.
  */
-const TWIN_BUDGET = Number(process.env.TWIN_BUDGET_GZIP ?? 12_433 + 256);
+const TWIN_BUDGET = Number(process.env.TWIN_BUDGET_GZIP ?? 12_689);
 /** The module id lit.js imports the twin-state core (and the signal polyfill) from. */
 const CORE = 'twin-state:core';
 
