@@ -708,8 +708,8 @@ describe('a subscriber that throws', () => {
     assert.deepEqual(onServer, [1, 2]);
     assert.deepEqual(inB, [1, 2]);
     const messages = reported.map((err) => (err as Error).message);
-    assert.deepEqual(messages.filter((m) => m === 'server subscriber').length, 2);
-    assert.deepEqual(messages.filter((m) => m === 'client subscriber').length, 2);
+    assert.equal(messages.filter((m) => m === 'server subscriber').length, 2);
+    assert.equal(messages.filter((m) => m === 'client subscriber').length, 2);
   });
 });
 

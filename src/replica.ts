@@ -372,7 +372,7 @@ export class Replica {
       } catch (err) {
         // A subscriber's error is its own: it must not stop the other subscribers, nor what
         // made the change (a hub commit that still has to broadcast, a frame's next message).
-        reportError(err);
+        reportListenerError(err);
       }
     }
   }
@@ -444,7 +444,7 @@ function reuse(target: Json[], index: number, remove: number, values: Json[]): J
  * Reports an error thrown by a subscriber as a browser reports one thrown by an event listener
  * (an `error` event on the window, and the console); in Node, on the console.
  */
-function reportError(err: unknown): void {
+function reportListenerError(err: unknown): void {
   const report = (globalThis as { reportError?: (err: unknown) => void }).reportError;
   if (report) report(err);
   else console.error('[twin-state] A subscriber threw:', err);
