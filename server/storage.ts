@@ -6,12 +6,15 @@
  * step in a store's life:
  *
  * 1. {@link StorageAdapter.load} once, when the hub first needs the store;
- * 2. {@link StorageAdapter.append} for every committed batch, in version order;
+ * 2. {@link StorageAdapter.append} for every committed batch (several stores' at once for an
+ *    action), in version order, together with the sending client's record;
  * 3. {@link StorageAdapter.since} when a node must catch up (after a conflict, or to serve a
  *    client that is behind);
  * 4. {@link StorageAdapter.compact} now and then, to fold the log into a snapshot;
  * 5. {@link StorageAdapter.follow} while this node has subscribers, to hear other nodes' batches;
- * 6. {@link StorageAdapter.close} when the server shuts down.
+ * 6. {@link StorageAdapter.claim} / {@link StorageAdapter.client} / {@link StorageAdapter.refuse}
+ *    for the records of client ids (who owns an id; which of its batches were decided);
+ * 7. {@link StorageAdapter.close} when the server shuts down.
  */
 import type { Json } from '../src/json.js';
 import type { Op } from '../src/ops.js';
@@ -30,9 +33,36 @@ export interface StoredState {
   /** The state at version `v`: the last snapshot with every later logged batch applied. */
   value: Json;
   v: number;
-  /** For each client id, the highest batch seq applied to this store (for idempotent re-sends). */
-  seqs: Record<string, number>;
 }
+
+/** One store's batch in an {@link StorageAdapter.append}. */
+export interface AppendPart {
+  store: string;
+  batch: StoredBatch;
+}
+
+/**
+ * What storage keeps of one client id: who owns it, and what became of its batches, so a
+ * batch re-sent after a reconnect — to any node, after any restart — is answered exactly once.
+ * A record expires {@link DEFAULT_CLIENT_TTL_MS} after it last changed (an option of each
+ * backend); a client's outbox never outlives that window (see DESIGN §9).
+ */
+export interface ClientRecord {
+  /** A hash of the client's key: a connection must present that key to use the id. */
+  owner: string;
+  /** The highest seq of this client's batches and calls committed to any store (0: none). */
+  seq: number;
+  /**
+   * Final refusals, oldest first, at most {@link MAX_REFUSALS}: `[seq, code, message]`. A
+   * re-sent batch whose seq is here gets its refusal again, never "already applied".
+   */
+  refused: [number, string, string][];
+}
+
+/** How long a client record lives after its last change, unless a backend is told otherwise: 48 hours. */
+export const DEFAULT_CLIENT_TTL_MS = 48 * 60 * 60 * 1000;
+/** Final refusals kept per client record (the oldest go first). */
+export const MAX_REFUSALS = 256;
 
 export interface StorageAdapter {
   /**
@@ -42,13 +72,19 @@ export interface StorageAdapter {
   load(store: string): Promise<StoredState | undefined>;
 
   /**
-   * Appends `batch`, whose `v` must be exactly one more than the stored version (0 for a
-   * store never stored). Resolves only once the batch is durable — the hub acknowledges a
-   * batch to clients after this resolves. Records `batch.id`'s seq for its client in the
-   * same atomic step. Rejects with a `TwinError` of code `TWIN_ERR_CONFLICT` when the stored
-   * version is not `batch.v - 1` (another node wrote first), changing nothing.
+   * Appends one batch to each of `parts`' stores, all or nothing (one transaction; one script
+   * on Redis): each `batch.v` must be exactly one more than its store's stored version (0 for a
+   * store never stored). Resolves only once durable — the hub acknowledges a batch to clients
+   * after this resolves. Rejects, changing nothing:
+   * - with a `TwinError` of code `TWIN_ERR_CONFLICT` (and `store` set to the store) when a
+   *   stored version is not `batch.v - 1` (another node wrote first);
+   * - when `client` is given (a client's batch or call), with `TWIN_ERR_DUPLICATE` if that
+   *   client's record already has a `seq` ≥ `client.seq` (committed before, maybe by another
+   *   node), or with the recorded refusal's code if `client.seq` is among its `refused`.
+   * Otherwise, with `client`, it sets the record's `seq` to `client.seq` (creating the record
+   * with an empty `owner` if there is none) and renews its expiry, in the same atomic step.
    */
-  append(store: string, batch: StoredBatch): Promise<void>;
+  append(parts: readonly AppendPart[], client?: { id: string; seq: number }): Promise<void>;
 
   /**
    * The batches after version `v`, in order, or `undefined` when the log no longer reaches
@@ -72,12 +108,36 @@ export interface StorageAdapter {
 
   /**
    * Puts back a store that storage lost (a Redis restarted without persistence) from a node
-   * that still holds it: writes `state` as the snapshot at `state.v`, with its seqs, but only
-   * if the stored version is below `state.v`. Resolves true if it wrote, false otherwise.
+   * that still holds it: writes `state` as the snapshot at `state.v`, but only if the stored
+   * version is below `state.v`. Resolves true if it wrote, false otherwise.
    * Like {@link compact}, it takes what it needs of `state.value` before it returns.
    * Optional: single-process backends cannot lose data behind their hub's back.
    */
   restore?(store: string, state: StoredState): Promise<boolean>;
+
+  /** The record of client `id`, or `undefined` if there is none (never written, or expired). */
+  client(id: string): Promise<ClientRecord | undefined>;
+
+  /**
+   * Claims client `id` for `owner` (a hash of the client's key): creates the record
+   * `{ owner, seq: 0, refused: [] }` if there is none, fills in `owner` if the record has an
+   * empty one, and renews its expiry. Returns the record as stored afterwards — the caller
+   * compares its `owner`: another owner means the id belongs to someone else.
+   */
+  claim(id: string, owner: string): Promise<ClientRecord>;
+
+  /**
+   * Records that client `id`'s batch or call `seq` was refused for good (keeping the newest
+   * {@link MAX_REFUSALS}), creating the record if needed and renewing its expiry.
+   */
+  refuse(id: string, seq: number, code: string, message: string): Promise<void>;
+
+  /**
+   * Merges records a node still holds back into a storage that lost them (see
+   * {@link restore}): the higher `seq` wins, `refused` lists are joined, an empty `owner` is
+   * filled in. Optional, like {@link restore}.
+   */
+  restoreClients?(records: ReadonlyMap<string, ClientRecord>): Promise<void>;
 
   /** Releases connections and file handles. */
   close(): Promise<void>;

@@ -54,9 +54,21 @@ export interface ErrorCodes {
   readonly DEFINE: 'TWIN_ERR_DEFINE';
   /** Something failed on the server that is not the client's fault. */
   readonly INTERNAL: 'TWIN_ERR_INTERNAL';
+  /** Storage says this client's batch (or call) was committed before; nothing was written again. */
+  readonly DUPLICATE: 'TWIN_ERR_DUPLICATE';
+  /** An earlier batch of this client was refused for now (a retryable code): send that one first. Retryable. */
+  readonly ORDER: 'TWIN_ERR_ORDER';
+  /** The server cannot commit right now (storage down or slow); nothing was written. Retryable. */
+  readonly UNAVAILABLE: 'TWIN_ERR_UNAVAILABLE';
+  /** The server is over its limits (connections, queue); try again later. Retryable. */
+  readonly OVERLOAD: 'TWIN_ERR_OVERLOAD';
+  /** A binding would have written something that can run script (an `on*` attribute, a `javascript:` URL). */
+  readonly UNSAFE: 'TWIN_ERR_UNSAFE';
+  /** The store takes writes only through its actions (`clientWrites: false`). */
+  readonly ACTIONS_ONLY: 'TWIN_ERR_ACTIONS_ONLY';
 }
 
-const CODE_NAMES = 'PATH VALUE DEPTH OP FRAME TOO_BIG PROTO STORE ACTION ACTION_FAILED SCHEMA FORBIDDEN RATE ID REPLACED ORIGIN AUTH CONFLICT READONLY DEFINE INTERNAL';
+const CODE_NAMES = 'PATH VALUE DEPTH OP FRAME TOO_BIG PROTO STORE ACTION ACTION_FAILED SCHEMA FORBIDDEN RATE ID REPLACED ORIGIN AUTH CONFLICT READONLY DEFINE INTERNAL DUPLICATE ORDER UNAVAILABLE OVERLOAD UNSAFE ACTIONS_ONLY';
 type Words<S extends string> = S extends `${infer Head} ${infer Tail}` ? Head | Words<Tail> : S;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 // Compile-time check that CODE_NAMES lists exactly the codes of ErrorCodes.
