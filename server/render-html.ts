@@ -5,19 +5,21 @@
  * already shows current values, plus the hydration data the browser resumes from (DESIGN.md
  * §1 "Hydration that resumes instead of refetching").
  *
- * The page is parsed with parse5 (a spec-compliant HTML parser), the twin elements are filled
- * in on the tree, and the tree is serialized again, so every value goes through parse5's own
- * text and attribute escaping. The vocabulary rendered here is the one the browser runtime
+ * The page is parsed with parse5 (a spec-compliant HTML parser, `html-tree.ts`), the twin
+ * elements are filled in on the tree (each binding by `render-bindings.ts`, under the same
+ * binding policy as the browser, `src/binding-policy.ts`), and the tree is serialized again,
+ * so every value goes through parse5's own text and attribute escaping. The vocabulary rendered here is the one the browser runtime
  * implements; the two must agree, or the page would change on hydration.
  *
  * Every call works on its own tree and its own store data: nothing is cached between
  * requests, so one reader's state can never reach another reader's page.
  */
-import { defaultTreeAdapter, html as spec, parse, parseFragment, serialize } from 'parse5';
-import type { DefaultTreeAdapterMap } from 'parse5';
-import { parsePath, valueText } from '../src/json.js';
+import { defaultTreeAdapter, html as spec, serialize } from 'parse5';
 import { fillStoreName } from '../src/store-name.js';
 import type { Json } from '../src/json.js';
+import type { Document, DocumentFragment, Element, ParentNode } from './html-tree.js';
+import { ASCII_WHITESPACE, cloneNode, getAttr, headOf, isElement, isHtml, isTemplate, parseInput, setAttr } from './html-tree.js';
+import { renderBind, renderShow, valueAt } from './render-bindings.js';
 
 /** The data of a shared store as the page is rendered: its value at version `v`. */
 export interface SharedStoreData {
@@ -58,14 +60,6 @@ const HYDRATION_ID = 'twin-hydration';
 const SSR_MARK = 'data-twin-ssr';
 /** `<meta name="twin-stores" content="a b">` lists stores a page needs that no element names. */
 const STORES_META = 'twin-stores';
-/** Form controls a `<twin-bind>` binds two-way when no attr/toggle/prop is given. */
-const TWO_WAY_TAGS: ReadonlySet<string> = new Set(['input', 'textarea', 'select']);
-/**
- * Characters a DOM attribute name may not hold (DOM "valid attribute local name"), plus quotes
- * and `<`: parse5 writes attribute names unescaped, so such a name would break the markup.
- */
-const INVALID_ATTR_NAME = /[\s\0/>="'<]/;
-const ASCII_WHITESPACE = /[\t\n\f\r ]+/;
 
 /**
  * Renders the twin elements of `html` with current store values and adds the hydration data.
@@ -117,14 +111,6 @@ export async function renderPage(html: string, data: PageData): Promise<string> 
   return serialize(root);
 }
 
-type Element = DefaultTreeAdapterMap['element'];
-type Template = DefaultTreeAdapterMap['template'];
-type ParentNode = DefaultTreeAdapterMap['parentNode'];
-type ChildNode = DefaultTreeAdapterMap['childNode'];
-type TextNode = DefaultTreeAdapterMap['textNode'];
-type Document = DefaultTreeAdapterMap['document'];
-type DocumentFragment = DefaultTreeAdapterMap['documentFragment'];
-
 /** What the first pass finds: store names to fetch, and old hydration scripts to drop. */
 interface Found {
   names: Set<string>;
@@ -144,24 +130,6 @@ interface RenderContext {
 type Root = { readonly value: Json } | undefined;
 
 //#region Parsing and collecting
-
-/**
- * Parses `html` as a document when it has any document-level markup, else as a fragment.
- * parse5's document parser invents `<html>`, `<head>` and `<body>` for a fragment (and would
- * move a leading `<template>` into `<head>`); with location info on, only elements that were
- * really in the source carry a location, which tells the two apart without guessing at text.
- */
-function parseInput(html: string): Document | DocumentFragment {
-  const doc = parse(html, { sourceCodeLocationInfo: true });
-  for (const node of doc.childNodes) {
-    if (node.nodeName === '#documentType') return doc;
-    if (isElement(node) && node.tagName === 'html') {
-      if (node.sourceCodeLocation) return doc;
-      if (node.childNodes.some((child) => isElement(child) && child.sourceCodeLocation)) return doc;
-    }
-  }
-  return parseFragment(html);
-}
 
 /** Finds every store name used (elements' `store`, the stores meta) and old hydration scripts. */
 function collect(parent: ParentNode, params: URLSearchParams, found: Found): void {
@@ -222,90 +190,6 @@ function rootOf(el: Element, inherited: Root, ctx: RenderContext): Root {
   return data === undefined ? undefined : { value: data.value };
 }
 
-function renderBind(el: Element, value: Json | undefined): void {
-  const target = firstElementChild(el);
-  const attr = getAttr(el, 'attr');
-  if (attr !== undefined) {
-    if (target) bindAttribute(target, attr, value);
-    return;
-  }
-  const toggle = getAttr(el, 'toggle');
-  if (toggle !== undefined) {
-    if (target) toggleClass(target, toggle, Boolean(value));
-    return;
-  }
-  // A property lives only on the live element object; there is nothing to write into HTML.
-  if (getAttr(el, 'prop') !== undefined) return;
-  if (target && isHtml(target) && TWO_WAY_TAGS.has(target.tagName)) {
-    renderControl(target, value);
-    return;
-  }
-  replaceWithText(el, valueText(value));
-}
-
-/** `attr` binding: null, false and a missing value remove the attribute, true leaves it empty. */
-function bindAttribute(target: Element, name: string, value: Json | undefined): void {
-  // setAttribute would throw in the browser; leave the element unrendered, as it will be there.
-  if (name === '' || INVALID_ATTR_NAME.test(name)) return;
-  // The browser's setAttribute lowercases names on HTML elements only (SVG keeps `viewBox`).
-  const attrName = isHtml(target) ? name.toLowerCase() : name;
-  if (value === null || value === undefined || value === false) removeAttr(target, attrName);
-  else setAttr(target, attrName, value === true ? '' : valueText(value));
-}
-
-/** Adds or removes one class token, keeping the others (as `classList.toggle(token, on)`). */
-function toggleClass(target: Element, token: string, on: boolean): void {
-  if (token === '' || ASCII_WHITESPACE.test(token)) return;
-  const current = getAttr(target, 'class');
-  // classList.remove on an element without a class attribute does not create one.
-  if (current === undefined && !on) return;
-  const tokens = new Set((current ?? '').split(ASCII_WHITESPACE).filter((t) => t !== ''));
-  if (on) tokens.add(token);
-  else tokens.delete(token);
-  setAttr(target, 'class', [...tokens].join(' '));
-}
-
-/** Two-way binding: the control shows the current value, as a user would see after hydration. */
-function renderControl(control: Element, value: Json | undefined): void {
-  switch (control.tagName) {
-    case 'input': {
-      const type = getAttr(control, 'type')?.toLowerCase();
-      // A checkbox is checked by truthiness; a radio when its own value is the store's (its
-      // value attribute names the choice and must stay); any other input shows the value.
-      const checked = type === 'checkbox' ? Boolean(value) : type === 'radio' ? (getAttr(control, 'value') ?? 'on') === valueText(value) : undefined;
-      if (checked === undefined) setAttr(control, 'value', valueText(value));
-      else if (checked) setAttr(control, 'checked', '');
-      else removeAttr(control, 'checked');
-      return;
-    }
-    case 'textarea': {
-      const text = valueText(value);
-      // The parser drops one newline right after <textarea>, and parse5 does not add it back.
-      replaceWithText(control, text.startsWith('\n') ? `\n${text}` : text);
-      return;
-    }
-    case 'select': {
-      const wanted = valueText(value);
-      let matched = false;
-      for (const option of descendants(control, 'option')) {
-        const isMatch: boolean = !matched && optionValue(option) === wanted;
-        if (isMatch) setAttr(option, 'selected', '');
-        else removeAttr(option, 'selected');
-        matched ||= isMatch;
-      }
-      return;
-    }
-  }
-}
-
-function renderShow(el: Element, value: Json | undefined): void {
-  const equals = getAttr(el, 'equals');
-  let shown = equals === undefined ? Boolean(value) : valueText(value) === equals;
-  if (getAttr(el, 'not') !== undefined) shown = !shown;
-  if (shown) removeAttr(el, 'hidden');
-  else setAttr(el, 'hidden', '');
-}
-
 /**
  * Replaces the list's rendered items with one copy of its template per array item. A value
  * that is not an array renders no items, as the browser shows an empty list for it.
@@ -353,22 +237,6 @@ function insertHydration(root: Document | DocumentFragment, stores: ReadonlyMap<
   defaultTreeAdapter.appendChild(headOf(root), script);
 }
 
-function headOf(doc: Document): Element {
-  let htmlEl = doc.childNodes.find((n): n is Element => isElement(n) && n.tagName === 'html');
-  if (!htmlEl) {
-    htmlEl = defaultTreeAdapter.createElement('html', spec.NS.HTML, []);
-    defaultTreeAdapter.appendChild(doc, htmlEl);
-  }
-  let head = htmlEl.childNodes.find((n): n is Element => isElement(n) && n.tagName === 'head');
-  if (!head) {
-    head = defaultTreeAdapter.createElement('head', spec.NS.HTML, []);
-    const first = htmlEl.childNodes[0];
-    if (first) defaultTreeAdapter.insertBefore(htmlEl, head, first);
-    else defaultTreeAdapter.appendChild(htmlEl, head);
-  }
-  return head;
-}
-
 /**
  * JSON made safe as the text of a script element: `<` becomes `\u003c` (no `</script>` or
  * `<!--` can appear), and U+2028/U+2029 are escaped for parsers that predate ES2019.
@@ -378,109 +246,3 @@ function escapeScriptJson(json: string): string {
 }
 
 //#endregion Rendering
-
-//#region Values
-
-/** The value at a dotted key; `undefined` when the path leads nowhere. Only own properties count. */
-function valueAt(root: Json, key: string | undefined): Json | undefined {
-  let value: Json | undefined = root;
-  for (const part of parsePath(key ?? '')) {
-    if (value === null || typeof value !== 'object') return undefined;
-    if (Array.isArray(value)) {
-      if (typeof part !== 'number') return undefined;
-      value = value[part];
-    } else {
-      const name = String(part);
-      if (!Object.hasOwn(value, name)) return undefined;
-      value = value[name];
-    }
-  }
-  return value;
-}
-
-/** An option's value: its `value` attribute, else its text with whitespace stripped and collapsed (HTML `option.value`). */
-function optionValue(option: Element): string {
-  const attr = getAttr(option, 'value');
-  if (attr !== undefined) return attr;
-  return textContent(option).split(ASCII_WHITESPACE).filter((t) => t !== '').join(' ');
-}
-
-//#endregion Values
-
-//#region Tree helpers
-
-function isElement(node: ChildNode | ParentNode): node is Element {
-  return 'tagName' in node;
-}
-
-function isText(node: ChildNode): node is TextNode {
-  return node.nodeName === '#text';
-}
-
-function isHtml(el: Element): boolean {
-  return el.namespaceURI === spec.NS.HTML;
-}
-
-function isTemplate(node: ChildNode): node is Template {
-  return isElement(node) && isHtml(node) && node.tagName === 'template';
-}
-
-function getAttr(el: Element, name: string): string | undefined {
-  return el.attrs.find((a) => a.name === name && !a.namespace)?.value;
-}
-
-function setAttr(el: Element, name: string, value: string): void {
-  const existing = el.attrs.find((a) => a.name === name && !a.namespace);
-  if (existing) existing.value = value;
-  else el.attrs.push({ name, value });
-}
-
-function removeAttr(el: Element, name: string): void {
-  el.attrs = el.attrs.filter((a) => a.name !== name || a.namespace);
-}
-
-function firstElementChild(el: Element): Element | undefined {
-  return el.childNodes.find(isElement);
-}
-
-function replaceWithText(el: Element, text: string): void {
-  for (const child of [...el.childNodes]) defaultTreeAdapter.detachNode(child);
-  defaultTreeAdapter.appendChild(el, defaultTreeAdapter.createTextNode(text));
-}
-
-function* descendants(parent: Element, tagName: string): Generator<Element> {
-  for (const child of parent.childNodes) {
-    if (!isElement(child)) continue;
-    if (child.tagName === tagName) yield child;
-    yield* descendants(child, tagName);
-  }
-}
-
-/** The text of an element's descendants, without script text (as the HTML `option.text` getter). */
-function textContent(el: Element): string {
-  let text = '';
-  for (const child of el.childNodes) {
-    if (isText(child)) text += child.value;
-    else if (isElement(child) && child.tagName !== 'script') text += textContent(child);
-  }
-  return text;
-}
-
-/** A deep copy of a node (parse5 has no cloneNode), template content included. */
-function cloneNode(node: ChildNode): ChildNode {
-  if (isText(node)) return defaultTreeAdapter.createTextNode(node.value);
-  if (!isElement(node)) {
-    // Template content holds no doctype; only comments are left.
-    return node.nodeName === '#comment' ? defaultTreeAdapter.createCommentNode(node.data) : { ...node, parentNode: null };
-  }
-  const copy = defaultTreeAdapter.createElement(node.tagName, node.namespaceURI, node.attrs.map((a) => ({ ...a })));
-  for (const child of node.childNodes) defaultTreeAdapter.appendChild(copy, cloneNode(child));
-  if (isTemplate(node)) {
-    const content = defaultTreeAdapter.createDocumentFragment();
-    for (const child of node.content.childNodes) defaultTreeAdapter.appendChild(content, cloneNode(child));
-    defaultTreeAdapter.setTemplateContent(copy as Template, content);
-  }
-  return copy;
-}
-
-//#endregion Tree helpers
