@@ -10,7 +10,6 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import * as v from 'valibot';
 import WebSocket from 'ws';
@@ -18,6 +17,8 @@ import { defineApp, ErrorCode, snapshot, status } from '../src/index.js';
 import type { App, Json } from '../src/index.js';
 import type { TwinOptions } from './index.js';
 import { delay, newClientId, startServer, until, within } from '../test/helpers/server.js';
+import { connectionEnding, recordingLogger } from '../test/helpers/refused.js';
+import { CloseCode, parseCloseReason } from '../src/close-codes.js';
 import type { Message, RawClient, TestServer } from '../test/helpers/server.js';
 
 /** How long to watch a healthy client to be sure it hears nothing. */
@@ -124,22 +125,12 @@ async function serveOwn(t: TestContext, app: App, options: TwinOptions): Promise
   return srv;
 }
 
-/** Opens a WebSocket expecting the upgrade to be refused; resolves with the HTTP status and body. */
-async function refusedUpgrade(url: string, options: WebSocket.ClientOptions): Promise<{ status: number; body: string; opened: boolean }> {
-  const ws = new WebSocket(url, options);
-  let opened = false;
-  ws.on('open', () => {
-    opened = true;
-    ws.terminate();
-  });
-  ws.on('error', () => undefined);
-  const [, res] = (await within(once(ws, 'unexpected-response'), 'the upgrade to be refused')) as [unknown, IncomingMessage];
-  let body = '';
-  res.setEncoding('utf8');
-  res.on('data', (chunk: string) => (body += chunk));
-  await within(once(res, 'end'), 'the refusal body');
-  ws.terminate();
-  return { status: res.statusCode ?? 0, body, opened };
+/** A refusal as a browser page can read it: the upgrade accepted, then closed with `code` and a coded reason. */
+async function assertRefused(url: string, options: WebSocket.ClientOptions, code: number, errorCode: string): Promise<void> {
+  const ending = await connectionEnding(url, options);
+  assert.equal(ending.status, undefined, 'no HTTP status (browsers hide it)');
+  assert.equal(ending.code, code);
+  assert.equal(parseCloseReason(ending.reason).code, errorCode);
 }
 
 //#endregion fixtures
@@ -152,6 +143,7 @@ describe('bad input (DESIGN §4)', () => {
   before(async () => {
     srv = await startServer(app, {
       limits: { maxFrameBytes: FRAME_LIMIT },
+      logger: recordingLogger(), // refusals are logged; these tests read what clients see
       auth: ({ url }) => (url.searchParams.has('deny') ? false : { name: url.searchParams.get('user') ?? 'someone' }),
     });
   });
@@ -388,14 +380,10 @@ describe('bad input (DESIGN §4)', () => {
     await assertContained(c, off);
   });
 
-  it('refuses a cross-origin upgrade with 403, opening no WebSocket', async () => {
+  it('refuses a cross-origin upgrade: closed at once with 4403 and TWIN_ERR_ORIGIN', async () => {
     const c = await setUp(srv, stores);
-    const refused = await refusedUpgrade(srv.url, { origin: 'http://evil.example' });
-    assert.equal(refused.status, 403);
-    assert.equal(refused.opened, false);
-    assert.match(refused.body, new RegExp(ErrorCode.ORIGIN));
-    const viaHeader = await refusedUpgrade(srv.url, { headers: { Origin: `http://127.0.0.1.evil.example:${srv.port}` } });
-    assert.equal(viaHeader.status, 403);
+    await assertRefused(srv.url, { origin: 'http://evil.example' }, CloseCode.ORIGIN_REFUSED, ErrorCode.ORIGIN);
+    await assertRefused(srv.url, { headers: { Origin: `http://127.0.0.1.evil.example:${srv.port}` } }, CloseCode.ORIGIN_REFUSED, ErrorCode.ORIGIN);
     assert.equal(srv.server.connectionCount, c.connections);
     // The server's own origin is welcome.
     const same = await srv.raw({ origin: srv.http });
@@ -404,12 +392,9 @@ describe('bad input (DESIGN §4)', () => {
     await assertContained(c);
   });
 
-  it('refuses an upgrade the auth hook refuses with 401', async () => {
+  it('refuses an upgrade the auth hook refuses: closed at once with 4401 and TWIN_ERR_AUTH', async () => {
     const c = await setUp(srv, stores);
-    const refused = await refusedUpgrade(`${srv.url}?deny=1`, {});
-    assert.equal(refused.status, 401);
-    assert.equal(refused.opened, false);
-    assert.match(refused.body, new RegExp(ErrorCode.AUTH));
+    await assertRefused(`${srv.url}?deny=1`, {}, CloseCode.AUTH_REFUSED, ErrorCode.AUTH);
     assert.equal(srv.server.connectionCount, c.connections);
     await assertContained(c);
   });
@@ -434,9 +419,10 @@ describe('bad input (DESIGN §4)', () => {
 });
 
 describe('bad input: hooks that throw', () => {
-  it('an origins function or auth hook that throws refuses the upgrade (403, 401); the server keeps serving', async (t) => {
+  it('an origins function or auth hook that throws refuses the upgrade (4403, 4401); the server keeps serving', async (t) => {
     const { app, s, locked } = makeApp();
     const srv = await serveOwn(t, app, {
+      logger: recordingLogger(),
       origins: (origin) => {
         if (origin.includes('evil')) throw new Error('origins hook failed');
         return true;
@@ -447,12 +433,8 @@ describe('bad input: hooks that throw', () => {
       },
     });
     const c = await setUp(srv, { s, locked });
-    const byOrigin = await refusedUpgrade(srv.url, { origin: 'http://evil.example' });
-    assert.equal(byOrigin.status, 403);
-    assert.equal(byOrigin.opened, false);
-    const byAuth = await refusedUpgrade(`${srv.url}?fail=1`, {});
-    assert.equal(byAuth.status, 401);
-    assert.equal(byAuth.opened, false);
+    await assertRefused(srv.url, { origin: 'http://evil.example' }, CloseCode.ORIGIN_REFUSED, ErrorCode.ORIGIN);
+    await assertRefused(`${srv.url}?fail=1`, {}, CloseCode.AUTH_REFUSED, ErrorCode.AUTH);
     assert.equal(srv.server.connectionCount, c.connections);
     await assertContained(c);
   });

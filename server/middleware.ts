@@ -12,6 +12,7 @@ import { definitionsOf, initialValue } from '../src/define.js';
 import { renderPage } from './render-html.js';
 import type { StoreData } from './render-html.js';
 import type { Json } from '../src/json.js';
+import { serveOperations } from './operations.js';
 import { readStatic } from './static.js';
 import type { StaticFile } from './static.js';
 import type { TwinServer } from './twin.js';
@@ -31,11 +32,7 @@ const BUNDLES: Readonly<Record<string, string>> = {
 /** @internal */
 export function twinMiddleware(server: TwinServer, pages: string | undefined): Middleware {
   return async function twinState(ctx: Context, next: Next) {
-    if (ctx.path === '/_twin/health') {
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = { ok: true, connections: server.connectionCount };
-      return;
-    }
+    if (await serveOperations(server, ctx)) return;
     const bundle = BUNDLES[ctx.path];
     if (bundle) {
       const file = await readStatic(DIST, `/${bundle}`);

@@ -2,22 +2,38 @@
 /**
  * @module twin
  * `twin(app, options)`: the server of an app. It owns the hub (the stores' authority), the
- * WebSocket endpoint on `/_twin/ws` (attached to Koa's http.Server, with Origin and `auth`
- * checked before the upgrade happens), and the Koa middleware that serves the client bundles,
- * the health check and server-rendered pages.
+ * WebSocket endpoint on `/_twin/ws` (attached to Koa's http.Server, with the Origin, the
+ * address's limits and `auth` checked before a connection is made), and the Koa middleware that
+ * serves the client bundles, the health check, the metrics and server-rendered pages.
+ *
+ * A refused upgrade is accepted and closed at once with a close code and a coded reason
+ * (`4403 TWIN_ERR_ORIGIN: …`, `4401 TWIN_ERR_AUTH: …`, `1013 TWIN_ERR_OVERLOAD retry=…: …`):
+ * browsers hide the HTTP status of a failed upgrade, so an HTTP 403 would look to the page like
+ * a network failure and it would retry for ever. `close()` drains: it refuses newcomers with
+ * 1012, lets commits in flight finish and reach their clients, then closes every socket with
+ * 1012 and a retry hint.
  */
 import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Middleware } from 'koa';
 import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import { CloseCode, formatCloseReason } from '../src/close-codes.js';
 import type { App } from '../src/define.js';
 import { definitionsOf } from '../src/define.js';
 import { ErrorCode, TwinError } from '../src/errors.js';
 import { DEFAULT_LIMITS, WS_PATH } from '../src/protocol.js';
-import { CloseCode, Connection } from './connection.js';
+import { AddressLimits, clientAddress } from './address-limits.js';
+import { Connection } from './connection.js';
 import type { ConnectionOwner, ServerLimits } from './connection.js';
 import { Hub } from './hub.js';
+import { RateLimitedLogger } from './logger.js';
+import type { Logger } from './logger.js';
+import { TwinMetrics } from './metrics.js';
 import { twinMiddleware } from './middleware.js';
+import { originPolicy } from './origins.js';
+import type { OriginPolicy, OriginsOption } from './origins.js';
 import type { StorageAdapter } from './storage.js';
 import { createMemoryStorage } from './storage-memory.js';
 
@@ -34,18 +50,44 @@ export interface TwinOptions {
   /** Where shared stores are kept. Default: in memory (`createMemoryStorage()`). */
   storage?: StorageAdapter;
   /**
-   * Origins allowed to open a WebSocket: a list (`['https://app.example']`), `'*'`, or a
-   * predicate. Default: only the server's own origin (the Origin's host equals the Host
-   * header); clients without an Origin header (not browsers) are allowed.
+   * The app's public address(es), as users type them (`'https://chat.example'`): pages from
+   * these origins may connect. Behind a proxy this is the proxy's public URL, not the address
+   * Node listens on. The CLI reads it from `PUBLIC_URL`.
    */
-  origins?: readonly string[] | '*' | ((origin: string) => boolean);
+  publicUrl?: string | readonly string[];
+  /**
+   * Further origins allowed to open a WebSocket: a list (`['https://admin.example']`, compared
+   * exactly: scheme, host and port), `'*'` for any, or a predicate of the Origin header.
+   * With neither this nor `publicUrl`, only loopback pages (`localhost`, `127.0.0.1`, `[::1]`,
+   * any port) may connect. Never inferred from the request's Host header (DNS rebinding).
+   * Clients without an Origin header (not browsers) are allowed; `auth` is their gate.
+   */
+  origins?: OriginsOption;
   /**
    * Who is connecting: return a user (any value) or `false` (or throw) to refuse the
-   * connection with 401 before it is upgraded. Default: everyone, as `undefined`.
+   * connection: it is closed at once with code 4401 and `TWIN_ERR_AUTH`. Default: everyone,
+   * as `undefined`.
    */
   auth?: (request: RequestInfo) => unknown;
-  /** Limits on what clients may send and buffer; see {@link ServerLimits} for the defaults. */
-  limits?: Partial<ServerLimits>;
+  /** Limits on what clients may send and buffer; see {@link TwinLimits} for the defaults. */
+  limits?: Partial<TwinLimits>;
+  /**
+   * Take the client's address from `X-Forwarded-For` (for the per-address limits): `true` for
+   * the first address (a proxy that sets the header), a number `n` for the n-th from the right
+   * (`n` proxies that each append to it). Only set it behind a proxy: otherwise any client can
+   * name any address. Default: the socket's peer address.
+   */
+  trustProxy?: boolean | number;
+  /**
+   * Serve Prometheus metrics on `/_twin/metrics`: `true`, or a predicate of the request that
+   * says who may read them (the endpoint answers 403 to the others). Default: off.
+   */
+  metrics?: boolean | ((request: IncomingMessage) => boolean);
+  /**
+   * Where the server logs what an operator must know (refused connections, by reason, at most
+   * once a minute each). Default: `console`.
+   */
+  logger?: Logger;
   /** Folder of HTML pages (and their assets) to serve, rendered with current values. */
   pages?: string;
   /** Ping period in ms; a client that misses a pong is dropped. Default 30,000. */
@@ -54,17 +96,53 @@ export interface TwinOptions {
   logSize?: number;
 }
 
-export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
+/** Limits of a server: per connection ({@link ServerLimits}), per address and in all. */
+export interface TwinLimits extends ServerLimits {
+  /** Open connections in all; past it, newcomers are closed with 1013 `TWIN_ERR_OVERLOAD`. Default 10,000. */
+  maxConnections: number;
+  /** Open connections from one address; past it, 1013 `TWIN_ERR_OVERLOAD`. Default 64. */
+  maxConnectionsPerAddress: number;
+  /**
+   * Messages per second, on average, for all connections of one address together, so
+   * reconnecting buys no fresh allowance. Raise it for many users behind one NAT. Default 200.
+   */
+  addressRate: number;
+  /** Messages in a burst for all connections of one address. Default 400. */
+  addressBurst: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: Readonly<TwinLimits> = Object.freeze({
   ...DEFAULT_LIMITS,
   rate: 200,
   burst: 400,
   strikes: 50,
   maxBuffer: 8 << 20,
+  maxSubs: 256,
+  createRate: 5,
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 64,
+  addressRate: 200,
+  addressBurst: 400,
 });
 
 const HEARTBEAT = 30_000;
-/** Room above maxFrameBytes before ws itself closes the connection (1009). */
+/**
+ * Room above maxFrameBytes before ws itself closes the connection (1009). ws buffers a frame
+ * until it is whole, so this bounds what an unfinished frame can hold: just above the limit,
+ * where a frame a little too big still gets a coded TWIN_ERR_TOO_BIG and the connection lives.
+ */
 const HARD_CAP_MARGIN = 64 << 10;
+/** The retry hint sent with 1012 when the server shuts down. */
+export const RESTART_RETRY_MS = 2_000;
+/** The retry hint sent with 1013 when the server is over a connection limit. */
+export const OVERLOAD_RETRY_MS = 10_000;
+/** How long a closing handshake may take before the socket is cut. */
+const CLOSE_TIMEOUT_MS = 5_000;
+/** How long `close()` waits for clients to answer its close frames. */
+const DRAIN_CLOSE_MS = 2_000;
+
+/** What `/_twin/health` says: starting (stores loading), ready, draining (closing), failed (stores did not load). */
+export type ServerStatus = 'starting' | 'ready' | 'draining' | 'failed';
 
 /** Information passed to `connect`/`disconnect`/`subscribe`/`unsubscribe` listeners. */
 export interface ClientEvent {
@@ -84,11 +162,19 @@ export interface ClientEvent {
  */
 export class TwinServer implements ConnectionOwner {
   readonly hub: Hub;
-  readonly limits: ServerLimits;
+  readonly limits: TwinLimits;
   /** Resolves once every shared store (families aside) is loaded and usable by server code. */
   readonly ready: Promise<void>;
+  /** The Prometheus metrics, with `metrics` on. */
+  readonly metrics: TwinMetrics | undefined;
+  /** Rate-limited logging, by message key. @internal */
+  readonly log: RateLimitedLogger;
   private readonly options: TwinOptions;
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 0 });
+  private readonly origins: OriginPolicy;
+  private readonly addresses: AddressLimits;
+  private _status: ServerStatus = 'starting';
+  private closing: Promise<void> | undefined;
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 0, closeTimeout: CLOSE_TIMEOUT_MS } as ConstructorParameters<typeof WebSocketServer>[0]);
   private readonly connections = new Set<Connection>();
   private readonly byClient = new Map<string, Connection>();
   private readonly dirtyConnections = new Set<Connection>();
@@ -98,20 +184,30 @@ export class TwinServer implements ConnectionOwner {
   private ownsStorage: boolean;
 
   constructor(app: App, options: TwinOptions = {}) {
-    if (options.origins !== undefined && options.origins !== '*' && typeof options.origins !== 'function' && !Array.isArray(options.origins)) {
-      throw new TypeError('The "origins" option must be a list of origins, "*" or a function.');
+    this.origins = originPolicy(options.origins, options.publicUrl);
+    if (options.metrics !== undefined && typeof options.metrics !== 'boolean' && typeof options.metrics !== 'function') {
+      throw new TypeError('The "metrics" option must be true, false or a function of the request.');
+    }
+    if (options.trustProxy !== undefined && typeof options.trustProxy !== 'boolean' && !(Number.isInteger(options.trustProxy) && options.trustProxy > 0)) {
+      throw new TypeError('The "trustProxy" option must be true, false or the number of proxies in front (1 or more).');
     }
     this.options = options;
+    this.log = new RateLimitedLogger(options.logger ?? console);
     this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
+    this.addresses = new AddressLimits(this.limits);
     // Frames over maxFrameBytes get a coded error from us and the connection stays up; ws
-    // enforces a looser hard cap itself (close 1009) so a huge frame is never buffered whole.
-    (this.wss.options as { maxPayload: number }).maxPayload = Math.max(4 * this.limits.maxFrameBytes, this.limits.maxFrameBytes + HARD_CAP_MARGIN);
+    // enforces a hard cap just above (close 1009), which is also all an unfinished frame holds.
+    (this.wss.options as { maxPayload: number }).maxPayload = this.limits.maxFrameBytes + HARD_CAP_MARGIN;
     this.ownsStorage = !options.storage;
     this.hub = new Hub(app, { storage: options.storage ?? createMemoryStorage(), ...(options.logSize ? { logSize: options.logSize } : {}), maxDepth: this.limits.maxDepth });
+    this.metrics = options.metrics ? new TwinMetrics(this) : undefined;
     this.ready = Promise.all([...definitionsOf(app).stores.values()]
       .filter((d) => d.kind === 'shared' && !d.options.family)
       .map((d) => this.hub.load(d.name))).then(() => undefined);
-    this.ready.catch(() => undefined); // surfaced to whoever awaits it
+    this.ready.then(
+      () => void (this._status === 'starting' && (this._status = 'ready')),
+      () => void (this._status === 'starting' && (this._status = 'failed')),
+    ); // the rejection itself is surfaced to whoever awaits `ready`
     this.heartbeatTimer = setInterval(() => {
       for (const connection of this.connections) connection.heartbeat();
     }, options.heartbeat ?? HEARTBEAT);
@@ -139,6 +235,27 @@ export class TwinServer implements ConnectionOwner {
     return this.connections.size;
   }
 
+  /** What `/_twin/health` says: `ready` once {@link ready} resolved, `draining` once `close()` began. */
+  get status(): ServerStatus {
+    return this._status;
+  }
+
+  private get draining(): boolean {
+    return this._status === 'draining';
+  }
+
+  /** Whether `request` may read `/_twin/metrics` (the `metrics` option). @internal */
+  metricsAllowed(request: IncomingMessage): boolean {
+    const option = this.options.metrics;
+    if (typeof option !== 'function') return option === true;
+    try {
+      return Boolean(option(request));
+    } catch (err) {
+      this.log.error('metrics-hook', 'The "metrics" function threw; the metrics were refused:', err);
+      return false;
+    }
+  }
+
   /**
    * Listens to client events: `connect`, `disconnect`, `subscribe`, `unsubscribe`. An error
    * `listener` throws is logged (`console.error`, as Koa logs an app's errors) and stops
@@ -155,15 +272,16 @@ export class TwinServer implements ConnectionOwner {
     return this;
   }
 
-  /** Stops accepting connections, closes every client, waits for commits in flight, releases storage it created. */
-  async close(): Promise<void> {
-    clearInterval(this.heartbeatTimer);
-    for (const { server, listener } of this.servers) server.off('upgrade', listener);
-    this.flush();
-    for (const connection of this.connections) connection.terminate(CloseCode.GOING_AWAY);
-    this.wss.close();
-    await this.hub.close();
-    if (this.ownsStorage) await this.hub.storage.close();
+  /**
+   * Shuts down gracefully (call it on SIGTERM): `/_twin/health` says `draining` and new
+   * connections are closed with 1012; clients' messages are no longer read; commits in flight
+   * finish and their confirmations and broadcasts are sent; then every socket is closed with
+   * 1012 and a retry hint (`TWIN_ERR_UNAVAILABLE retry=2000: …`), and storage the server
+   * created is closed. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.drain();
+    return this.closing;
   }
 
   //#region ConnectionOwner
@@ -172,8 +290,8 @@ export class TwinServer implements ConnectionOwner {
   claim(client: string, connection: Connection): void {
     const previous = this.byClient.get(client);
     if (previous && previous !== connection) {
-      // Client ids are secrets, so the newcomer is the same client back (its old socket may
-      // be half-open): it takes over, and the old connection is told and closed.
+      // The newcomer proved it owns the id (its key, see ClientRecords.claim), so it is the same
+      // client back (its old socket may be half-open): it takes over, and the old one is closed.
       previous.fail(new TwinError(ErrorCode.REPLACED, 'This client connected again elsewhere.'), CloseCode.REPLACED);
     }
     this.byClient.set(client, connection);
@@ -208,19 +326,81 @@ export class TwinServer implements ConnectionOwner {
     for (const connection of dirty) connection.flush();
   }
 
+  private async drain(): Promise<void> {
+    this._status = 'draining';
+    clearInterval(this.heartbeatTimer);
+    // Read no more: what clients send now would land after the last commit we wait for.
+    for (const ws of this.wss.clients) ws.pause();
+    // Messages read already are on their way to the hub's queue within this turn of the loop.
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.hub.close(); // waits for the commits in flight
+    this.flush(); // their confirmations and broadcasts leave before the close frames
+    const reason = formatCloseReason(ErrorCode.UNAVAILABLE, 'The server is restarting; reconnect shortly.', RESTART_RETRY_MS);
+    const sockets = [...this.wss.clients];
+    for (const ws of sockets) {
+      ws.close(CloseCode.RESTART, reason);
+      ws.resume(); // to read the client's answering close frame
+    }
+    await closedWithin(sockets, DRAIN_CLOSE_MS);
+    for (const { server, listener } of this.servers) server.off('upgrade', listener);
+    this.wss.close();
+    if (this.ownsStorage) await this.hub.storage.close();
+  }
+
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    if (this.draining) {
+      this.refuse(req, socket, head, CloseCode.RESTART, ErrorCode.UNAVAILABLE, 'The server is restarting; reconnect shortly.', RESTART_RETRY_MS);
+      return;
+    }
+    const address = clientAddress(req, this.options.trustProxy);
+    const bucket = this.addresses.open(address);
+    if (!bucket) {
+      this.log.warn('overload-address', `Refused a WebSocket from ${address}: it holds its limit of ${this.limits.maxConnectionsPerAddress} connections (limits.maxConnectionsPerAddress).`);
+      this.refuse(req, socket, head, CloseCode.TRY_LATER, ErrorCode.OVERLOAD, 'Too many connections from your address; try again later.', OVERLOAD_RETRY_MS);
+      return;
+    }
+    // Counted from now until the socket closes, however it ends (refused, upgraded, or a
+    // handshake ws itself rejects), so refused and half-done upgrades count against the cap too.
+    socket.once('close', () => this.addresses.close(address));
     const origin = req.headers.origin;
-    if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) {
-      refuse(socket, 403, `${ErrorCode.ORIGIN}: WebSocket connections from ${origin} are not allowed.`);
+    if (origin !== undefined && !this.origins.allows(origin)) {
+      this.log.warn('origin', `Refused a WebSocket from the page origin ${JSON.stringify(origin.slice(0, 200))}: ${this.origins.configured
+        ? 'it is not among the allowed origins (the "publicUrl" and "origins" options).'
+        : 'with neither "publicUrl" nor "origins" set, only loopback pages (localhost, 127.0.0.1, [::1]) may connect. Set "publicUrl" to the address users type (PUBLIC_URL for the CLI; behind a proxy, the proxy\'s public URL), or list the allowed pages in "origins".'}`);
+      this.refuse(req, socket, head, CloseCode.ORIGIN_REFUSED, ErrorCode.ORIGIN, `Pages from ${origin} may not connect to this server.`);
+      return;
+    }
+    if (this.connections.size >= this.limits.maxConnections) {
+      this.log.warn('overload-total', `Refused a WebSocket: the server holds its limit of ${this.limits.maxConnections} connections (limits.maxConnections).`);
+      this.refuse(req, socket, head, CloseCode.TRY_LATER, ErrorCode.OVERLOAD, 'The server is busy; try again later.', OVERLOAD_RETRY_MS);
       return;
     }
     const user = await this.authenticate(req);
     if (user === false) {
-      refuse(socket, 401, `${ErrorCode.AUTH}: not allowed to connect.`);
+      this.log.warn('auth', 'Refused a WebSocket: the "auth" hook refused it.');
+      this.refuse(req, socket, head, CloseCode.AUTH_REFUSED, ErrorCode.AUTH, 'The server refused this connection; sign in and reload.');
+      return;
+    }
+    if (this.draining) {
+      this.refuse(req, socket, head, CloseCode.RESTART, ErrorCode.UNAVAILABLE, 'The server is restarting; reconnect shortly.', RESTART_RETRY_MS);
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      this.connections.add(new Connection(ws, user, this));
+      this.metrics?.track(socket as Socket);
+      this.connections.add(new Connection(ws, user, this, bucket));
+    });
+  }
+
+  /**
+   * Refuses an upgrade so that a browser page can tell why: accepts it and closes at once with
+   * `closeCode` and the coded reason (an HTTP status would reach the page as a mere failure).
+   */
+  private refuse(req: IncomingMessage, socket: Duplex, head: Buffer, closeCode: CloseCode, code: ErrorCode, message: string, retryMs?: number): void {
+    this.metrics?.refusal(code);
+    const reason = formatCloseReason(code, message, retryMs);
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', () => undefined); // a client gone before our close frame: nothing to do
+      ws.close(closeCode, reason);
     });
   }
 
@@ -228,20 +408,8 @@ export class TwinServer implements ConnectionOwner {
   async authenticate(req: IncomingMessage): Promise<unknown> {
     try {
       return this.options.auth ? await this.options.auth(requestInfo(req)) : undefined;
-    } catch {
-      return false;
-    }
-  }
-
-  private originAllowed(origin: string, host: string | undefined): boolean {
-    const allowed = this.options.origins;
-    try {
-      if (allowed === '*') return true;
-      if (typeof allowed === 'function') return allowed(origin);
-      if (allowed) return allowed.includes(origin);
-      return new URL(origin).host === host;
-    } catch {
-      // An Origin that is not a URL, or an `origins` function that throws: refuse, as `auth` does.
+    } catch (err) {
+      this.log.error('auth-threw', 'The "auth" hook threw; the request was refused:', err);
       return false;
     }
   }
@@ -273,8 +441,15 @@ function requestInfo(request: IncomingMessage): RequestInfo {
   return { request, url: new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`), headers: request.headers, cookies };
 }
 
-/** Answers an upgrade request with an HTTP error and closes the socket (no WebSocket is made). */
-function refuse(socket: Duplex, status: number, message: string): void {
-  const reason = status === 403 ? 'Forbidden' : 'Unauthorized';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
+/** Resolves once every socket in `sockets` has closed, cutting off those still open after `ms`. */
+async function closedWithin(sockets: WebSocket[], ms: number): Promise<void> {
+  const open = sockets.filter((ws) => ws.readyState !== ws.CLOSED);
+  if (open.length === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(open.map((ws) => new Promise((resolve) => ws.once('close', resolve)))),
+    new Promise((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
+  for (const ws of open) if (ws.readyState !== ws.CLOSED) ws.terminate();
 }

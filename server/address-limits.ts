@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module address-limits
+ * Limits that follow the client, not the connection (DESIGN §9): how many connections one
+ * address may hold open, and one token bucket per address that every connection from it
+ * draws from, so reconnecting buys no fresh burst. Each connection also keeps a bucket of its
+ * own at the per-connection rate, so one tab cannot take an address's whole allowance.
+ *
+ * Memory is bounded: an address with no connection is forgotten once its bucket has refilled
+ * (it then holds nothing a fresh entry would not), and the map never keeps more than
+ * `maxAddresses` idle entries; a sweep runs at most every few seconds, on a new connection.
+ */
+import type { IncomingMessage } from 'node:http';
+
+/** What a connection draws its messages from. */
+export interface TokenBucket {
+  /** Takes `count` tokens if there are that many (true), else takes none (false). */
+  take(count: number): boolean;
+}
+
+/** Options of {@link AddressLimits}. */
+export interface AddressLimitOptions {
+  /** Messages per second, on average, for all connections of one address. */
+  readonly addressRate: number;
+  /** Messages in a burst for all connections of one address. */
+  readonly addressBurst: number;
+  /** Messages per second, on average, for one connection. */
+  readonly rate: number;
+  /** Messages in a burst for one connection. */
+  readonly burst: number;
+  /** Connections one address may hold open. */
+  readonly maxConnectionsPerAddress: number;
+  /** Idle addresses remembered at most (their buckets still refilling). Default 100,000. */
+  readonly maxAddresses?: number;
+}
+
+/** Idle addresses remembered at most, by default (~100 bytes each). */
+export const DEFAULT_MAX_ADDRESSES = 100_000;
+/** Shortest time between two sweeps of refilled idle addresses. */
+const SWEEP_INTERVAL_MS = 5_000;
+
+/** Tokens refilled at `rate` per second up to `burst`. */
+class Bucket {
+  tokens: number;
+  at: number;
+  constructor(burst: number, now: number) {
+    this.tokens = burst;
+    this.at = now;
+  }
+
+  refill(rate: number, burst: number, now: number): number {
+    this.tokens = Math.min(burst, this.tokens + ((now - this.at) / 1000) * rate);
+    this.at = now;
+    return this.tokens;
+  }
+}
+
+interface AddressEntry {
+  connections: number;
+  readonly bucket: Bucket;
+}
+
+/**
+ * Per-address connection counts and token buckets.
+ *
+ * ```ts
+ * const limits = new AddressLimits({ rate: 200, burst: 400, addressRate: 200, addressBurst: 400, maxConnectionsPerAddress: 64 });
+ * const bucket = limits.open('203.0.113.7'); // undefined: the address is at its cap
+ * if (bucket && !bucket.take(1)) refuse();
+ * limits.close('203.0.113.7');               // when that connection closes
+ * ```
+ */
+export class AddressLimits {
+  private readonly options: AddressLimitOptions;
+  private readonly maxAddresses: number;
+  private readonly entries = new Map<string, AddressEntry>();
+  private lastSweep = 0;
+
+  constructor(options: AddressLimitOptions) {
+    for (const name of ['addressRate', 'addressBurst', 'rate', 'burst', 'maxConnectionsPerAddress'] as const) {
+      if (!(options[name] > 0)) throw new RangeError(`The "${name}" limit must be a positive number; it is ${JSON.stringify(options[name])}.`);
+    }
+    this.options = options;
+    this.maxAddresses = options.maxAddresses ?? DEFAULT_MAX_ADDRESSES;
+  }
+
+  /** Addresses remembered now (with connections, or idle and refilling). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Connections open from `address`. */
+  connections(address: string): number {
+    return this.entries.get(address)?.connections ?? 0;
+  }
+
+  /**
+   * Counts a new connection from `address` and returns the bucket it must draw from (its own
+   * and its address's); undefined, counting nothing, if the address is at its cap.
+   */
+  open(address: string, now: number = Date.now()): TokenBucket | undefined {
+    // On an interval, not on size: a sweep is O(addresses), and live ones may outnumber the cap.
+    if (now - this.lastSweep >= SWEEP_INTERVAL_MS) this.sweep(now);
+    let entry = this.entries.get(address);
+    if (entry && entry.connections >= this.options.maxConnectionsPerAddress) return undefined;
+    if (!entry) {
+      entry = { connections: 0, bucket: new Bucket(this.options.addressBurst, now) };
+      this.entries.set(address, entry);
+    }
+    entry.connections++;
+    return this.bucketFor(entry, new Bucket(this.options.burst, now));
+  }
+
+  /** A connection from `address` closed. */
+  close(address: string): void {
+    const entry = this.entries.get(address);
+    if (entry && entry.connections > 0) entry.connections--;
+  }
+
+  /**
+   * Forgets idle addresses whose bucket has refilled, then, if more than `maxAddresses` idle
+   * ones are left, the ones least recently opened (their next connection starts full).
+   */
+  sweep(now: number = Date.now()): void {
+    this.lastSweep = now;
+    const { addressRate, addressBurst } = this.options;
+    let idle = 0;
+    for (const [address, entry] of this.entries) {
+      if (entry.connections > 0) continue;
+      if (entry.bucket.refill(addressRate, addressBurst, now) >= addressBurst) this.entries.delete(address);
+      else idle++;
+    }
+    // Map order is insertion order: the first idle entries are the oldest.
+    for (const [address, entry] of this.entries) {
+      if (idle <= this.maxAddresses) break;
+      if (entry.connections > 0) continue;
+      this.entries.delete(address);
+      idle--;
+    }
+  }
+
+  private bucketFor(entry: AddressEntry, own: Bucket): TokenBucket {
+    const { rate, burst, addressRate, addressBurst } = this.options;
+    return {
+      take(count) {
+        const now = Date.now();
+        if (own.refill(rate, burst, now) < count || entry.bucket.refill(addressRate, addressBurst, now) < count) return false;
+        own.tokens -= count;
+        entry.bucket.tokens -= count;
+        return true;
+      },
+    };
+  }
+}
+
+/**
+ * The address a request comes from: the socket's peer, or with `trustProxy` the one the proxy
+ * in front says, from `X-Forwarded-For`: `true` takes the first address (a proxy that sets
+ * the header, as Koa's `app.proxy` reads it), a number `n` the n-th from the right (for `n`
+ * proxies that each append to it: the entries left of theirs are the client's to invent).
+ */
+export function clientAddress(req: IncomingMessage, trustProxy: boolean | number | undefined): string {
+  const peer = req.socket.remoteAddress ?? 'unknown';
+  if (!trustProxy) return peer;
+  const header = req.headers['x-forwarded-for'];
+  const list = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) return peer;
+  if (trustProxy === true) return list[0]!;
+  return list[Math.max(0, list.length - trustProxy)]!;
+}
