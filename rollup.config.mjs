@@ -7,8 +7,11 @@
  * - `dist/lit.js`: Lit and @lit-labs/signals, with the twin-state API re-exported from
  *   `./twin.js` — the core and signal-polyfill are imports of `./twin.js`, not copies — so a
  *   page loading both has one store registry and one signal graph.
- * Both are production builds: no `development` export condition (no "Lit is in dev mode"), and
- * twin-state's own `DEV_MODE` checks compiled out (`__TWIN_DEV__ = false`).
+ * - `dist/twin.dev.js`: twin.js for development, not minified, with twin-state's full error
+ *   messages and dev-only warnings (`__TWIN_DEV__ = true`).
+ * twin.js and lit.js are production builds: no `development` export condition (no "Lit is in
+ * dev mode"), and twin-state's own `DEV_MODE` checks compiled out (`__TWIN_DEV__ = false`).
+ * (The Node modules and .d.ts of the npm package are scripts/build.mjs's: tsc, not rollup.)
  * Each build prints every bundle's minified and gzip size, and fails when a check does not hold.
  */
 import { copyFile } from 'node:fs/promises';
@@ -192,6 +195,16 @@ export default [
         if (code.includes('__TWIN_DEV__')) return 'dist/twin.js still has dev-mode checks (__TWIN_DEV__ was not replaced).';
         return undefined;
       }),
+    ],
+  },
+  {
+    // The development build: full messages and dev-only warnings (DEV_MODE on), not minified.
+    input: 'elements/twin.ts',
+    output: { file: 'dist/twin.dev.js', format: 'es', sourcemap: true },
+    plugins: [
+      nodeResolve({ browser: true, extensions: ['.mjs', '.js', '.ts'] }),
+      esbuild({ target: 'es2022', tsconfig: 'tsconfig.json', define: { __TWIN_DEV__: 'true' } }),
+      report((code) => (code.includes('__TWIN_DEV__') ? 'dist/twin.dev.js still reads __TWIN_DEV__ (it was not replaced).' : undefined)),
     ],
   },
   {

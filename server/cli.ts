@@ -3,25 +3,58 @@
  * @module cli
  * `twin-state serve`: serves an app's stores and pages with no server code of one's own.
  *
- *     twin-state serve [--port 3000] [--app ./app.js] [--pages ./pages] [--storage SPEC]
+ *     twin-state serve --app ./app.js [--port 3000] [--host H] [--pages ./pages]
+ *                      [--storage SPEC] [--public-url URL]
  *
  * The app module exports `app` (from `defineApp()`) and may export `setup(server)`, called
  * once the server is ready (to keep counters, start timers...). Storage is `--storage`, else
- * `TWIN_STORAGE`, else SQLite in `.twin-data/twin.db`.
+ * `TWIN_STORAGE`, else SQLite in `.twin-data/twin.db` when better-sqlite3 is installed, else
+ * memory. Mistakes on the command line, in the app module or in the installed package are
+ * {@link CliError}s: one sentence and exit code 2, no stack trace.
  */
 import { once } from 'node:events';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import Koa from 'koa';
 import type { App } from '../src/define.js';
 import { createStorage } from './create-storage.js';
+import { BUNDLE_DIR, PACKAGED } from './static.js';
 import { twin } from './twin.js';
 import type { TwinServer } from './twin.js';
 
 const DEFAULT_PORT = 3000;
-const DEFAULT_STORAGE = 'sqlite:.twin-data/twin.db';
-const USAGE = 'Usage: twin-state serve [--port N] [--host H] [--app MODULE] [--pages DIR] [--storage memory|sqlite:PATH|redis://HOST:PORT]';
+const SQLITE_STORAGE = 'sqlite:.twin-data/twin.db';
+/** The exit code of a mistake in what the command was given (as for `parseArgs` errors). */
+export const EXIT_USAGE = 2;
+/** TypeScript app modules, which Node 20 cannot import without a loader. */
+const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.tsx']);
+/** The bundle every page loads; the server cannot serve pages without it. */
+const MAIN_BUNDLE = 'twin.js';
+/** The last line rollup writes into a bundle: a file without it was cut short. */
+const BUNDLE_END = `//# sourceMappingURL=${MAIN_BUNDLE}.map`;
+
+const USAGE = `Usage: twin-state serve --app MODULE [options]
+
+Serves the stores and actions of MODULE (a module exporting "app", from defineApp()).
+
+Options:
+  --app MODULE        the app module (.js; .ts when a TypeScript loader such as tsx is installed)
+  --port N            the port to listen on (default: PORT, else ${DEFAULT_PORT}; 0 picks a free one)
+  --host H            the address to listen on (default: HOST, else every address)
+  --pages DIR         a folder of pages to serve, rendered with current store values
+  --storage SPEC      memory | sqlite:PATH | redis://HOST:PORT[/DB] (default: TWIN_STORAGE,
+                      else ${SQLITE_STORAGE} when better-sqlite3 is installed, else memory)
+  --public-url URL    the URL browsers reach this server at, behind a proxy (default: PUBLIC_URL)
+  -h, --help          show this help`;
+
+/** A mistake in what the command was given: reported as one sentence, exit code 2. */
+export class CliError extends Error {
+  readonly code = 'TWIN_ERR_CLI';
+  override name = 'CliError';
+}
 
 /** A running `serve`: its URL and how to stop it. */
 export interface Serving {
@@ -32,27 +65,36 @@ export interface Serving {
   close(): Promise<void>;
 }
 
+/** What an app module may export. */
+interface AppModule {
+  app?: App;
+  default?: App;
+  setup?: (server: TwinServer) => unknown;
+}
+
 /** Starts serving as the command line says; resolves once listening. */
 export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Serving> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      app: { type: 'string' },
-      pages: { type: 'string' },
-      storage: { type: 'string' },
-    },
-  });
+  const values = parse(argv);
   const port = Number(values.port ?? env.PORT ?? DEFAULT_PORT);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`Invalid port ${JSON.stringify(values.port ?? env.PORT)}. ${USAGE}`);
-  if (!values.app) throw new TypeError(`Which app? Pass --app MODULE (a module exporting "app"). ${USAGE}`);
-  const spec = values.storage ?? env.TWIN_STORAGE ?? DEFAULT_STORAGE;
-  const module = (await import(pathToFileURL(resolve(values.app)).href)) as { app?: App; default?: App; setup?: (server: TwinServer) => unknown };
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new CliError(`The port ${JSON.stringify(values.port ?? env.PORT)} is not a port number (0 to 65535).`);
+  }
+  if (!values.app) throw new CliError('Which app? Pass --app MODULE, a module that exports "app" (the result of defineApp()).');
+  const pages = values.pages === undefined ? undefined : resolve(values.pages);
+  if (pages !== undefined && !isFolder(pages)) throw new CliError(`The pages folder ${JSON.stringify(values.pages)} does not exist (it resolves to ${pages}).`);
+  const publicUrl = values['public-url'] ?? env.PUBLIC_URL;
+  if (publicUrl !== undefined && !URL.canParse(publicUrl)) {
+    throw new CliError(`The public URL ${JSON.stringify(publicUrl)} is not an absolute URL such as https://app.example.`);
+  }
+  checkBundles();
+  const module = await importApp(values.app);
   const app = module.app ?? module.default;
-  if (!app) throw new TypeError(`${values.app} must export "app" (the result of defineApp()).`);
-  const storage = await createStorage(spec);
-  const server = twin(app, { storage, ...(values.pages ? { pages: resolve(values.pages) } : {}) });
+  if (!isApp(app)) throw new CliError(`The module ${values.app} does not export "app" (the result of defineApp()).`);
+  const spec = values.storage ?? env.TWIN_STORAGE ?? defaultStorage();
+  const storage = await createStorage(spec).catch((err: unknown) => {
+    throw new CliError((err as Error).message, { cause: err });
+  });
+  const server = twin(app, { storage, ...(pages ? { pages } : {}), ...(publicUrl ? { publicUrl } : {}) });
   await server.ready;
   await module.setup?.(server);
   const koa = new Koa();
@@ -67,19 +109,25 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     storage: spec,
     server,
     async close() {
+      // The twin server says goodbye to its sockets first; then nothing holds the port.
+      await server.close();
       http.closeAllConnections();
-      await Promise.all([server.close(), new Promise((done) => http.close(done))]);
+      await new Promise((done) => http.close(done));
       await storage.close();
     },
   };
 }
 
-/** The `twin-state` command. */
+/** The `twin-state` command. Resolves once serving (or with `process.exitCode` set). */
 export async function main(argv: readonly string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === '--help' || command === '-h' || command === 'help' || (command === 'serve' && (rest.includes('--help') || rest.includes('-h')))) {
+    console.log(USAGE);
+    return;
+  }
   if (command !== 'serve') {
-    console.error(USAGE);
-    process.exitCode = 2;
+    console.error(command === undefined ? USAGE : `Unknown command ${JSON.stringify(command)}: the command is "serve".\n\n${USAGE}`);
+    process.exitCode = EXIT_USAGE;
     return;
   }
   const serving = await serve(rest);
@@ -90,11 +138,112 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`\n${signal}: shutting down`);
-    serving.close().then(() => process.exit(0), (err) => {
-      console.error(err);
+    serving.close().then(() => process.exit(0), (err: unknown) => {
+      console.error(`twin-state could not shut down cleanly: ${(err as Error).message}`);
       process.exit(1);
     });
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** Reads the options of `serve`; an unknown or incomplete option is a {@link CliError}. */
+function parse(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        app: { type: 'string' },
+        pages: { type: 'string' },
+        storage: { type: 'string' },
+        'public-url': { type: 'string' },
+      },
+    }).values;
+  } catch (err) {
+    throw new CliError(`${(err as Error).message.replace(/\.?$/, '.')} Run "twin-state serve --help" for the options.`, { cause: err });
+  }
+}
+
+/**
+ * Imports the app module. A TypeScript module needs a loader on Node 20: tsx, registered from
+ * the app's own dependencies if it has it (a checkout of twin-state registers it before this).
+ */
+async function importApp(app: string): Promise<AppModule> {
+  const file = resolve(app);
+  if (!existsSync(file)) throw new CliError(`The app module ${JSON.stringify(app)} does not exist (it resolves to ${file}).`);
+  if (TS_EXTENSIONS.has(extname(file))) await registerTypeScript(file);
+  try {
+    return (await import(pathToFileURL(file).href)) as AppModule;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+      throw new CliError(`The app module ${app} is TypeScript, which this Node cannot load by itself: install a loader (npm install --save-dev tsx) or compile the module to .js.`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** Registers tsx, if the app can resolve it and no loader runs yet. */
+async function registerTypeScript(file: string): Promise<void> {
+  if ((globalThis as { __twinTsLoader?: boolean }).__twinTsLoader) return;
+  let api: string;
+  try {
+    api = createRequire(file).resolve('tsx/esm/api');
+  } catch {
+    return; // no tsx: the import says what to install, unless another loader handles .ts
+  }
+  const { register } = (await import(pathToFileURL(api).href)) as { register: () => unknown };
+  register();
+  (globalThis as { __twinTsLoader?: boolean }).__twinTsLoader = true;
+}
+
+/**
+ * Fails at once, rather than with a 404 on every page, when the installed package lacks its
+ * browser bundle or holds a damaged one. A checkout that has not been built only gets a note:
+ * `npm run build` is a step of its own there.
+ */
+function checkBundles(): void {
+  const file = join(BUNDLE_DIR, MAIN_BUNDLE);
+  let text: string | undefined;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    text = undefined;
+  }
+  const damaged = text !== undefined && !text.trimEnd().endsWith(BUNDLE_END);
+  if (text !== undefined && !damaged) return;
+  if (!PACKAGED) {
+    console.warn(`note: ${file} is ${damaged ? 'damaged' : 'not built'}; pages cannot load /_twin/${MAIN_BUNDLE} until "npm run build".`);
+    return;
+  }
+  throw new CliError(`The browser bundle of twin-state, ${file}, is ${damaged ? 'damaged (cut short or edited)' : 'missing'}: reinstall twin-state (npm install twin-state).`);
+}
+
+/** SQLite when its driver is installed (data survives a restart), else memory. */
+function defaultStorage(): string {
+  try {
+    createRequire(join(process.cwd(), 'package.json')).resolve('better-sqlite3');
+    return SQLITE_STORAGE;
+  } catch {
+    try {
+      createRequire(import.meta.url).resolve('better-sqlite3');
+      return SQLITE_STORAGE;
+    } catch {
+      return 'memory';
+    }
+  }
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `value` looks like the result of defineApp(): an object with its store and action builders. */
+function isApp(value: unknown): value is App {
+  return typeof value === 'object' && value !== null && typeof (value as { shared?: unknown }).shared === 'function';
 }

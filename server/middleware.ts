@@ -7,44 +7,20 @@
  * client resumes from them instead of fetching them again.
  */
 import type { Context, Middleware, Next } from 'koa';
-import { fileURLToPath } from 'node:url';
 import { definitionsOf, initialValue } from '../src/define.js';
 import { renderPage } from './render-html.js';
 import type { StoreData } from './render-html.js';
 import type { Json } from '../src/json.js';
 import { serveOperations } from './operations.js';
-import { readStatic } from './static.js';
+import { readStatic, serveBundle } from './static.js';
 import type { StaticFile } from './static.js';
 import type { TwinServer } from './twin.js';
-
-/** Where `npm run build` puts the browser bundles. */
-const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
-
-/** The bundles served under `/_twin/`, by URL name and file name in `dist/`. */
-const BUNDLES: Readonly<Record<string, string>> = {
-  '/_twin/twin.js': 'twin.js',
-  '/_twin/twin.js.map': 'twin.js.map',
-  '/_twin/twin.js.LICENSE.txt': 'twin.js.LICENSE.txt',
-  '/_twin/lit.js': 'lit.js',
-  '/_twin/lit.js.map': 'lit.js.map',
-};
 
 /** @internal */
 export function twinMiddleware(server: TwinServer, pages: string | undefined): Middleware {
   return async function twinState(ctx: Context, next: Next) {
     if (await serveOperations(server, ctx)) return;
-    const bundle = BUNDLES[ctx.path];
-    if (bundle) {
-      const file = await readStatic(DIST, `/${bundle}`);
-      if (!file) {
-        ctx.status = 404;
-        ctx.body = `${bundle} is not built: run "npm run build".`;
-        return;
-      }
-      // Bundles keep their URL across versions: revalidate every time, cheaply, by ETag.
-      send(ctx, file, 'no-cache');
-      return;
-    }
+    if (await serveBundle(ctx)) return;
     if (pages && (ctx.method === 'GET' || ctx.method === 'HEAD') && !ctx.path.startsWith('/_twin/')) {
       const file = await readStatic(pages, ctx.path);
       if (file) {
