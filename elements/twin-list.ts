@@ -6,8 +6,8 @@
  */
 import type { Json } from '../src/index.js';
 import { Signal } from '../src/index.js';
-import type { Scope } from './internal.js';
-import { define, DEV_MODE, ITEM, parseKey, TwinElement, valueAt, warn, watchValue, writeAt } from './internal.js';
+import type { Path, Scope } from './internal.js';
+import { define, DEV_MODE, ITEM, parseKey, TwinElement, untracked, valueAt, warn, watchValue, writeAt } from './internal.js';
 
 /** Marks the items the server rendered; the live list replaces them. */
 const SSR_MARK = 'data-twin-ssr';
@@ -17,8 +17,10 @@ interface Item {
   readonly value: InstanceType<typeof Signal.State<unknown>>;
   readonly nodes: readonly Node[];
   readonly scope: Scope;
-  index: number;
 }
+
+/** Writes `value` at `path` below `item` (`[]`: the item itself), wherever the item is now. */
+type ItemWrite = (item: Item, path: Path, value: Json) => void;
 
 /**
  * Renders the array at `key` with its `<template>` child: one copy of the template per item,
@@ -54,21 +56,39 @@ export class TwinListElement extends TwinElement {
     const path = parseKey(this.getAttribute('key'));
     let array: unknown;
     let items: Item[] = [];
-    const stop = watchValue(() => {
+    let shown: unknown[] = [];
+    const read = () => {
       array = valueAt(scope.value(), path);
       return Array.isArray(array) ? Array.from(array as unknown[]) : [];
-    }, (values) => {
-      items = this.__update(items, values, template, () => array, scope.store);
-    }, sameItems);
+    };
+    const update = (values: unknown[]) => {
+      if (sameItems(shown, values)) return;
+      shown = values;
+      items = this.__update(items, values, template, write, scope.store);
+    };
+    /**
+     * An item's write. The list first catches up with its array, as the effect will in a
+     * microtask: a write in the same turn as a change of the array (an `unshift`, then an
+     * input event) must reach the item where it is now, not where it was last rendered.
+     */
+    const write = (item: Item, itemPath: Path, value: Json) => {
+      untracked(() => update(read()));
+      const index = items.indexOf(item);
+      if (index < 0) return; // the item left the array in the same turn
+      if (itemPath.length) writeAt(item.value.get(), itemPath, value);
+      else writeAt(array, [index], value);
+    };
+    const stop = watchValue(read, update, sameItems);
     return () => {
       stop();
       for (const item of items) for (const node of item.nodes) node.parentNode?.removeChild(node);
       items = [];
+      shown = [];
     };
   }
 
   /** Makes the rendered items match `values`; returns the new items in order. */
-  private __update(old: Item[], values: unknown[], template: HTMLTemplateElement, array: () => unknown, store: string | undefined): Item[] {
+  private __update(old: Item[], values: unknown[], template: HTMLTemplateElement, write: ItemWrite, store: string | undefined): Item[] {
     const next: (Item | undefined)[] = new Array(values.length);
     const byIdentity = new Map<unknown, Item>();
     for (const item of old) {
@@ -105,14 +125,23 @@ export class TwinListElement extends TwinElement {
       }
       leftover = leftover.filter((item) => !used.has(item));
     }
+    // A value changed in place (a field typed into, a primitive item rewritten): the item at
+    // that position shows the new value, so the control being typed in stays where it is.
+    for (const i of unmatched) {
+      const item = old[i];
+      if (next[i] || !item || used.has(item)) continue;
+      next[i] = item;
+      used.add(item);
+      item.value.set(values[i]);
+    }
+    leftover = leftover.filter((item) => !used.has(item));
     for (const item of leftover) for (const node of item.nodes) node.parentNode?.removeChild(node);
 
     const oldIndex = new Map(old.map((item, i) => [item, i]));
     const order: number[] = [];
     for (let i = 0; i < values.length; i++) {
-      const item = next[i] ?? (next[i] = this.__create(template, values[i], array, store));
+      const item = next[i] ?? (next[i] = this.__create(template, values[i], write, store));
       order.push(oldIndex.get(item) ?? -1);
-      item.index = i;
     }
     const items = next as Item[];
     // Items on the longest run already in order stay; every other one is inserted before its successor.
@@ -127,18 +156,13 @@ export class TwinListElement extends TwinElement {
   }
 
   /** A new item: a copy of the template whose nodes carry the item's scope. */
-  private __create(template: HTMLTemplateElement, value: unknown, array: () => unknown, store: string | undefined): Item {
+  private __create(template: HTMLTemplateElement, value: unknown, write: ItemWrite, store: string | undefined): Item {
     const fragment = document.importNode(template.content, true);
     const state = new Signal.State<unknown>(value);
     const item: Item = {
       value: state,
       nodes: [...fragment.childNodes],
-      index: 0,
-      scope: {
-        store,
-        value: () => state.get(),
-        write: (path, v: Json) => (path.length ? writeAt(state.get(), path, v) : writeAt(array(), [item.index], v)),
-      },
+      scope: { store, value: () => state.get(), write: (path, v) => write(item, path, v) },
     };
     for (const node of item.nodes) (node as { [ITEM]?: Scope })[ITEM] = item.scope;
     return item;

@@ -152,3 +152,52 @@ describe('<twin-list>', () => {
     await until(() => texts(list).length === 0, 'the items to go');
   });
 });
+
+describe('<twin-list> item writes', () => {
+  const type = (input: HTMLInputElement, text: string) => {
+    input.value = text;
+    input.dispatchEvent(new Event('input'));
+  };
+
+  it('an input writes to its own item after items were added in front (unshift), strings and objects', async () => {
+    const { name, handle } = await freshBox();
+    const tags = await fixture(html`<twin-list store=${name} key="tags"><template><li><twin-bind key="."><input></twin-bind></li></template></twin-list>`);
+    const items = await fixture(html`<twin-list store=${name} key="items"><template><li><twin-bind key="text"><input></twin-bind></li></template></twin-list>`);
+    handle.tags.unshift('v', 'w');
+    handle.items.unshift({ id: 0, text: 'zero' });
+    await until(() => tags.querySelectorAll('input').length === 4 && items.querySelectorAll('input').length === 4, 'the new rows');
+    type(tags.querySelectorAll('input')[3]!, 'why'); // row 4 shows 'y', now tags[3]
+    type(items.querySelectorAll('input')[2]!, 'TWO'); // row 3 shows 'two', now items[2]
+    expect(handle.tags).to.deep.equal(['v', 'w', 'x', 'why']);
+    expect(handle.items.map((item: { text: string }) => item.text)).to.deep.equal(['zero', 'one', 'TWO', 'three']);
+    await until(async () => (await serverRead<Box>(name))?.tags.join() === 'v,w,x,why', 'the server');
+    expect((await serverRead<Box>(name))!.items.map((item: { text: string }) => item.text)).to.deep.equal(['zero', 'one', 'TWO', 'three']);
+  });
+
+  it('an input event in the same turn as an unshift writes to the item where it is now', async () => {
+    const { name, handle } = await freshBox();
+    const list = await fixture(html`<twin-list store=${name} key="tags"><template><li><twin-bind key="."><input></twin-bind></li></template></twin-list>`);
+    const y = list.querySelectorAll('input')[1]!; // shows 'y', tags[1]
+    handle.tags.unshift('w'); // 'y' is tags[2] now; the list re-renders in a microtask
+    type(y, 'why');
+    expect(handle.tags).to.deep.equal(['w', 'x', 'why']);
+    await until(() => texts(list).length === 3, 'the rows');
+    expect([...list.querySelectorAll('input')].map((input) => input.value)).to.deep.equal(['w', 'x', 'why']);
+    await until(async () => (await serverRead<Box>(name))?.tags.join() === 'w,x,why', 'the server');
+  });
+
+  it('typing into an item of plain values keeps its input (and the focus) in place', async () => {
+    const { name, handle } = await freshBox();
+    const list = await fixture(html`<twin-list store=${name} key="tags"><template><li><twin-bind key="."><input></twin-bind></li></template></twin-list>`);
+    const input = list.querySelectorAll('input')[1]!;
+    input.focus();
+    for (const text of ['y1', 'y12', 'y123']) {
+      type(input, text);
+      await flush();
+    }
+    expect(handle.tags).to.deep.equal(['x', 'y123']);
+    expect(input.isConnected, 'the same input element').to.equal(true);
+    expect(document.activeElement).to.equal(input);
+    expect(list.querySelectorAll('input')[1]).to.equal(input);
+  });
+});
