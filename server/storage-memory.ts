@@ -5,13 +5,19 @@
  * default for tests and for a single server that needs no durability. Two hubs in one process
  * that share one adapter hear each other's batches through {@link StorageAdapter.follow}.
  *
- * The module also holds two small internals the other backends share: the in-process follower
- * registry and the batch-id parser.
+ * The module also holds small internals the other backends share: the in-process follower
+ * registry and the errors of appends, compactions and closed adapters. What concerns client
+ * records lives in `storage-clients`.
  */
 import { ErrorCode, TwinError } from '../src/errors.js';
 import type { Json } from '../src/json.js';
 import { applyOps } from '../src/ops.js';
 import type { StorageAdapter, StoredBatch, StoredState } from './storage.js';
+import type { ClientStorageOptions } from './storage-clients.js';
+import {
+  addRefusal, checkAppend, checkClient, clientAnswer, clientLimits, copyRecord, emptyRecord, mergeRecords,
+  MemoryClientTable, PRUNE_BATCH, startSweeper, sweepInterval,
+} from './storage-clients.js';
 
 /** The state a log is replayed onto when a store has no snapshot yet (see {@link StorageAdapter.compact}). */
 export const EMPTY_STATE: Json = {};
@@ -21,7 +27,15 @@ interface MemoryStore {
   /** Version of `snapshot`; the log holds exactly the batches after it, in order. */
   snapshotV: number;
   log: StoredBatch[];
-  seqs: Map<string, number>;
+}
+
+/** Options of {@link createMemoryStorage}: only the bounds of the client records. */
+export type MemoryStorageOptions = ClientStorageOptions;
+
+/** The memory adapter, which also tells how many client records it holds. */
+export interface MemoryStorage extends StorageAdapter {
+  /** Client records held now, expired ones not yet pruned included (for monitoring and tests). */
+  readonly clientCount: number;
 }
 
 /**
@@ -30,15 +44,22 @@ interface MemoryStore {
  * pass or receive. A store that was never compacted is replayed onto `{}`: a hub whose initial
  * state is something else records it first with `compact(store, initial, 0)`.
  *
+ * Client records expire `clientTtlMs` after their last change and the least recently changed
+ * go first beyond `maxClients`; expired ones are pruned a few at a time by each write and by
+ * a background sweep, never by a scan of all records.
+ *
  * ```ts
- * const storage = createMemoryStorage();
- * await storage.append('todos', { v: 1, ops: [{ op: 'set', path: ['a'], value: 1 }], id: 'c1:1' });
+ * const storage = createMemoryStorage({ clientTtlMs: 60 * 60 * 1000 });
+ * await storage.append([{ store: 'todos', batch: { v: 1, ops: [{ op: 'set', path: ['a'], value: 1 }], id: 'c1:1' } }], { id: 'c1', seq: 1 });
  * (await storage.load('todos'))?.value; // { a: 1 }
  * ```
  */
-export function createMemoryStorage(): StorageAdapter {
+export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryStorage {
+  const limits = clientLimits(options);
   const stores = new Map<string, MemoryStore>();
+  const clients = new MemoryClientTable(limits);
   const followers = new LocalFollowers();
+  const stopSweeper = startSweeper(sweepInterval(limits.ttlMs), () => clients.prune(PRUNE_BATCH), () => {});
   let closed = false;
 
   const open = (): void => {
@@ -49,26 +70,39 @@ export function createMemoryStorage(): StorageAdapter {
     v < s.snapshotV ? undefined : s.log.filter((b) => b.v > v).map(copyBatch);
 
   return {
+    get clientCount() {
+      return clients.size;
+    },
+
     async load(store) {
       open();
       const s = stores.get(store);
       if (!s) return undefined;
       const value = applyOps(s.snapshot, s.log.flatMap((b) => b.ops));
-      const state: StoredState = { value: structuredClone(value), v: versionOf(s), seqs: Object.fromEntries(s.seqs) };
+      const state: StoredState = { value: structuredClone(value), v: versionOf(s) };
       return state;
     },
 
-    async append(store, batch) {
+    async append(parts, client) {
       open();
-      const seq = parseBatchId(batch.id);
-      const s = stores.get(store) ?? emptyStore();
-      const current = versionOf(s);
-      if (batch.v !== current + 1) throw conflictError(store, batch.v, current);
-      const copy = copyBatch(batch);
-      s.log.push(copy);
-      if (seq) s.seqs.set(seq.client, Math.max(seq.seq, s.seqs.get(seq.client) ?? seq.seq));
-      stores.set(store, s);
-      followers.publish(store, copy);
+      checkAppend(parts, client);
+      const record = client && clients.get(client.id);
+      const answer = client && clientAnswer(client.id, record, client.seq);
+      if (answer) throw answer;
+      for (const { store, batch } of parts) {
+        const current = stores.get(store) ? versionOf(stores.get(store)!) : 0;
+        if (batch.v !== current + 1) throw conflictError(store, batch.v, current);
+      }
+      // Every check passed: nothing below can fail, so the append is all or nothing.
+      const copies = parts.map(({ store, batch }) => {
+        const s = stores.get(store) ?? emptyStore();
+        const copy = copyBatch(batch);
+        s.log.push(copy);
+        stores.set(store, s);
+        return { store, copy };
+      });
+      if (client) clients.put(client.id, { ...(record ? copyRecord(record) : emptyRecord()), seq: client.seq });
+      for (const { store, copy } of copies) followers.publish(store, copy);
     },
 
     async since(store, v) {
@@ -96,47 +130,63 @@ export function createMemoryStorage(): StorageAdapter {
       });
     },
 
+    async client(id) {
+      open();
+      const record = clients.get(id);
+      return record && copyRecord(record);
+    },
+
+    async claim(id, owner) {
+      open();
+      checkClient(id);
+      const record = copyRecord(clients.get(id) ?? emptyRecord(owner));
+      if (record.owner === '') record.owner = owner;
+      clients.put(id, record);
+      return copyRecord(record);
+    },
+
+    async refuse(id, seq, code, message) {
+      open();
+      checkClient(id, seq);
+      const record = copyRecord(clients.get(id) ?? emptyRecord());
+      addRefusal(record, seq, code, message);
+      clients.put(id, record);
+    },
+
+    async restoreClients(records) {
+      open();
+      for (const [id, theirs] of records) clients.put(id, mergeRecords(clients.get(id), theirs));
+    },
+
     async close() {
       closed = true;
+      stopSweeper();
       followers.clear();
+      clients.clear();
     },
   };
 }
 
 function emptyStore(): MemoryStore {
-  return { snapshot: EMPTY_STATE, snapshotV: 0, log: [], seqs: new Map() };
+  return { snapshot: EMPTY_STATE, snapshotV: 0, log: [] };
 }
 
 //#region shared internals
 
-/** The parts of a batch id `clientId:seq`. */
-interface BatchSeq { client: string; seq: number }
+/** A `TWIN_ERR_CONFLICT` refusal of an append, naming the store whose version did not follow. */
+export type ConflictError = TwinError & { readonly store: string };
 
 /**
- * Splits a batch id into its client id and seq: the seq is the integer after the LAST colon,
- * so client ids may themselves contain colons. `undefined` for a batch without an id.
- * Throws a `TypeError` for an id that has no integer seq, before anything is written.
+ * The `TWIN_ERR_CONFLICT` refusal of an append whose version does not follow the stored one;
+ * its `store` names the store (an append may span several).
  * @internal
  */
-export function parseBatchId(id: string | undefined): BatchSeq | undefined {
-  if (id === undefined) return undefined;
-  const at = id.lastIndexOf(':');
-  const seq = Number(id.slice(at + 1));
-  if (at <= 0 || !/^\d+$/.test(id.slice(at + 1)) || !Number.isSafeInteger(seq)) {
-    throw new TypeError(`The batch id ${JSON.stringify(id)} is not of the form "clientId:seq" with an integer seq.`);
-  }
-  return { client: id.slice(0, at), seq };
-}
-
-/**
- * The `TWIN_ERR_CONFLICT` refusal of an append whose version does not follow the stored one.
- * @internal
- */
-export function conflictError(store: string, v: number, current: number): TwinError {
-  return new TwinError(
+export function conflictError(store: string, v: number, current: number): ConflictError {
+  const err = new TwinError(
     ErrorCode.CONFLICT,
     `Cannot append version ${v} to store ${JSON.stringify(store)}: its stored version is ${current}, so the next one is ${current + 1}.`,
   );
+  return Object.assign(err, { store });
 }
 
 /**

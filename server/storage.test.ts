@@ -6,8 +6,6 @@
  * follower survives a Redis restart. Expected states are always computed with `applyOps`.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -17,12 +15,10 @@ import type { Json, JsonObject } from '../src/json.js';
 import { applyOps } from '../src/ops.js';
 import type { Op } from '../src/ops.js';
 import { startRedis } from '../test/helpers/redis-server.js';
-import type { TestRedis } from '../test/helpers/redis-server.js';
+import { removeTmpDirs, storageBackends, tmpDir } from '../test/helpers/storage-backends.js';
+import type { Opened } from '../test/helpers/storage-backends.js';
 import { createStorage } from './create-storage.js';
 import type { StorageAdapter, StoredBatch } from './storage.js';
-import { createMemoryStorage } from './storage-memory.js';
-import { createRedisStorage } from './storage-redis.js';
-import { createSqliteStorage } from './storage-sqlite.js';
 
 /** Upper bound for anything we wait on (deliveries, reconnects). */
 const WAIT_MS = 10_000;
@@ -35,68 +31,9 @@ const SUITE_TIMEOUT_MS = 120_000;
 /** Property runs per backend; each run appends to a fresh store. */
 const PROPERTY_RUNS = 40;
 
-interface Opened {
-  /** The adapter under test. */
-  storage: StorageAdapter;
-  /** A second adapter on the same data: another instance for Redis, the same one in-process. */
-  peer: StorageAdapter;
-  /** The database file, for SQLite. */
-  file?: string;
-  /** Opens one more independent adapter on the same data (closed by the test). */
-  another(): Promise<StorageAdapter>;
-  teardown(): Promise<void>;
-}
+after(removeTmpDirs);
 
-interface Backend {
-  name: string;
-  open(): Promise<Opened>;
-}
-
-const tmpDirs: string[] = [];
-let redis: TestRedis | undefined;
-
-const backends: Backend[] = [
-  {
-    name: 'memory',
-    async open() {
-      const storage = createMemoryStorage();
-      return { storage, peer: storage, another: async () => createMemoryStorage(), teardown: () => storage.close() };
-    },
-  },
-  {
-    name: 'sqlite',
-    async open() {
-      const file = path.join(tmpDir(), 'nested', 'dir', 'twin.db'); // the parent folders do not exist yet
-      const storage = createSqliteStorage(file);
-      return { storage, peer: storage, file, another: async () => createSqliteStorage(file), teardown: () => storage.close() };
-    },
-  },
-  {
-    name: 'redis',
-    async open() {
-      redis = await startRedis();
-      const { url } = redis;
-      const storage = await createRedisStorage(url, { prefix: 'test:' });
-      const peer = await createRedisStorage(url, { prefix: 'test:' });
-      return {
-        storage,
-        peer,
-        another: () => createRedisStorage(url, { prefix: 'test:' }),
-        async teardown() {
-          await storage.close();
-          await peer.close();
-          await redis?.stop();
-        },
-      };
-    },
-  },
-];
-
-after(() => {
-  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-for (const backend of backends) {
+for (const backend of storageBackends) {
   describe(backend.name, { timeout: SUITE_TIMEOUT_MS }, () => {
     let opened: Opened;
     let storage: StorageAdapter;
@@ -115,45 +52,48 @@ for (const backend of backends) {
       assert.deepEqual(await storage.since(fresh('unknown'), 0), []);
     });
 
-    it('append() of v1..vN then load() reproduces the state and the seqs', async () => {
+    it('append() of v1..vN then load() reproduces the state', async () => {
       const store = fresh('append');
       const batches = sampleBatches();
-      for (const batch of batches) await storage.append(store, batch);
+      for (const batch of batches) await put(storage, store, batch);
       const loaded = await storage.load(store);
-      assert.deepEqual(loaded, { value: replay(batches), v: batches.length, seqs: { c1: 2, 'user:42': 7 } });
+      assert.deepEqual(loaded, { value: replay(batches), v: batches.length });
     });
 
     it('append() with a wrong version rejects with TWIN_ERR_CONFLICT and changes nothing', async () => {
       const store = fresh('conflict');
       const batches = sampleBatches();
-      for (const batch of batches) await storage.append(store, batch);
+      for (const batch of batches) await put(storage, store, batch);
       const before = await storage.load(store);
       const stale = { v: 2, ops: [set(['x'], 'stale')], id: 'c1:99' };
       const ahead = { v: batches.length + 2, ops: [set(['x'], 'ahead')], id: 'c9:1' };
-      await assert.rejects(storage.append(store, stale), { code: ErrorCode.CONFLICT });
-      await assert.rejects(storage.append(store, ahead), { code: ErrorCode.CONFLICT });
-      await assert.rejects(storage.append(fresh('conflict'), { v: 2, ops: [] }), { code: ErrorCode.CONFLICT });
+      await assert.rejects(put(storage, store, stale), { code: ErrorCode.CONFLICT });
+      await assert.rejects(put(storage, store, ahead), { code: ErrorCode.CONFLICT });
+      await assert.rejects(put(storage, fresh('conflict'), { v: 2, ops: [] }), { code: ErrorCode.CONFLICT });
       assert.deepEqual(await storage.load(store), before);
       assert.deepEqual(await storage.since(store, 0), batches);
     });
 
-    it('append() with a malformed batch id rejects before writing', async () => {
+    it('append() with a malformed version or client rejects with a TypeError before writing', async () => {
       const store = fresh('bad-id');
-      await assert.rejects(storage.append(store, { v: 1, ops: [set(['a'], 1)], id: 'no-seq' }), TypeError);
+      await assert.rejects(storage.append([{ store, batch: { v: 1, ops: [set(['a'], 1)] } }], { id: 'c1', seq: 0 }), TypeError);
+      await assert.rejects(storage.append([{ store, batch: { v: 1, ops: [set(['a'], 1)] } }], { id: '', seq: 1 }), TypeError);
+      await assert.rejects(storage.append([{ store, batch: { v: 1.5, ops: [set(['a'], 1)] } }]), TypeError);
       assert.equal(await storage.load(store), undefined);
+      assert.equal(await storage.client('c1'), undefined);
     });
 
     it('since(v) returns exactly the later batches, and [] at the current version', async () => {
       const store = fresh('since');
       const batches = sampleBatches();
-      for (const batch of batches) await storage.append(store, batch);
+      for (const batch of batches) await put(storage, store, batch);
       for (let v = 0; v <= batches.length; v++) assert.deepEqual(await storage.since(store, v), batches.slice(v));
     });
 
     it('compact() keeps load() the same, cuts since() before it, and appends go on after it', async () => {
       const store = fresh('compact');
       const batches = sampleBatches();
-      for (const batch of batches) await storage.append(store, batch);
+      for (const batch of batches) await put(storage, store, batch);
       const before = await storage.load(store);
       assert.ok(before);
       const at = 3;
@@ -174,8 +114,8 @@ for (const backend of backends) {
         { v: before.v + 1, ops: [{ op: 'push', path: ['list'], values: ['after'] }], id: 'c1:3' },
         { v: before.v + 2, ops: [{ op: 'add', path: ['count'], delta: 10 }] },
       ];
-      for (const batch of more) await storage.append(store, batch);
-      const expected = { value: replay([...batches, ...more]), v: before.v + 2, seqs: { c1: 3, 'user:42': 7 } };
+      for (const batch of more) await put(storage, store, batch);
+      const expected = { value: replay([...batches, ...more]), v: before.v + 2 };
       assert.deepEqual(await storage.load(store), expected);
       assert.deepEqual(await storage.since(store, before.v), more);
       // A snapshot of a version never appended, or of no version at all, is refused and changes nothing.
@@ -187,24 +127,24 @@ for (const backend of backends) {
     it('compact() at version 0 sets the initial state the log is replayed onto', async () => {
       const store = fresh('initial');
       await storage.compact(store, ['seed'], 0);
-      assert.deepEqual(await storage.load(store), { value: ['seed'], v: 0, seqs: {} });
+      assert.deepEqual(await storage.load(store), { value: ['seed'], v: 0 });
       const batch: StoredBatch = { v: 1, ops: [{ op: 'push', path: [], values: ['grown'] }], id: 'c1:1' };
-      await storage.append(store, batch);
-      assert.deepEqual(await storage.load(store), { value: ['seed', 'grown'], v: 1, seqs: { c1: 1 } });
+      await put(storage, store, batch);
+      assert.deepEqual(await storage.load(store), { value: ['seed', 'grown'], v: 1 });
     });
 
     it('follow() delivers batches appended by a second adapter, in order, until unsubscribed', async () => {
       const store = fresh('follow');
       const batches = sampleBatches();
-      await opened.peer.append(store, batches[0]!); // before follow: delivered as backlog
+      await put(opened.peer, store, batches[0]!); // before follow: delivered as backlog
       const got: StoredBatch[] = [];
       const stop = storage.follow(store, 0, (batch) => got.push(batch));
-      for (const batch of batches.slice(1)) await opened.peer.append(store, batch);
+      for (const batch of batches.slice(1)) await put(opened.peer, store, batch);
       await waitFor(() => got.length === batches.length);
       assert.deepEqual(got, batches);
 
       stop();
-      await opened.peer.append(store, { v: batches.length + 1, ops: [set(['late'], true)] });
+      await put(opened.peer, store, { v: batches.length + 1, ops: [set(['late'], true)] });
       // Give a stray delivery the time to arrive: a later follower hears it, the stopped one must not.
       const probe: StoredBatch[] = [];
       const stopProbe = storage.follow(store, batches.length, (batch) => probe.push(batch));
@@ -216,14 +156,14 @@ for (const backend of backends) {
     it('follow() from a version skips earlier batches and serves several followers', async () => {
       const store = fresh('follow-from');
       const batches = sampleBatches();
-      for (const batch of batches.slice(0, 3)) await storage.append(store, batch);
+      for (const batch of batches.slice(0, 3)) await put(storage, store, batch);
       const fromTwo: number[] = [];
       const fromZero: number[] = [];
       const stops = [
         storage.follow(store, 2, (b) => fromTwo.push(b.v)),
         storage.follow(store, 0, (b) => fromZero.push(b.v)),
       ];
-      for (const batch of batches.slice(3)) await opened.peer.append(store, batch);
+      for (const batch of batches.slice(3)) await put(opened.peer, store, batch);
       const all = batches.map((b) => b.v);
       await waitFor(() => fromZero.length === all.length && fromTwo.length === all.length - 2);
       for (const stop of stops) stop();
@@ -236,7 +176,7 @@ for (const backend of backends) {
       let appended = false;
       const seenAfterAppend: boolean[] = [];
       const stop = storage.follow(store, 0, () => seenAfterAppend.push(appended));
-      await storage.append(store, { v: 1, ops: [set(['a'], 1)] });
+      await put(storage, store, { v: 1, ops: [set(['a'], 1)] });
       appended = true;
       await waitFor(() => seenAfterAppend.length === 1);
       stop();
@@ -250,7 +190,7 @@ for (const backend of backends) {
       const heard: number[] = [];
       const started = Date.now();
       const stop = storage.follow(second, 0, () => heard.push(Date.now() - started));
-      await opened.peer.append(second, { v: 1, ops: [set(['a'], 1)] });
+      await put(opened.peer, second, { v: 1, ops: [set(['a'], 1)] });
       await waitFor(() => heard.length === 1);
       stop();
       stopIdle();
@@ -260,7 +200,7 @@ for (const backend of backends) {
     it('close() releases the adapter; its methods then reject', async () => {
       const extra = await opened.another();
       const store = fresh('close');
-      await extra.append(store, { v: 1, ops: [set(['a'], 1)] });
+      await put(extra, store, { v: 1, ops: [set(['a'], 1)] });
       const stop = extra.follow(store, 0, () => {});
       await sleep(SETTLE_MS); // let a blocking read start
       const started = Date.now();
@@ -269,7 +209,7 @@ for (const backend of backends) {
       const took = Date.now() - started;
       assert.ok(took < PROMPT_MS, `close() took ${took} ms with a follower open`);
       await assert.rejects(extra.load(store), { code: ErrorCode.INTERNAL });
-      await assert.rejects(extra.append(store, { v: 2, ops: [] }), { code: ErrorCode.INTERNAL });
+      await assert.rejects(put(extra, store, { v: 2, ops: [] }), { code: ErrorCode.INTERNAL });
       await extra.close(); // twice is harmless
       // What it wrote is still there for everyone else (except in a private memory adapter).
       if (backend.name !== 'memory') assert.equal((await storage.load(store))?.v, 1);
@@ -290,9 +230,9 @@ for (const backend of backends) {
             }
             const batch: StoredBatch = { v: batches.length + 1, ops, id: `prop:${batches.length + 1}` };
             batches.push(batch);
-            await storage.append(store, batch);
+            await put(storage, store, batch, { id: store, seq: batches.length });
           }
-          assert.deepEqual(await storage.load(store), { value: state, v: batches.length, seqs: { prop: batches.length } });
+          assert.deepEqual(await storage.load(store), { value: state, v: batches.length });
           assert.deepEqual(await storage.since(store, 0), batches);
         }),
         { numRuns: PROPERTY_RUNS },
@@ -304,7 +244,8 @@ for (const backend of backends) {
         const extra = await opened.another();
         const store = fresh('reopen');
         const batches = sampleBatches();
-        for (const batch of batches) await extra.append(store, batch);
+        await extra.claim('c1', 'me');
+        for (const batch of batches) await put(extra, store, batch, batch.id?.startsWith('c1:') ? { id: 'c1', seq: Number(batch.id.slice(3)) } : undefined);
         await extra.compact(store, replay(batches.slice(0, 2)), 2);
         const expected = await extra.load(store);
         await extra.close();
@@ -314,8 +255,9 @@ for (const backend of backends) {
           assert.equal(inspect.pragma('journal_mode', { simple: true }), 'wal');
           assert.deepEqual(await reopened.load(store), expected);
           assert.deepEqual(await reopened.since(store, 2), batches.slice(2));
-          await reopened.append(store, { v: batches.length + 1, ops: [set(['again'], true)], id: 'c1:3' });
-          assert.equal((await reopened.load(store))?.seqs['c1'], 3);
+          assert.equal((await reopened.client('c1'))?.seq, 2);
+          await put(reopened, store, { v: batches.length + 1, ops: [set(['again'], true)], id: 'c1:3' }, { id: 'c1', seq: 3 });
+          assert.deepEqual(await reopened.client('c1'), { owner: 'me', seq: 3, refused: [] });
         } finally {
           inspect.close();
           await reopened.close();
@@ -325,25 +267,26 @@ for (const backend of backends) {
 
     if (backend.name === 'redis') {
       it('rejects with TWIN_ERR_INTERNAL while Redis is down, then recovers: a follower resumes, appends work', async () => {
+        const { redis } = opened;
         assert.ok(redis);
         const store = fresh('restart');
         const got: number[] = [];
         const stop = storage.follow(store, 0, (b) => got.push(b.v));
-        await opened.peer.append(store, { v: 1, ops: [set(['a'], 1)] });
+        await put(opened.peer, store, { v: 1, ops: [set(['a'], 1)] });
         await waitFor(() => got.length === 1);
 
         await redis.stop();
         const downAt = Date.now();
         await assert.rejects(storage.load(store), { code: ErrorCode.INTERNAL });
-        await assert.rejects(storage.append(store, { v: 2, ops: [] }), { code: ErrorCode.INTERNAL });
+        await assert.rejects(put(storage, store, { v: 2, ops: [] }), { code: ErrorCode.INTERNAL });
         await assert.rejects(storage.since(store, 0), { code: ErrorCode.INTERNAL });
         assert.ok(Date.now() - downAt < WAIT_MS, 'commands fail fast while Redis is down');
 
         await redis.restart(); // the same port, but empty: this Redis keeps no data
         // node-redis reconnects by itself; until it has, appends fail with INTERNAL (never hang).
-        await retry(() => opened.peer.append(store, { v: 1, ops: [set(['a'], 'again')] }));
+        await retry(() => put(opened.peer, store, { v: 1, ops: [set(['a'], 'again')] }));
         // The follower resumes after the last version it delivered (1), so it hears version 2.
-        await opened.peer.append(store, { v: 2, ops: [set(['b'], 2)] });
+        await put(opened.peer, store, { v: 2, ops: [set(['b'], 2)] });
         await waitFor(() => got.length === 2);
         stop();
         assert.deepEqual(got, [1, 2]);
@@ -356,12 +299,12 @@ for (const backend of backends) {
 describe('createStorage', () => {
   it('builds each backend from its spec and refuses anything else', async () => {
     const memory = await createStorage('memory');
-    await memory.append('s', { v: 1, ops: [set(['a'], 1)] });
+    await put(memory, 's', { v: 1, ops: [set(['a'], 1)] });
     assert.equal((await memory.load('s'))?.v, 1);
     await memory.close();
 
     const sqlite = await createStorage(`sqlite:${path.join(tmpDir(), 'spec.db')}`);
-    await sqlite.append('s', { v: 1, ops: [set(['a'], 1)] });
+    await put(sqlite, 's', { v: 1, ops: [set(['a'], 1)] });
     assert.equal((await sqlite.load('s'))?.v, 1);
     await sqlite.close();
 
@@ -378,7 +321,7 @@ describe('createStorage', () => {
     const server = await startRedis();
     try {
       const storage = await createStorage(`${server.url}/1`);
-      await storage.append('s', { v: 1, ops: [set(['a'], 1)] });
+      await put(storage, 's', { v: 1, ops: [set(['a'], 1)] });
       assert.deepEqual(await storage.since('s', 0), [{ v: 1, ops: [set(['a'], 1)] }]);
       await storage.close();
     } finally {
@@ -388,6 +331,11 @@ describe('createStorage', () => {
 });
 
 //#region helpers
+
+/** Appends one batch to one store, with its client if given. */
+function put(storage: StorageAdapter, store: string, batch: StoredBatch, client?: { id: string; seq: number }): Promise<void> {
+  return storage.append([{ store, batch }], client);
+}
 
 function set(p: (string | number)[], value: Json): Op {
   return { op: 'set', path: p, value };
@@ -477,12 +425,6 @@ async function retry(fn: () => Promise<unknown>): Promise<void> {
       await sleep(POLL_MS * 5);
     }
   }
-}
-
-function tmpDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twin-storage-'));
-  tmpDirs.push(dir);
-  return dir;
 }
 
 function sleep(ms: number): Promise<void> {
