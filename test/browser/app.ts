@@ -7,7 +7,7 @@
  * Writing the key `forbidden` of a box is refused by `authorize`.
  */
 import { defineApp } from '../../src/index.js';
-import type { Json } from '../../src/index.js';
+import type { Json, StandardSchemaV1 } from '../../src/index.js';
 
 export const app = defineApp();
 
@@ -85,3 +85,30 @@ export const pageSend = app.action(function page_send(from: string, text: string
 
 /** A local store kept in localStorage. */
 export const prefs = app.local('test_prefs', () => ({ theme: 'light', size: 1 }), { persist: 'local' });
+
+/** The value of the `checked` store: texts by test, each at most 5 characters long. */
+export interface Checked {
+  texts: Record<string, string>;
+}
+
+/**
+ * The schema of `checked`: every text at most 5 characters. Hand-written (a Standard Schema is
+ * just this object); the page's runtime does not check shared stores, so the server refuses.
+ */
+const shortTexts: StandardSchemaV1<Checked> = {
+  '~standard': {
+    version: 1,
+    vendor: 'twin-test',
+    validate: (value) => {
+      const texts = (value as Partial<Checked> | null)?.texts;
+      const ok = typeof texts === 'object' && texts !== null && Object.values(texts).every((t) => typeof t === 'string' && t.length <= 5);
+      return ok ? { value: value as Checked } : { issues: [{ message: 'A text is longer than 5 characters.' }] };
+    },
+  },
+};
+
+/** A store whose schema the server checks (tests write their own key of `texts`). */
+export const checked = app.shared('checked', (): Checked => ({ texts: {} }), { schema: shortTexts });
+
+/** What the XSS page (twin-pages/xss.html) binds: store data an attacker wrote. */
+export const xss = app.shared('xss', () => ({} as Record<string, Json>), { family: true });
