@@ -441,7 +441,7 @@ describe('bad input: hooks that throw', () => {
 });
 
 describe('bad input: rate limit', () => {
-  it('answers frames over the rate limit with TWIN_ERR_RATE, applying only the ones within it', async (t) => {
+  it('refuses batches over the rate limit by id, retryably, applying only the ones within it; later ones wait for the first refused', async (t) => {
     const { app, s, locked } = makeApp();
     const srv = await serveOwn(t, app, { limits: { rate: 5, burst: 5 } });
     const c = await setUp(srv, { s, locked });
@@ -449,12 +449,18 @@ describe('bad input: rate limit', () => {
     for (let i = 1; i <= 30; i++) {
       off.send({ t: 'op', id: `${off.clientId}:${i}`, store: 's', ops: [{ op: 'add', path: ['score'], delta: 1 }] });
     }
-    await until(() => off.messages.filter((m) => m.t === 'error' || m.t === 'sync').length >= 30, 'an answer to every frame');
-    const errors = off.messages.filter((m) => m.t === 'error');
+    await until(() => off.messages.filter((m) => m.t === 'reject' || m.t === 'sync').length >= 30, 'an answer to every frame');
+    const refusals = off.messages.filter((m) => m.t === 'reject');
     const acks = off.messages.filter((m) => m.t === 'sync');
-    for (const error of errors) assertCoded(error, 'error', ErrorCode.RATE);
-    assert.ok(errors.length >= 24, `${errors.length} frames refused`);
-    assert.equal(errors.length + acks.length, 30);
+    for (const refusal of refusals) {
+      assertCoded(refusal, 'reject', ErrorCode.RATE);
+      assert.equal(refusal.retry, true, 'a rate refusal says the batch may be sent again');
+    }
+    assert.ok(refusals.length >= 24, `${refusals.length} frames refused`);
+    assert.equal(refusals.length + acks.length, 30);
+    // Each batch is answered once, by its id: acknowledged or refused, never both.
+    const seqOf = (m: Message) => Number(String(m.id).split(':')[1]);
+    assert.deepEqual([...acks, ...refusals].map(seqOf).sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i + 1));
     // Exactly the acknowledged frames changed the store, and only they reached the healthy client.
     assert.equal(snapshot(s).score, acks.length);
     assert.equal(status(s).v, c.before.s!.v + acks.length);
@@ -463,9 +469,19 @@ describe('bad input: rate limit', () => {
     assert.ok(c.healthy.since(c.healthyFrom).every((m) => m.t === 'sync' && m.id === undefined));
     assert.deepEqual(snapshot(locked), c.before.locked!.value);
 
-    // The limit refills: after a second the offender is served again, on the same connection.
+    // The limit refills: after a second the offender is served again, on the same connection —
+    // but a batch after the first refused one waits for it (else a re-send of that one would be
+    // taken for applied), and the refused one sent again is applied.
     await delay(1100);
     assert.equal(off.ws.readyState, WebSocket.OPEN);
+    const first = Math.min(...refusals.map(seqOf));
+    off.send({ t: 'op', id: `${off.clientId}:31`, store: 's', ops: [{ op: 'add', path: ['score'], delta: 1 }] });
+    const held = await off.next((m) => m.t === 'reject' && m.id === `${off.clientId}:31`);
+    assertCoded(held, 'reject', ErrorCode.ORDER);
+    assert.equal(held.retry, true);
+    off.send({ t: 'op', id: `${off.clientId}:${first}`, store: 's', ops: [{ op: 'add', path: ['score'], delta: 1 }] });
+    await off.next((m) => m.t === 'sync' && m.id === `${off.clientId}:${first}`);
+    assert.equal(snapshot(s).score, acks.length + 1);
     off.send({ t: 'ping' });
     await off.next((m) => m.t === 'pong');
     await assertServes({ ...c, before: stateOf(c.stores), healthyFrom: c.healthy.messages.length });
@@ -480,7 +496,11 @@ describe('bad input: rate limit per message', () => {
     const off = await offender(srv, { s: 0 }); // hello spent a token
     const frame = Array.from({ length: 10 }, (_, i) => ({ t: 'op', id: `${off.clientId}:${i + 1}`, store: 's', ops: [{ op: 'add', path: ['score'], delta: 1 }] }));
     off.send(frame);
-    assertCoded(await off.next((m) => m.t === 'error'), 'error', ErrorCode.RATE);
+    await until(() => off.messages.filter((m) => m.t === 'reject').length === 10, 'a refusal of each batch in the frame');
+    for (const [i, refusal] of off.messages.filter((m) => m.t === 'reject').entries()) {
+      assertCoded(refusal, 'reject', ErrorCode.RATE);
+      assert.equal(refusal.id, frame[i]!.id);
+    }
     await delay(QUIET_MS);
     assert.equal(off.messages.filter((m) => m.t === 'sync').length, 0, 'no message of the refused frame was applied');
     assert.deepEqual(snapshot(s), c.before.s!.value);

@@ -2,18 +2,25 @@
 /**
  * @module connection
  * One client's WebSocket as the hub sees it. Every frame is checked (size, structure, depth,
- * rate) before it touches any state; a bad one gets a coded `reject` or `error` and changes
- * nothing. Messages of one connection are handled strictly in order. Everything bound for the
- * client within a tick leaves as one frame; a client whose unsent data grows past a bound is
- * dropped, to resync when it reconnects, instead of growing server memory.
+ * rate) before it touches any state; a bad one gets a coded `reject` (naming each batch or
+ * call it refuses) or `error` and changes nothing. Messages of one connection are handled
+ * strictly in order, and a batch refused for now (a retryable code) holds back the client's
+ * later batches until it is sent again, so the server never commits a client's batches out of
+ * order. Everything bound for the client within a tick leaves as one frame; a client whose
+ * unsent data grows past a bound is dropped, to resync when it reconnects.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { debuglog } from 'node:util';
 import type { WebSocket } from 'ws';
+import { CloseCode, formatCloseReason } from '../src/close-codes.js';
 import { definitionsOf } from '../src/define.js';
-import { ErrorCode, isTwinError, TwinError } from '../src/errors.js';
+import { ErrorCode, RETRYABLE, TwinError } from '../src/errors.js';
 import { parseBatchId, PROTOCOL_VERSION, readClientFrame } from '../src/protocol.js';
 import type { ClientMessage, Limits, ServerMessage } from '../src/protocol.js';
+import { asTwinError } from './hub.js';
 import type { Hub, HubStore, Subscriber } from './hub.js';
+import { TokenBucket } from './token-bucket.js';
+import type { RateBucket } from './token-bucket.js';
 
 const debug = debuglog('twin:server');
 
@@ -27,17 +34,12 @@ export interface ServerLimits extends Limits {
   strikes: number;
   /** Bytes waiting to be sent to one client before it is dropped as too slow. Default 8 MiB. */
   maxBuffer: number;
+  /** Stores one `hello` may subscribe to; `sub` messages bring more. Default 256. */
+  maxSubs: number;
+  /** Family members one connection may create per second, on average (burst: 10×). Default 5. */
+  createRate: number;
 }
 
-/** WebSocket close codes used by the hub. */
-export const CloseCode = {
-  /** Too many bad messages. */
-  POLICY: 1008,
-  /** Another connection took over this client id. */
-  REPLACED: 4009,
-  /** The server shuts down. */
-  GOING_AWAY: 1001,
-} as const;
 
 /** What a connection needs from the server that owns it. */
 export interface ConnectionOwner {
@@ -51,24 +53,35 @@ export interface ConnectionOwner {
   closed(connection: Connection): void;
 }
 
+/** Codes that are the server's trouble or a consequence of one: they never count as the client's strikes. */
+const NOT_THE_CLIENTS_FAULT: ReadonlySet<string> = new Set([ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL, ErrorCode.ORDER, ErrorCode.OVERLOAD]);
+/** Longest a `hello` runs before it lets other work in (ms). */
+const SLICE_MS = 4;
+
 export class Connection implements Subscriber {
   client = '';
   readonly user: unknown;
   private readonly socket: WebSocket;
   private readonly owner: ConnectionOwner;
   private readonly subs = new Set<HubStore>();
+  private readonly bucket: RateBucket;
+  private readonly creations: TokenBucket;
   private outbox: Buffer[] = [];
   private chain: Promise<void> = Promise.resolve();
-  private tokens: number;
-  private lastRefill = Date.now();
   private strikes = 0;
+  /** The lowest seq refused for now: later seqs wait until it comes again. */
+  private heldFrom: number | undefined;
+  private isClosed = false;
   alive = true;
 
-  constructor(socket: WebSocket, user: unknown, owner: ConnectionOwner) {
+  /** @param bucket the client's rate limit (shared by its address's connections); default one of its own. */
+  constructor(socket: WebSocket, user: unknown, owner: ConnectionOwner, bucket?: RateBucket) {
     this.socket = socket;
     this.user = user;
     this.owner = owner;
-    this.tokens = owner.limits.burst;
+    const { rate, burst, createRate } = owner.limits;
+    this.bucket = bucket ?? new TokenBucket(rate, burst);
+    this.creations = new TokenBucket(createRate, 10 * createRate);
     socket.on('message', (data, isBinary) => this.onFrame(isBinary ? '' : data.toString()));
     socket.on('pong', () => (this.alive = true));
     socket.on('close', () => this.onClose());
@@ -108,20 +121,18 @@ export class Connection implements Subscriber {
   //#region receiving
 
   private onFrame(text: string): void {
-    // One token before parsing, so a flood of junk is limited too; one more per further message.
-    if (!this.spend(1)) {
-      this.refuse(new TwinError(ErrorCode.RATE, 'You are sending too fast; slow down.'));
-      return;
-    }
     let messages: ClientMessage[];
     try {
       messages = readClientFrame(text, this.owner.limits);
     } catch (err) {
+      this.bucket.take(1);
       this.refuse(asTwinError(err));
       return;
     }
-    if (!this.spend(messages.length - 1)) {
-      this.refuse(new TwinError(ErrorCode.RATE, `You are sending too fast (${messages.length} messages in one frame); slow down.`));
+    if (!this.bucket.take(messages.length)) {
+      // Every batch and call in the frame is refused by id, for now: the client sends them again.
+      const error = new TwinError(ErrorCode.RATE, `You are sending too fast (${messages.length} messages in one frame); slow down.`);
+      for (const message of messages) this.answer(message, error);
       return;
     }
     for (const message of messages) {
@@ -131,16 +142,13 @@ export class Connection implements Subscriber {
 
   private async handle(message: ClientMessage): Promise<void> {
     const hub = this.owner.hub;
-    if (message.t === 'ping') {
-      this.send({ t: 'pong' });
-      return;
-    }
-    if (message.t === 'hello') {
-      this.client = message.client;
-      this.owner.claim(message.client, this);
-      this.send({ t: 'welcome', proto: PROTOCOL_VERSION });
-      for (const [name, v] of Object.entries(message.subs)) await this.subscribe(name, v);
-      return;
+    switch (message.t) {
+      case 'ping':
+        this.send({ t: 'pong' });
+        return;
+      case 'hello':
+        await this.hello(message.client, message.key, message.subs);
+        return;
     }
     if (!this.client) throw new TwinError(ErrorCode.ID, 'Say hello first.');
     switch (message.t) {
@@ -151,38 +159,96 @@ export class Connection implements Subscriber {
         this.unsubscribe(message.store);
         return;
       case 'op': {
-        this.checkId(message.id);
+        const seq = this.admit(message.id);
         const store = await this.readable(message.store);
-        const applied = await hub.commitClientBatch(store, message.id, message.ops, { user: this.user, client: this.client });
+        const applied = await hub.commitClientBatch(store, message.id, message.ops, { user: this.user, client: this.client, seq });
         // A re-sent batch that was applied before: confirm it without repeating it.
         if (!applied) this.send({ t: 'sync', store: store.name, v: store.v, ops: [], id: message.id });
         return;
       }
       case 'call': {
-        this.checkId(message.id);
-        // A call re-sent after a reconnect that was committed already is answered by the hub.
+        const seq = this.admit(message.id);
         const def = definitionsOf(hub.app).actions.get(message.action);
         if (!def) throw new TwinError(ErrorCode.ACTION, `There is no action ${JSON.stringify(message.action)}.`);
-        const { value } = await hub.runAction(def, message.args, { user: this.user, client: this.client }, message.id);
+        // A call re-sent after a reconnect that was committed already is answered by the hub.
+        const { value } = await hub.runAction(def, message.args, { user: this.user, client: this.client, seq }, message.id);
         this.send({ t: 'result', id: message.id, value });
         return;
       }
     }
   }
 
+  private async hello(client: string, key: string | undefined, subs: Record<string, number>): Promise<void> {
+    // One connection is one client: a second hello may only repeat the first (to subscribe again).
+    if (this.client && client !== this.client) throw new TwinError(ErrorCode.ID, 'This connection is another client already; open another connection to be this one.');
+    let owned: boolean;
+    try {
+      owned = await this.owner.hub.records.claim(client, key);
+    } catch (err) {
+      this.owner.hub.logger.error('[twin-state] Storage failed while a client said hello.', err);
+      this.fail(new TwinError(ErrorCode.UNAVAILABLE, 'The server cannot reach its storage; try again later.'), CloseCode.TRY_LATER);
+      return;
+    }
+    if (!owned) {
+      // Whoever knows an id must not take it over: only the key it was first claimed with may use it.
+      this.fail(new TwinError(ErrorCode.ID, 'This client id belongs to another client.'), CloseCode.POLICY);
+      return;
+    }
+    if (this.isClosed) return;
+    if (!this.client) {
+      this.client = client;
+      this.owner.claim(client, this);
+    }
+    const { maxFrameBytes, maxMessages, maxOps, rate, burst, maxSubs } = this.owner.limits;
+    this.send({ t: 'welcome', proto: PROTOCOL_VERSION, limits: { maxFrameBytes, maxMessages, maxOps, rate, burst } });
+    const names = Object.keys(subs);
+    if (names.length > maxSubs) {
+      this.send({ t: 'error', code: ErrorCode.FRAME, message: `A hello may name at most ${maxSubs} stores; ${names.length - maxSubs} were left out (subscribe to them with sub).` });
+    }
+    let slice = performance.now();
+    for (const name of names.slice(0, maxSubs)) {
+      // Each store on its own: one unknown or forbidden store does not stop the others.
+      await this.subscribe(name, subs[name]!).catch((err) => this.answerStore(name, asTwinError(err)));
+      if (this.isClosed) return;
+      if (performance.now() - slice > SLICE_MS) {
+        await nextTurn();
+        slice = performance.now();
+      }
+    }
+  }
+
+  /** Parses a batch or call id (once, here): it must be this client's, and not wait behind one refused for now. */
+  private admit(id: string): number {
+    const { client, seq } = parseBatchId(id);
+    if (client !== this.client) throw new TwinError(ErrorCode.ID, 'A batch id must start with your own client id.');
+    if (this.heldFrom !== undefined) {
+      if (seq > this.heldFrom) throw new TwinError(ErrorCode.ORDER, `Batch ${this.heldFrom} was refused for now; send it again before the ones after it.`);
+      this.heldFrom = undefined;
+    }
+    return seq;
+  }
+
   /** Tells the client why `message` was refused: a `reject` for a batch or call, else an `error`. */
   private answer(message: ClientMessage, error: TwinError): void {
-    if (!error.expose) {
-      debug('internal error handling %s: %o', message.t, error);
-    }
+    if (!error.expose) debug('internal error handling %s: %o', message.t, error);
     const text = error.expose ? error.message : 'The server failed to handle this message.';
     const code = error.expose ? error.code : ErrorCode.INTERNAL;
+    const retry = RETRYABLE.has(code);
+    this.owner.hub.emit('refusal', { code });
     if (message.t === 'op' || message.t === 'call') {
-      this.send({ t: 'reject', id: message.id, code, message: text, ...(message.t === 'op' ? { store: message.store } : {}) });
+      if (retry) {
+        const { seq } = parseBatchId(message.id);
+        if (this.heldFrom === undefined || seq < this.heldFrom) this.heldFrom = seq;
+      }
+      this.send({ t: 'reject', id: message.id, code, message: text, ...(message.t === 'op' ? { store: message.store } : {}), ...(retry ? { retry } : {}) });
     } else {
       this.send({ t: 'error', code, message: text, ...('store' in message ? { store: message.store } : {}) });
     }
-    this.strike();
+    if (!NOT_THE_CLIENTS_FAULT.has(code)) this.strike();
+  }
+
+  private answerStore(store: string, error: TwinError): void {
+    this.answer({ t: 'sub', store, v: 0 }, error);
   }
 
   //#endregion receiving
@@ -190,6 +256,8 @@ export class Connection implements Subscriber {
 
   private async subscribe(name: string, v: number): Promise<void> {
     const store = await this.readable(name);
+    // The socket may have closed while the store loaded or `canRead` thought.
+    if (this.isClosed) return;
     if (!this.subs.has(store)) {
       this.subs.add(store);
       store.subscribers.add(this);
@@ -200,10 +268,7 @@ export class Connection implements Subscriber {
       this.enqueue(store.snapshot());
       return;
     }
-    for (const entry of missed) {
-      const mine = entry.own && entry.id && parseBatchId(entry.id).client === this.client;
-      this.enqueue(mine ? entry.own! : entry.public);
-    }
+    for (const entry of missed) this.enqueue(entry.client === this.client && entry.own ? entry.own : entry.public);
   }
 
   private unsubscribe(name: string): void {
@@ -217,7 +282,7 @@ export class Connection implements Subscriber {
 
   /** The store `name`, if it exists and this user may read it; a coded error otherwise. */
   private async readable(name: string): Promise<HubStore> {
-    const store = await this.owner.hub.load(name);
+    const store = await this.owner.hub.load(name, { user: this.user, mayCreate: () => this.creations.take(1) });
     if (!store) throw new TwinError(ErrorCode.STORE, `There is no store ${JSON.stringify(name)}.`);
     const canRead = store.def.options.canRead;
     if (canRead && !(await canRead({ user: this.user, store: name }))) {
@@ -228,23 +293,6 @@ export class Connection implements Subscriber {
 
   //#endregion subscriptions
   //#region abuse
-
-  private checkId(id: string): void {
-    if (parseBatchId(id).client !== this.client) {
-      throw new TwinError(ErrorCode.ID, 'A batch id must start with your own client id.');
-    }
-  }
-
-  /** Takes `count` messages' worth from the client's token bucket; false (taking nothing) if it lacks them. */
-  private spend(count: number): boolean {
-    const { rate, burst } = this.owner.limits;
-    const now = Date.now();
-    this.tokens = Math.min(burst, this.tokens + ((now - this.lastRefill) / 1000) * rate);
-    this.lastRefill = now;
-    if (this.tokens < count) return false;
-    this.tokens -= count;
-    return true;
-  }
 
   private refuse(error: TwinError): void {
     this.send({ t: 'error', code: error.code, message: error.message });
@@ -262,15 +310,15 @@ export class Connection implements Subscriber {
   fail(error: TwinError, code: number): void {
     if (this.socket.readyState === this.socket.OPEN) {
       this.socket.send(JSON.stringify({ t: 'error', code: error.code, message: error.message }));
-      this.socket.close(code, error.code);
+      this.socket.close(code, formatCloseReason(error.code, error.message));
     }
   }
 
   //#endregion abuse
 
   /** Closes the socket without a message (server shutdown). */
-  terminate(code: number = CloseCode.GOING_AWAY): void {
-    this.socket.close(code);
+  terminate(code: number = CloseCode.GOING_AWAY, reason?: string): void {
+    this.socket.close(code, reason);
   }
 
   /** Pings the client; a client that did not answer the previous ping is gone. */
@@ -284,11 +332,13 @@ export class Connection implements Subscriber {
   }
 
   private onClose(): void {
+    this.isClosed = true;
     for (const store of this.subs) {
       store.subscribers.delete(this);
       this.owner.hub.emit('unsubscribe', { store: store.name, client: this.client, user: this.user });
     }
     this.subs.clear();
+    this.outbox = [];
     this.owner.closed(this);
   }
 }
@@ -306,9 +356,4 @@ function joinFrames(parts: Buffer[]): Buffer {
   }
   pieces.push(CLOSE);
   return Buffer.concat(pieces);
-}
-
-function asTwinError(err: unknown): TwinError {
-  if (isTwinError(err)) return err;
-  return new TwinError(ErrorCode.INTERNAL, err instanceof Error ? err.message : String(err), { cause: err, expose: false });
 }

@@ -14,13 +14,16 @@ import { isDeepStrictEqual } from 'node:util';
 import * as v from 'valibot';
 import { applyOps, createClient, defineApp, ErrorCode, increment, settled, snapshot, status, subscribe } from '../src/index.js';
 import type { Client, Json, Op, RejectDetail } from '../src/index.js';
-import { createMemoryStorage } from './index.js';
+import { createMemoryStorage, DEFAULT_SERVER_LIMITS } from './index.js';
 import type { ClientEvent } from './index.js';
 import { delay, newClientId, NodeWebSocket, startServer, until } from '../test/helpers/server.js';
 import type { Message, RawClient, TestServer } from '../test/helpers/server.js';
 
 /** How long to watch a client to be sure it receives nothing more. */
 const QUIET_MS = 150;
+/** The welcome of a server with the default limits: it states them, so clients stay within. */
+const { maxFrameBytes, maxMessages, maxOps, rate, burst } = DEFAULT_SERVER_LIMITS;
+const WELCOME = { t: 'welcome', proto: 1, limits: { maxFrameBytes, maxMessages, maxOps, rate, burst } };
 
 //#region helpers
 
@@ -185,7 +188,7 @@ describe('hello catch-up', () => {
     await delay(QUIET_MS);
 
     const expected: Message[] = [
-      { t: 'welcome', proto: 1 },
+      WELCOME,
       ...[1, 2, 3, 4, 5].map((i): Message => ({ t: 'sync', store: 'log', v: since + i, ops: [{ op: 'push', path: ['items'], values: [i] }] })),
     ];
     assert.deepEqual(back.messages, expected);
@@ -236,7 +239,7 @@ describe('hello catch-up', () => {
     const raw = await srv.raw();
     await raw.hello(newClientId(), { log: status(log).v });
     await delay(QUIET_MS);
-    assert.deepEqual(raw.messages, [{ t: 'welcome', proto: 1 }]);
+    assert.deepEqual(raw.messages, [WELCOME]);
   });
 });
 

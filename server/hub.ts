@@ -2,21 +2,22 @@
 /**
  * @module hub
  * The authority over every shared store. A batch becomes state here and only here: authorize
- * → check that it applies and satisfies the schema → append to storage → commit as version
- * v+1 → broadcast, serialized once, to every subscriber. Commits (and actions, which run to
- * completion before anything else commits) go through one queue, so the server's order is the
- * order, and an action always sees the state it writes to.
+ * → check that it applies and satisfies the schema → append to storage (with the sender's
+ * client record, atomically) → commit as version v+1 → broadcast, serialized once, to every
+ * subscriber. Each store has its own lock, so the server's order is the order per store and a
+ * slow store delays no other. An action locks every store it touches, in name order, and runs
+ * again when it lost a race to another node, so it always commits against the state it read.
  *
  * The hub is also the runtime of the app on the server: the stores users import resolve to
  * the hub's replicas, so server code (a timer, a Koa route, an action) reads and writes them
  * like a client does, and its writes broadcast like anyone's.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { debuglog } from 'node:util';
 import type { ActionDef, App, StoreDef } from '../src/define.js';
 import { definitionsOf, initialValue, resolveStore } from '../src/define.js';
-import { ErrorCode, isTwinError, TwinError } from '../src/errors.js';
+import { ErrorCode, isTwinError, RETRYABLE, TwinError } from '../src/errors.js';
 import { cloneJson, formatPath } from '../src/json.js';
 import type { Json, JsonObject } from '../src/json.js';
 import { applyOps, applyOpsInPlace } from '../src/ops.js';
@@ -26,17 +27,27 @@ import { Replica } from '../src/replica.js';
 import type { Batch, ReplicaHost } from '../src/replica.js';
 import { bindRuntime } from '../src/runtime.js';
 import type { Runtime, StoreStatus } from '../src/runtime.js';
-import type { StorageAdapter, StoredBatch } from './storage.js';
+import { ClientRecords } from './client-records.js';
+import { HubStore } from './hub-store.js';
+import type { Entry, LogBounds } from './hub-store.js';
+import { withLocks } from './store-lock.js';
+import type { AppendPart, StorageAdapter, StoredBatch } from './storage.js';
 
-const debug = debuglog('twin:server');
+export type { Subscriber } from './hub-store.js';
+export { HubStore };
 
 /** Batches kept in memory per store to catch up a returning client with only what it missed. */
 const DEFAULT_LOG_SIZE = 1000;
+/** Bytes of catch-up log kept per store, and by the whole hub. */
+const DEFAULT_LOG_BYTES = 8 << 20;
+const DEFAULT_HUB_LOG_BYTES = 128 << 20;
+/** A family member nobody used for this long is unloaded from memory (reloaded on demand). */
+const DEFAULT_IDLE_MS = 60_000;
 /** A snapshot is written to storage every this many batches. */
 const COMPACT_EVERY = 500;
-/** Times an action may run again because it touched a store that had to be loaded first. */
-const MAX_LOAD_RETRIES = 8;
-/** Attempts at a commit that keeps losing the race to other nodes before giving up. */
+/** Times an action may run again because it touched a store it did not hold yet. */
+const MAX_STORE_RETRIES = 8;
+/** Attempts at a commit that keeps losing the race to other nodes before giving up (retryably). */
 const MAX_CONFLICT_RETRIES = 20;
 /** The longest random pause before a retry that lost the race again. */
 const CONFLICT_BACKOFF_MAX_MS = 50;
@@ -49,114 +60,97 @@ const RESTORE_RETRY_MAX_MS = 1_000;
 export interface Origin {
   /** The user the `auth` hook returned (undefined for server code). */
   readonly user: unknown;
-  /** The client id, for a client's batch. */
+  /** The client id and the batch's seq, for a client's batch or call. */
   readonly client?: string;
+  readonly seq?: number;
 }
 
-/** Something that receives a store's committed batches: a client connection. */
-export interface Subscriber {
+/** A client's batch or call: whose, and which. */
+interface Sender {
   readonly client: string;
-  readonly user: unknown;
-  /** Queues an already serialized message for this subscriber. */
-  enqueue(message: Buffer): void;
+  readonly seq: number;
 }
 
-/** One logged batch with its serializations, made once and sent to many. */
-interface Entry extends StoredBatch {
-  /** `sync` for everyone but the sender (no id: batch ids are the sender's secret). */
-  readonly public: Buffer;
-  /** `sync` with the id, for the sender. */
-  readonly own: Buffer | undefined;
-}
-
-/** A shared store as the hub holds it. */
-export class HubStore {
-  readonly name: string;
-  /**
-   * Where the store lives in storage: its name behind the `persist` prefix; undefined for a
-   * store kept in memory only (`persist: false`), which never reaches the storage calls.
-   */
-  readonly key: string | undefined;
-  readonly def: StoreDef;
-  readonly replica: Replica;
-  readonly subscribers = new Set<Subscriber>();
-  /** Recent batches, oldest first, for catch-up. */
-  readonly log: Entry[] = [];
-  /** Highest batch seq applied per client: a re-sent batch is applied once. */
-  readonly seqs: Map<string, number>;
-  private snapshotCache: { v: number; message: Buffer } | undefined;
-  sinceCompact = 0;
-  unfollow: (() => void) | undefined;
-
-  constructor(name: string, key: string | undefined, def: StoreDef, replica: Replica, seqs: Record<string, number>) {
-    this.name = name;
-    this.key = key;
-    this.def = def;
-    this.replica = replica;
-    this.seqs = new Map(Object.entries(seqs));
-  }
-
-  get v(): number {
-    return this.replica.v;
-  }
-
-  /** The `snapshot` message of the current version, serialized once per version. */
-  snapshot(): Buffer {
-    if (this.snapshotCache?.v !== this.v) {
-      const text = JSON.stringify({ t: 'snapshot', store: this.name, v: this.v, value: this.replica.confirmed });
-      this.snapshotCache = { v: this.v, message: Buffer.from(text) };
-    }
-    return this.snapshotCache.message;
-  }
-
-  /** The batches after version `v` if the log still has them all. */
-  since(v: number): Entry[] | undefined {
-    if (v === this.v) return [];
-    const first = this.log[0];
-    if (!first || v < first.v - 1 || v > this.v) return undefined;
-    return this.log.slice(v - first.v + 1);
-  }
+/** Where the hub reports what no caller can hear: refused server writes, storage trouble. */
+export interface HubLogger {
+  warn(message: string, ...details: unknown[]): void;
+  error(message: string, ...details: unknown[]): void;
 }
 
 interface ActionContext {
   readonly user: unknown;
   readonly id: string;
   readonly batches: Map<Replica, Batch>;
+  /** The stores this run holds the locks of; touching another makes it run again holding that one too. */
+  readonly held: ReadonlySet<HubStore>;
+}
+
+/** Options of a store load: who asks, and whether they may create a family member now. */
+export interface LoadOptions {
+  readonly user?: unknown;
+  /** Asked before a family member that does not exist yet is created; false refuses with `TWIN_ERR_RATE`. */
+  readonly mayCreate?: () => boolean;
 }
 
 export interface HubOptions {
   storage: StorageAdapter;
+  /** Batches kept per store for catch-up. Default 1,000. */
   logSize?: number;
+  /** Bytes of catch-up log per store. Default 8 MiB. */
+  logBytes?: number;
+  /** Bytes of catch-up log in all stores together. Default 128 MiB. */
+  hubLogBytes?: number;
+  /** Unload family members idle this long (ms). Default 60,000. */
+  idleMs?: number;
   maxDepth?: number;
+  /** Default `console`. */
+  logger?: HubLogger;
 }
 
 /**
  * @fires subscribe - `{ store, client, user }` when a client subscribes to a store
  * @fires unsubscribe - `{ store, client, user }` when it stops (or disconnects)
- * @fires error - an error in server code's writes that nobody else could hear
+ * @fires commit - `{ store, family, ms }` for each committed batch (ms: from lock to broadcast)
+ * @fires error - a refused write by server code, or storage trouble
  */
 export class Hub extends EventEmitter implements Runtime {
   readonly app: App;
   readonly storage: StorageAdapter;
+  /** Who owns each client id, and what became of its batches. */
+  readonly records: ClientRecords;
+  readonly logger: HubLogger;
   private readonly stores = new Map<string, HubStore>();
   private readonly loading = new Map<string, Promise<HubStore | undefined>>();
   private readonly locals = new Map<string, Replica>();
   private readonly context = new AsyncLocalStorage<ActionContext>();
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Per action, the stores its last run needed: locked up front next time. */
+  private readonly actionStores = new Map<string, string[]>();
+  /** Server batch ids are unique across nodes, so another node never takes ours for its own. */
+  private readonly serverPrefix = `~${randomUUID().slice(0, 8)}`;
   private serverSeq = 0;
-  private readonly logSize: number;
+  private readonly bounds: LogBounds;
+  private readonly hubLogBytes: number;
+  private logBytes = 0;
   private readonly maxDepth: number | undefined;
   private readonly host: ReplicaHost;
+  private readonly idleTimer: ReturnType<typeof setInterval>;
+  private readonly idleMs: number;
   private closed = false;
 
   constructor(app: App, options: HubOptions) {
     super();
     this.app = app;
     this.storage = options.storage;
-    this.logSize = options.logSize ?? DEFAULT_LOG_SIZE;
+    this.records = new ClientRecords(options.storage);
+    this.logger = options.logger ?? console;
+    this.bounds = { count: options.logSize ?? DEFAULT_LOG_SIZE, bytes: options.logBytes ?? DEFAULT_LOG_BYTES };
+    this.hubLogBytes = options.hubLogBytes ?? DEFAULT_HUB_LOG_BYTES;
     this.maxDepth = options.maxDepth;
+    this.idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+    this.idleTimer = setInterval(() => this.unloadIdle(), Math.max(1000, this.idleMs / 2));
+    this.idleTimer.unref();
     this.host = {
-      nextBatchId: () => `~server:${++this.serverSeq}`,
+      nextBatchId: () => this.serverId(),
       batchFor: (replica) => {
         const ctx = this.context.getStore();
         if (!ctx) return undefined;
@@ -178,7 +172,13 @@ export class Hub extends EventEmitter implements Runtime {
   /** @internal */
   replica(name: string, def?: StoreDef, id?: string): Replica {
     const loaded = this.stores.get(name);
-    if (loaded) return loaded.replica;
+    const ctx = this.context.getStore();
+    if (loaded) {
+      // An action sees a store only while it holds its lock: it runs again holding it.
+      if (ctx && !ctx.held.has(loaded)) throw new NeedsStore(name, true);
+      loaded.lastUsed = Date.now();
+      return loaded.replica;
+    }
     const found = def ? { def, id } : resolveStore(this.app, name);
     if (!found) throw new TwinError(ErrorCode.STORE, `There is no store ${JSON.stringify(name)}.`);
     if (found.def.kind === 'local') {
@@ -192,14 +192,14 @@ export class Hub extends EventEmitter implements Runtime {
       }
       return replica;
     }
-    throw new StoreNotLoaded(name);
+    throw new NeedsStore(name, !!ctx);
   }
 
   /** @internal */
   call(action: ActionDef | string, args: Json[]): Promise<Json> {
     const def = typeof action === 'string' ? definitionsOf(this.app).actions.get(action) : action;
     if (!def) return Promise.reject(new TwinError(ErrorCode.ACTION, `There is no action ${JSON.stringify(action)}.`));
-    return this.runAction(def, args, { user: undefined }, `~server:${++this.serverSeq}`).then((r) => r.value);
+    return this.runAction(def, args, { user: undefined }, this.serverId()).then((r) => r.value);
   }
 
   /** @internal */
@@ -215,162 +215,236 @@ export class Hub extends EventEmitter implements Runtime {
   //#endregion Runtime
   //#region stores
 
-  /** The store `name` (a family member's full name), loaded from storage or created; undefined if no such store. */
-  load(name: string): Promise<HubStore | undefined> {
+  /**
+   * The store `name` (a family member's full name), loaded from storage or created; undefined
+   * if there is no such store, or the family's `exists` hook refuses the id.
+   */
+  load(name: string, options: LoadOptions = {}): Promise<HubStore | undefined> {
     const loaded = this.stores.get(name);
-    if (loaded) return Promise.resolve(loaded);
+    if (loaded) {
+      loaded.lastUsed = Date.now();
+      return Promise.resolve(loaded);
+    }
     let pending = this.loading.get(name);
     if (!pending) {
-      pending = this.open(name).finally(() => this.loading.delete(name));
+      pending = this.open(name, options).finally(() => this.loading.delete(name));
       this.loading.set(name, pending);
     }
     return pending;
   }
 
-  private async open(name: string): Promise<HubStore | undefined> {
+  private async open(name: string, options: LoadOptions): Promise<HubStore | undefined> {
     const found = resolveStore(this.app, name);
     if (!found || found.def.kind !== 'shared') return undefined;
-    const { persist } = found.def.options;
+    const { persist, exists } = found.def.options;
     // `persist` is a prefix of the store's key in storage, or false for none (memory only).
     const key = persist === false ? undefined : `${typeof persist === 'string' ? persist : ''}${name}`;
     const stored = key === undefined ? undefined : await this.storage.load(key);
-    const value = stored?.value ?? initialValue(found.def, found.id);
-    // Storage replays its log onto its last snapshot: give a new store its initial one.
-    if (key !== undefined && !stored) await this.storage.compact(key, value, 0);
-    const replica = new Replica(name, value, stored?.v ?? 0, this.host);
+    if (!stored && found.id !== undefined) {
+      // A new family member: the app decides which ids exist, and nobody creates them in bulk.
+      if (exists && !(await exists(found.id, { user: options.user }))) return undefined;
+      if (options.mayCreate && !options.mayCreate()) {
+        throw new TwinError(ErrorCode.RATE, `You are creating stores too fast; ${JSON.stringify(name)} was not created.`);
+      }
+    }
+    const loadedMeanwhile = this.stores.get(name);
+    if (loadedMeanwhile) return loadedMeanwhile;
+    const replica = new Replica(name, stored?.value ?? initialValue(found.def, found.id), stored?.v ?? 0, this.host);
     if (this.maxDepth) replica.maxDepth = this.maxDepth;
-    const store = new HubStore(name, key, found.def, replica, stored?.seqs ?? {});
+    // A new store reaches storage with its first commit: reading one (a page, a subscription) writes nothing.
+    const store = new HubStore(name, key, found.def, found.id, replica, stored !== undefined);
     this.stores.set(name, store);
     if (key !== undefined) {
       // Other nodes' batches (Redis) arrive here; our own come back too and are skipped by version.
-      store.unfollow = this.storage.follow(key, store.v, (batch) => this.enqueue(() => this.adopt(store, batch)),
+      store.unfollow = this.storage.follow(key, store.v, (batch) => void store.lock.run(() => this.adopt(store, batch)),
         () => this.restoreSoon(store));
     }
     return store;
   }
 
-  /** All stores loaded so far. */
+  /** All stores loaded now. */
   loaded(): IterableIterator<HubStore> {
     return this.stores.values();
+  }
+
+  /** Unloads family members nobody used for a while; they come back from storage when needed. */
+  private unloadIdle(): void {
+    const before = Date.now() - this.idleMs;
+    for (const store of this.stores.values()) {
+      // A member kept in memory only would lose its state: only one never written may go.
+      if (store.id === undefined || store.lastUsed > before || !store.idle() || (store.key === undefined && store.v > 0)) continue;
+      store.unfollow?.();
+      this.logBytes -= store.clearLog();
+      this.stores.delete(store.name);
+    }
   }
 
   //#endregion stores
   //#region committing
 
-  /** Runs `task` after every commit queued before it; the queue goes on if it fails. */
-  enqueue<T>(task: () => T | Promise<T>): Promise<T> {
-    const run = this.queue.then(task);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
   /**
-   * Commits a client's batch. Resolves once it is committed and broadcast (true), or was
-   * applied before (false: a re-send), or rejects with the coded reason it was refused
-   * (nothing changed then).
+   * Commits a client's batch. Resolves once it is committed and broadcast (true), or when it
+   * was committed before (false: a re-send, maybe to another node), or rejects with the coded
+   * reason it was refused (nothing changed then). A final refusal is recorded, so a re-send
+   * of the batch gets it again.
    */
-  async commitClientBatch(store: HubStore, id: string, ops: Op[], origin: Origin & { client: string }): Promise<boolean> {
-    const { seq } = parseBatchId(id);
-    const authorize = store.def.options.authorize;
-    if (authorize && !(await authorize({ user: origin.user, store: store.name, ops }))) {
-      throw new TwinError(ErrorCode.FORBIDDEN, `You may not write to store ${JSON.stringify(store.name)}.`);
-    }
-    return this.enqueue(async () => {
-      if (seq <= (store.seqs.get(origin.client) ?? 0)) return false; // a re-send: applied already
-      return this.commit([{ store, ops }], id, origin.client);
+  async commitClientBatch(store: HubStore, id: string, ops: Op[], origin: Origin & Sender): Promise<boolean> {
+    const sender = { client: origin.client, seq: origin.seq };
+    return this.decided(sender, async () => {
+      const fate = await this.records.fate(sender.client, sender.seq);
+      if (fate === 'applied') return false;
+      if (fate !== 'new') throw new Repeated(fate);
+      if (store.def.options.clientWrites === false) {
+        throw new TwinError(ErrorCode.ACTIONS_ONLY, `Store ${JSON.stringify(store.name)} takes writes only through its actions.`);
+      }
+      const authorize = store.def.options.authorize;
+      if (authorize && !(await authorize({ user: origin.user, store: store.name, ops }))) {
+        throw new TwinError(ErrorCode.FORBIDDEN, `You may not write to store ${JSON.stringify(store.name)}.`);
+      }
+      return store.lock.run(async () => {
+        await check(store, ops, this.maxDepth);
+        // Lost the race to another node: catch up (done by commit) and check again against the new state.
+        return this.commit([{ store, ops }], id, sender, () => check(store, ops, this.maxDepth));
+      });
     });
   }
 
   /**
-   * Commits batches to one or more stores as one transaction: all are applied and validated
-   * before any is stored. Call only from inside the queue.
+   * Runs `task` for a client's batch or call and records its final refusal (not a retryable
+   * one, not one repeated from the record), so the outcome of a seq never changes.
    */
-  private async commit(parts: { store: HubStore; ops: Op[] }[], id: string | undefined, client: string | undefined): Promise<boolean> {
-    for (const { store, ops } of parts) await check(store, ops, this.maxDepth);
-    let applied = true;
-    for (const { store, ops } of parts) {
-      if (!(await this.append(store, ops, id, client))) applied = false;
+  private async decided<T>(sender: Sender | undefined, task: () => Promise<T>): Promise<T> {
+    try {
+      return await task();
+    } catch (err) {
+      const error = err instanceof Repeated ? err.error : asTwinError(err);
+      if (sender && !(err instanceof Repeated) && !RETRYABLE.has(error.code)) {
+        await this.records.refuse(sender.client, sender.seq, error).catch((cause) => {
+          this.logger.error(`[twin-state] Could not record the refusal of ${sender.client}:${sender.seq}; a re-send may be tried again.`, cause);
+        });
+      }
+      throw error;
     }
-    return applied;
   }
 
-  /** Stores and applies one validated batch, catching up first if another node got there before us. */
-  private async append(store: HubStore, ops: Op[], id: string | undefined, client: string | undefined): Promise<boolean> {
-    for (let attempt = 0; store.key !== undefined; attempt++) {
-      const batch: StoredBatch = { v: store.v + 1, ops, ...(client && id ? { id } : {}) };
+  /**
+   * Stores and applies checked batches to one or more stores as one transaction (all or
+   * nothing, in storage too). Call holding the locks of every store in `parts`. When another
+   * node committed first, catches up and calls `onConflict` (which re-checks, or throws
+   * {@link Rerun} for an action) before trying again. Resolves false if storage says the
+   * sender's batch was committed before (by another node).
+   */
+  private async commit(parts: { store: HubStore; ops: Op[] }[], id: string, sender: Sender | undefined, onConflict: () => Promise<void>): Promise<boolean> {
+    const started = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      const stored: AppendPart[] = [];
+      for (const { store, ops } of parts) {
+        if (store.key === undefined) continue;
+        // A new store's initial state goes to storage before its first batch (see `open`).
+        if (!store.stored) {
+          await this.unavailable(this.storage.compact(store.key, store.replica.confirmed, store.v));
+          store.stored = true;
+        }
+        stored.push({ store: store.key, batch: { v: store.v + 1, ops, ...(sender ? { id } : {}) } });
+      }
       try {
-        await this.storage.append(store.key, batch);
+        if (stored.length) await this.storage.append(stored, sender && { id: sender.client, seq: sender.seq });
         break;
       } catch (err) {
-        if (!isTwinError(err) || err.code !== ErrorCode.CONFLICT || attempt >= MAX_CONFLICT_RETRIES) throw err;
+        if (isTwinError(err) && err.code === ErrorCode.DUPLICATE) return false;
+        if (isTwinError(err) && err.code !== ErrorCode.CONFLICT && err.code !== ErrorCode.INTERNAL && err.expose) throw new Repeated(err);
+        if (!isTwinError(err) || err.code !== ErrorCode.CONFLICT) throw this.storageTrouble(err);
+        if (attempt >= MAX_CONFLICT_RETRIES) {
+          throw new TwinError(ErrorCode.UNAVAILABLE, 'Other servers keep writing this store first; try again.');
+        }
         // Losing again and again means others write as fast as we can catch up: step back a
         // random moment (before catching up, so we retry fresh), as Ethernet does.
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(CONFLICT_BACKOFF_MAX_MS, 2 ** attempt)));
-        const known = store.v;
-        await this.catchUp(store);
-        // Nothing was stored after our version, yet the next one was refused: storage is
-        // behind us (it lost data: a Redis restarted without persistence). Put back what we hold.
-        if (store.v === known) await this.restore(store);
-        // Another node may have committed this very batch (its client re-sent it there).
-        if (client && id && parseBatchId(id).seq <= (store.seqs.get(client) ?? 0)) return false;
-        // The state moved under us: check again against the new one.
-        await check(store, ops, this.maxDepth);
+        if (attempt > 0) await delay(Math.random() * Math.min(CONFLICT_BACKOFF_MAX_MS, 2 ** attempt));
+        for (const { store } of parts) {
+          if (store.key === undefined) continue;
+          const known = store.v;
+          await this.unavailable(this.catchUp(store));
+          // Nothing was stored after our version, yet the next one was refused: storage is
+          // behind us (it lost data: a Redis restarted without persistence). Put back what we hold.
+          if (store.v === known) await this.unavailable(this.restore(store));
+        }
+        await onConflict();
       }
     }
-    this.apply(store, { v: store.v + 1, ops, ...(id ? { id } : {}) }, client);
-    if (store.key !== undefined && ++store.sinceCompact >= COMPACT_EVERY) {
-      store.sinceCompact = 0;
-      this.storage.compact(store.key, store.replica.confirmed, store.v).catch((err) => debug('compact %s failed: %o', store.name, err));
+    for (const { store, ops } of parts) this.apply(store, { v: store.v + 1, ops, id }, sender?.client);
+    if (sender) this.records.committed(sender.client, sender.seq);
+    const ms = performance.now() - started;
+    for (const { store } of parts) {
+      this.emit('commit', { store: store.name, family: store.def.name, ms });
+      this.compactSometimes(store);
     }
     return true;
   }
 
   /** Makes a stored batch the store's new version and tells every subscriber. */
   private apply(store: HubStore, batch: StoredBatch, client: string | undefined): void {
-    const { seq } = batch.id && client ? parseBatchId(batch.id) : { seq: 0 };
-    if (client && seq) store.seqs.set(client, seq);
+    store.lastUsed = Date.now();
     // The replica's own pending batch (server code's writes, an action's) is recognized by its id.
     if (!store.replica.receive(batch.v, batch.ops, batch.id)) {
       // Only a batch from another node can fail here (ours were checked): this node diverged.
-      debug('store %s: batch %d does not apply here; reloading it from storage', store.name, batch.v);
-      void this.enqueue(() => this.reload(store));
+      this.logger.warn(`[twin-state] Store ${store.name}: batch ${batch.v} does not apply here; reloading it from storage.`);
+      void store.lock.run(() => this.reload(store)).catch((err) => this.storageTrouble(err));
       return;
     }
     const publicText = JSON.stringify({ t: 'sync', store: store.name, v: batch.v, ops: batch.ops });
     const entry: Entry = {
       ...batch,
+      client,
       public: Buffer.from(publicText),
       own: client && batch.id ? Buffer.from(`${publicText.slice(0, -1)},"id":${JSON.stringify(batch.id)}}`) : undefined,
     };
-    store.log.push(entry);
-    // Trim in chunks: the log keeps at least logSize batches at O(1) amortized per commit.
-    if (store.log.length >= 2 * this.logSize) store.log.splice(0, store.log.length - this.logSize);
+    this.logBytes += store.record(entry, this.bounds);
+    if (this.logBytes > this.hubLogBytes) this.trimLogs();
     for (const subscriber of store.subscribers) {
       subscriber.enqueue(client && subscriber.client === client && entry.own ? entry.own : entry.public);
     }
   }
 
-  /** {@link restore} from outside the queue (storage told us it lost data), retried with backoff while storage is unreachable. */
+  /** Halves every store's log until the hub is within its log budget (clients behind get snapshots). */
+  private trimLogs(): void {
+    for (const store of this.stores.values()) {
+      this.logBytes -= store.trim(Math.floor(store.log.length / 2), store.logBytes / 2);
+      if (this.logBytes <= this.hubLogBytes / 2) return;
+    }
+  }
+
+  private compactSometimes(store: HubStore): void {
+    if (store.key === undefined || ++store.sinceCompact < COMPACT_EVERY) return;
+    store.sinceCompact = 0;
+    this.storage.compact(store.key, store.replica.confirmed, store.v).catch((err) => {
+      this.logger.warn(`[twin-state] Compacting store ${store.name} failed; its log grows until the next try.`, err);
+    });
+  }
+
+  /** {@link restore} from outside a commit (storage told us it lost data), retried with backoff while storage is unreachable. */
   private restoreSoon(store: HubStore, attempt = 0): void {
-    this.enqueue(() => this.restore(store)).catch((err) => {
-      debug('restoring %s failed (attempt %d): %o', store.name, attempt + 1, err);
-      if (this.closed || attempt + 1 >= RESTORE_ATTEMPTS) return;
+    store.lock.run(() => this.restore(store)).catch((err) => {
+      if (this.closed || attempt + 1 >= RESTORE_ATTEMPTS) {
+        this.logger.error(`[twin-state] Could not restore store ${store.name} to storage after ${attempt + 1} attempts.`, err);
+        return;
+      }
       setTimeout(() => this.restoreSoon(store, attempt + 1), Math.min(RESTORE_RETRY_MAX_MS, RESTORE_RETRY_BASE_MS * 2 ** attempt)).unref();
     });
   }
 
-  /** Writes what this node holds of `store` back to storage if storage is behind it (it lost data). */
+  /** Writes what this node holds of `store` (and of client records) back to storage if storage is behind it (it lost data). */
   private async restore(store: HubStore): Promise<void> {
     if (!this.storage.restore) return;
-    const restored = await this.storage.restore(store.key!, { value: store.replica.confirmed, v: store.v, seqs: Object.fromEntries(store.seqs) });
-    debug('store %s: storage was behind version %d; %s', store.name, store.v, restored ? 'restored it' : 'already restored');
+    await this.storage.restoreClients?.(this.records.held());
+    const restored = await this.storage.restore(store.key!, { value: store.replica.confirmed, v: store.v });
+    this.logger.warn(`[twin-state] Storage was behind store ${store.name} at version ${store.v}; ${restored ? 'restored it' : 'another node restored it'}.`);
   }
 
   /** Applies batches other nodes stored that this node has not seen yet. */
   private async catchUp(store: HubStore): Promise<void> {
     const missed = await this.storage.since(store.key!, store.v);
     if (missed) {
-      for (const batch of missed) this.adopt(store, batch);
+      for (const batch of missed) this.adoptNow(store, batch);
       return;
     }
     await this.reload(store);
@@ -381,19 +455,22 @@ export class Hub extends EventEmitter implements Runtime {
     const stored = await this.storage.load(store.key!);
     if (!stored) return;
     store.replica.reset(stored.value, stored.v);
-    store.log.length = 0;
+    this.logBytes -= store.clearLog();
     for (const subscriber of store.subscribers) subscriber.enqueue(store.snapshot());
   }
 
-  /** A batch from storage (another node's, or our own coming back): apply it if it is new. */
-  private adopt(store: HubStore, batch: StoredBatch): void {
+  /** A batch from storage (another node's, or our own coming back), holding the store's lock. */
+  private async adopt(store: HubStore, batch: StoredBatch): Promise<void> {
     if (batch.v <= store.v) return;
-    if (batch.v !== store.v + 1) {
-      void this.enqueue(() => this.catchUp(store));
-      return;
-    }
-    const client = batch.id ? parseBatchId(batch.id).client : undefined;
-    this.apply(store, batch, client);
+    if (batch.v !== store.v + 1) await this.catchUp(store);
+    else this.adoptNow(store, batch);
+  }
+
+  private adoptNow(store: HubStore, batch: StoredBatch): void {
+    if (batch.v !== store.v + 1) return;
+    const sender = batch.id && !batch.id.startsWith('~') ? parseBatchId(batch.id) : undefined;
+    if (sender) this.records.committed(sender.client, sender.seq);
+    this.apply(store, batch, sender?.client);
   }
 
   /** Commits a turn's worth of writes made by server code. */
@@ -401,12 +478,31 @@ export class Hub extends EventEmitter implements Runtime {
     const store = this.stores.get(replica.name);
     try {
       if (!store) throw new TwinError(ErrorCode.STORE, `Store ${JSON.stringify(replica.name)} is not loaded.`);
-      await this.enqueue(() => this.commit([{ store, ops: batch.ops }], batch.id, undefined));
+      await store.lock.run(async () => {
+        await check(store, batch.ops, this.maxDepth);
+        await this.commit([{ store, ops: batch.ops }], batch.id, undefined, () => check(store, batch.ops, this.maxDepth));
+      });
     } catch (err) {
-      const error = isTwinError(err) ? err : new TwinError(ErrorCode.INTERNAL, String(err), { cause: err });
+      const error = err instanceof Repeated ? err.error : asTwinError(err);
       replica.reject(batch.id, error);
-      debug('a write by server code to %s was refused: %s', replica.name, error.message);
+      this.logger.warn(`[twin-state] A write by server code to ${replica.name} was refused: ${error.message}`);
       if (this.listenerCount('error')) this.emit('error', error);
+    }
+  }
+
+  /** Storage failed (not a conflict): the client may retry; whoever runs the server hears of it. */
+  private storageTrouble(err: unknown): TwinError {
+    this.logger.error('[twin-state] Storage failed; the batch was refused as retryable.', err);
+    if (this.listenerCount('error')) this.emit('error', err);
+    return new TwinError(ErrorCode.UNAVAILABLE, 'The server cannot store this right now; it will be sent again.', { cause: err });
+  }
+
+  /** Awaits a storage call, turning its failure into {@link storageTrouble}. */
+  private async unavailable<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (err) {
+      throw this.storageTrouble(err);
     }
   }
 
@@ -414,66 +510,95 @@ export class Hub extends EventEmitter implements Runtime {
   //#region actions
 
   /**
-   * Runs an action for `origin`, inside the queue: its writes, to any number of stores, are
-   * committed together when it returns, or not at all if it throws or breaks a schema.
+   * Runs an action for `origin`: its writes, to any number of stores, are committed together
+   * when it returns, or not at all if it throws or breaks a schema. It runs holding the lock
+   * of every store it touches (learned by running it: touching one it does not hold makes it
+   * run again holding that one too), and runs again when another node committed first.
    */
   runAction(def: ActionDef, args: Json[], origin: Origin, id: string): Promise<{ value: Json; stores: HubStore[] }> {
-    return this.enqueue(async () => {
-      // A call re-sent after a reconnect (to this node, after a restart, or to another node)
-      // whose writes were committed already: batch and call ids share one seq per client.
-      if (origin.client && this.applied(origin.client, parseBatchId(id).seq)) return { value: null, stores: [] };
-      let ctx: ActionContext = { user: origin.user, id, batches: new Map() };
-      let value: unknown;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          value = await this.context.run(ctx, () => (def.run as (...a: Json[]) => unknown)(...args));
-          break;
-        } catch (err) {
-          for (const replica of ctx.batches.keys()) replica.drop(id);
-          if (err instanceof StoreNotLoaded && attempt < MAX_LOAD_RETRIES && (await this.load(err.store))) {
-            // It touched a store (a family member) not loaded yet: load it and run it again.
-            ctx = { user: origin.user, id, batches: new Map() };
-            continue;
-          }
-          throw isTwinError(err) && err.expose ? err
-            : new TwinError(ErrorCode.ACTION_FAILED, exposedMessage(err) ?? `The action ${JSON.stringify(def.name)} failed.`, { cause: err });
+    const sender = origin.client !== undefined && origin.seq !== undefined ? { client: origin.client, seq: origin.seq } : undefined;
+    return this.decided(sender, async () => {
+      if (sender) {
+        // A call re-sent after a reconnect (to this node, after a restart, or to another node).
+        const fate = await this.records.fate(sender.client, sender.seq);
+        if (fate === 'applied') return { value: null, stores: [] };
+        if (fate !== 'new') throw new Repeated(fate);
+      }
+      const need = new Set<HubStore>();
+      for (const name of this.actionStores.get(def.name) ?? []) {
+        const store = this.stores.get(name);
+        if (store) need.add(store);
+      }
+      for (let attempt = 0, conflicts = 0; ; attempt++) {
+        const outcome = await withLocks(need, () => this.runHolding(def, args, origin.user, id, need, sender));
+        if ('value' in outcome) {
+          this.actionStores.set(def.name, [...need].map((s) => s.name));
+          return outcome;
+        }
+        if ('missing' in outcome) {
+          const store = attempt < MAX_STORE_RETRIES ? await this.load(outcome.missing, { user: origin.user }) : undefined;
+          if (!store) throw new TwinError(ErrorCode.STORE, `The action ${JSON.stringify(def.name)} uses store ${JSON.stringify(outcome.missing)}, which does not exist.`);
+          need.add(store);
+        } else if (++conflicts > MAX_CONFLICT_RETRIES) {
+          throw new TwinError(ErrorCode.UNAVAILABLE, `The action ${JSON.stringify(def.name)} kept losing the race to other servers; try again.`);
         }
       }
-      const parts: { store: HubStore; ops: Op[] }[] = [];
-      for (const [replica, batch] of ctx.batches) {
-        const store = this.stores.get(replica.name);
-        if (store && batch.ops.length) parts.push({ store, ops: batch.ops });
-        else replica.drop(id);
-      }
-      try {
-        await this.commit(parts, id, origin.client);
-      } catch (err) {
-        for (const replica of ctx.batches.keys()) replica.drop(id);
-        throw err;
-      }
-      let result: Json = null;
-      try {
-        result = value === undefined ? null : cloneJson(value);
-      } catch {
-        debug('action %s returned a value that is not JSON; the caller gets null', def.name);
-      }
-      return { value: result, stores: parts.map((p) => p.store) };
     });
   }
 
-  /** Whether `client`'s batch or call `seq` (or a later one) was committed to any loaded store. */
-  private applied(client: string, seq: number): boolean {
-    for (const store of this.stores.values()) if ((store.seqs.get(client) ?? 0) >= seq) return true;
-    return false;
+  /** One run of an action, holding the locks of `held`. */
+  private async runHolding(def: ActionDef, args: Json[], user: unknown, id: string, held: ReadonlySet<HubStore>, sender: Sender | undefined): Promise<{ value: Json; stores: HubStore[] } | { missing: string } | { rerun: true }> {
+    const ctx: ActionContext = { user, id, batches: new Map(), held };
+    const dropAll = () => {
+      for (const replica of ctx.batches.keys()) replica.drop(id);
+    };
+    let value: unknown;
+    try {
+      value = await this.context.run(ctx, () => (def.run as (...a: Json[]) => unknown)(...args));
+    } catch (err) {
+      dropAll();
+      if (err instanceof NeedsStore) return { missing: err.store };
+      throw isTwinError(err) && err.expose ? err
+        : new TwinError(ErrorCode.ACTION_FAILED, exposedMessage(err) ?? `The action ${JSON.stringify(def.name)} failed.`, { cause: err });
+    }
+    const parts: { store: HubStore; ops: Op[] }[] = [];
+    for (const [replica, batch] of ctx.batches) {
+      const store = this.stores.get(replica.name);
+      if (store && batch.ops.length) parts.push({ store, ops: batch.ops });
+      else replica.drop(id);
+    }
+    try {
+      for (const { store, ops } of parts) await check(store, ops, this.maxDepth);
+      if (parts.length && !(await this.commit(parts, id, sender, () => Promise.reject(new Rerun())))) {
+        dropAll();
+        return { value: null, stores: [] };
+      }
+    } catch (err) {
+      dropAll();
+      if (err instanceof Rerun) return { rerun: true };
+      throw err;
+    }
+    let result: Json = null;
+    try {
+      result = value === undefined ? null : cloneJson(value);
+    } catch {
+      this.logger.warn(`[twin-state] The action ${def.name} returned a value that is not JSON; the caller gets null.`);
+    }
+    return { value: result, stores: parts.map((p) => p.store) };
   }
 
   //#endregion actions
 
-  /** Stops following storage and unbinds the app. Storage itself is closed by its owner. */
+  private serverId(): string {
+    return `${this.serverPrefix}:${++this.serverSeq}`;
+  }
+
+  /** Stops following storage and unbinds the app, after the commits under way. Storage itself is closed by its owner. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.queue;
+    clearInterval(this.idleTimer);
+    await withLocks(this.stores.values(), () => undefined);
     for (const store of this.stores.values()) store.unfollow?.();
     bindRuntime(this.app, undefined);
     // Listeners written against this hub's stores must not run against another runtime.
@@ -481,12 +606,28 @@ export class Hub extends EventEmitter implements Runtime {
   }
 }
 
-/** Server code touched a shared store that is not loaded; actions load it and run again. */
-class StoreNotLoaded extends TwinError {
+/**
+ * Server code touched a shared store it does not hold: not loaded yet (outside an action: an
+ * error for the caller), or, inside an action, not locked by this run (it runs again holding it).
+ */
+class NeedsStore extends TwinError {
   readonly store: string;
-  constructor(store: string) {
-    super(ErrorCode.STORE, `Store ${JSON.stringify(store)} is not loaded yet: await server.ready (or hub.load(${JSON.stringify(store)})) before using it outside an action.`);
+  constructor(store: string, inAction: boolean) {
+    super(ErrorCode.STORE, inAction ? `The action needs store ${JSON.stringify(store)}.`
+      : `Store ${JSON.stringify(store)} is not loaded yet: await server.ready (or hub.load(${JSON.stringify(store)})) before using it outside an action.`);
     this.store = store;
+  }
+}
+
+/** An action's commit lost the race to another node: run it again on the caught-up state. */
+class Rerun extends Error {}
+
+/** A refusal read from a client's record: sent again, not recorded again. */
+class Repeated extends Error {
+  readonly error: TwinError;
+  constructor(error: TwinError) {
+    super(error.message);
+    this.error = error;
   }
 }
 
@@ -513,4 +654,14 @@ async function check(store: HubStore, ops: readonly Op[], maxDepth: number | und
 /** The message of an error an app marked as safe to show (`expose: true`), if it is one. */
 function exposedMessage(err: unknown): string | undefined {
   return err instanceof Error && (err as { expose?: unknown }).expose === true ? err.message : undefined;
+}
+
+/** `err` as a coded error; anything unexpected is the server's (final) fault, its message not shown. */
+export function asTwinError(err: unknown): TwinError {
+  if (isTwinError(err)) return err;
+  return new TwinError(ErrorCode.INTERNAL, err instanceof Error ? err.message : String(err), { cause: err, expose: false });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -7,7 +7,7 @@
 export { twin, TwinServer, DEFAULT_SERVER_LIMITS } from './twin.js';
 export type { ClientEvent, RequestInfo, TwinOptions } from './twin.js';
 export type { ServerLimits } from './connection.js';
-export { CloseCode } from './connection.js';
+export { CloseCode } from '../src/close-codes.js';
 export type { StorageAdapter, StoredBatch, StoredState } from './storage.js';
 export { createMemoryStorage } from './storage-memory.js';
 export { createStorage } from './create-storage.js';

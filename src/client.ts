@@ -4,10 +4,12 @@
  * The browser side of twin-state: the replicas of a page and its connection to the hub.
  * Writes show at once and queue as pending batches; the server's syncs rebase them; a
  * reject rolls back that batch alone and is announced (a `reject` event, and `status()`).
- * The connection says `hello` with the versions it already has (from hydration, or from before
- * a disconnect), so it receives only what it missed; it reconnects with capped, jittered
- * exponential backoff, notices a dead link with a heartbeat, and re-sends unconfirmed batches,
- * which the server applies once. Local stores live here too, persisted when asked.
+ * Once welcomed, the client subscribes with the versions it already has (from hydration, or
+ * from before a disconnect), so it receives only what it missed, and re-sends unconfirmed
+ * batches and calls in order, which the server applies once. Every batch ends confirmed or
+ * refused: a refusal for now (`retry`) is sent again with backoff; a final one rolls back; a
+ * write too large to ever pass is refused here at once. The socket itself (reconnects,
+ * pacing, limits) is the link's (`link.ts`). Local stores live here too, persisted when asked.
  *
  * The state of a client lives in closures made by {@link createCore}, not in class members:
  * the public class only forwards to them, so a user subclass cannot clash with it, and the
@@ -16,22 +18,18 @@
 import type { ActionDef, StoreDef } from './define.js';
 import { handleFor, initialValue } from './define.js';
 import { DEV_MODE } from './dev.js';
-import { ErrorCode, TwinError } from './errors.js';
+import { ErrorCode, TwinError, twinError } from './errors.js';
 import { deepFreeze, isPlainObject } from './json.js';
 import type { Json } from './json.js';
-import { PROTOCOL_VERSION, readServerFrame, WS_PATH } from './protocol.js';
-import type { Call, ClientMessage, OpMessage, ServerMessage } from './protocol.js';
+import { createLink, utf8Length } from './link.js';
+import type { ConnectionState, Link, WebSocketClass } from './link.js';
+import { PROTOCOL_VERSION, WS_PATH } from './protocol.js';
+import type { Call, OpMessage, ServerMessage } from './protocol.js';
 import { deepCopy, Replica } from './replica.js';
 import type { Batch, ReplicaHost } from './replica.js';
 import type { Runtime, StoreStatus } from './runtime.js';
 import { pageRuntime, setPageRuntimeFactory } from './runtime.js';
 import { state } from './signals.js';
-
-/** The state of a client's connection. */
-export type ConnectionState = 'connecting' | 'online' | 'offline';
-
-/** The WebSocket class to use (the browser's by default; pass `ws`'s in Node). */
-export type WebSocketClass = new (url: string) => WebSocket;
 
 export interface ClientOptions {
   /** The hub's WebSocket URL. Default: `/_twin/ws` on the server this script came from. */
@@ -64,14 +62,16 @@ export interface RejectDetail {
   readonly message: string;
 }
 
-const MIN_DELAY = 250;
-const MAX_DELAY = 5000;
-const HEARTBEAT = 15_000;
+export type { ConnectionState, WebSocketClass } from './link.js';
+
+/** First and longest pause before re-sending batches refused for now (doubling, with jitter). */
+const RETRY_MIN_DELAY = 250;
+const RETRY_MAX_DELAY = 5000;
 /** A store is unsubscribed this long after it loses its last watcher (a re-render must not churn). */
 const UNSUB_GRACE = 1000;
 const PERSIST_PREFIX = 'twin:';
-/** `WebSocket.OPEN`. */
-const OPEN = 1;
+/** Stores named in a hello (well below any server's `maxSubs`); the rest are subscribed after the welcome. */
+const HELLO_SUBS = 64;
 
 /**
  * A page's runtime: its replicas and its connection. Pages get one automatically; create more
@@ -81,8 +81,10 @@ const OPEN = 1;
  * @fires status - the connection state changed
  */
 export class Client extends EventTarget implements Runtime {
-  /** A secret: batch ids carry it, and only their sender ever sees them. */
+  /** Names this client in batch ids; the server binds it to {@link clientKey}. */
   readonly clientId: string = randomId();
+  /** The secret proving this client owns its id: only the hello carries it. @internal */
+  readonly clientKey: string = randomId();
   private readonly __core: Core;
 
   constructor(options: ClientOptions = {}) {
@@ -159,21 +161,35 @@ function createCore(client: Client, options: ClientOptions): Core {
   /** Where each local store persists (undefined: nowhere). */
   const areas = new Map<string, Storage | undefined>();
   const hydration = options.hydration ?? readHydration();
-  const connection = state<ConnectionState>('offline');
-  let url = options.url;
   let seq = 0;
-  let attempts = 0;
-  let heard = 0;
-  let socket: WebSocket | undefined;
-  let outbox: ClientMessage[] = [];
-  let helloSent = false;
-  let closed = false;
-  let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  let heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  /** The lowest seq refused for now, to send again (with everything after it) when the timer fires. */
+  let retryFrom = Infinity;
+  let retryAttempts = 0;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** The optimistic run of an action in progress: its id and the batch it opened per replica. */
   let activeCall: { id: string; batches: Map<Replica, Batch> } | undefined;
 
   const nextBatchId = () => `${client.clientId}:${++seq}`;
+
+  const link: Link = createLink(options, defaultUrl, {
+    opened: () => {
+      // The first stores go in the hello (the server answers each with what it missed); any
+      // more follow the welcome as `sub`s, paced within the limits the welcome states.
+      const subs: Record<string, number> = {};
+      for (const replica of [...subscribed].slice(0, HELLO_SUBS)) subs[replica.name] = replica.v;
+      link.sendNow({ t: 'hello', proto: PROTOCOL_VERSION, client: client.clientId, key: client.clientKey, subs });
+    },
+    message: (message) => receive(message),
+    changed: (next) => client.dispatchEvent(new CustomEvent('status', { detail: next })),
+    // The server will not take this page: nothing waiting can end otherwise, so it ends refused.
+    refused: (error) => {
+      for (const replica of replicas.values()) {
+        for (const batch of [...replica.pending]) if (batch.id) refuse(replica, batch.id, error);
+      }
+      for (const id of [...calls.keys()]) refuse(undefined, id, error);
+      if (!replicas.size && !calls.size) announce(undefined, '', error);
+    },
+  });
 
   const host: ReplicaHost = {
     nextBatchId,
@@ -184,16 +200,21 @@ function createCore(client: Client, options: ClientOptions): Core {
       return batch;
     },
     flush: (replica, batch) => {
-      if (!replica.local) send({ t: 'op', id: batch.id, store: replica.name, ops: batch.ops });
-      else {
-        try {
-          areas.get(replica.name)?.setItem(PERSIST_PREFIX + replica.name, JSON.stringify(replica.root));
-        } catch (err) {
-          // A full or forbidden storage must not break the page: say so once, and keep the
-          // store in memory from now on (instead of failing, and warning, at every write).
-          areas.set(replica.name, undefined);
-          console.warn(DEV_MODE ? `[twin-state] Could not persist local store ${JSON.stringify(replica.name)}; it is kept in memory only:` : `[twin-state] ${replica.name}`, err);
-        }
+      if (!replica.local) {
+        const message: OpMessage = { t: 'op', id: batch.id, store: replica.name, ops: batch.ops };
+        const tooBig = oversized(message, batch.ops.length);
+        // A write the server would refuse whatever happens is refused here, at once, alone.
+        if (tooBig) queueMicrotask(() => refuse(replica, batch.id, tooBig));
+        else link.send(message);
+        return;
+      }
+      try {
+        areas.get(replica.name)?.setItem(PERSIST_PREFIX + replica.name, JSON.stringify(replica.root));
+      } catch (err) {
+        // A full or forbidden storage must not break the page: say so once, and keep the
+        // store in memory from now on (instead of failing, and warning, at every write).
+        areas.set(replica.name, undefined);
+        console.warn(DEV_MODE ? `[twin-state] Could not persist local store ${JSON.stringify(replica.name)}; it is kept in memory only:` : `[twin-state] ${replica.name}`, err);
       }
     },
     watched: (replica, watched) => {
@@ -206,166 +227,114 @@ function createCore(client: Client, options: ClientOptions): Core {
       // Unwatched: let go of the server subscription, unless writes still wait for confirmation.
       unsubTimers.set(replica, setTimeout(() => {
         if (replica.watcherCount || replica.pending.length || !subscribed.delete(replica)) return;
-        send({ t: 'unsub', store: replica.name });
+        link.send({ t: 'unsub', store: replica.name });
       }, UNSUB_GRACE));
     },
     status: (replica) => status(replica),
   };
 
-  //#region connection
-
-  const setState = (next: ConnectionState) => {
-    if (connection.get() === next) return;
-    connection.set(next);
-    client.dispatchEvent(new CustomEvent('status', { detail: next }));
+  /** The refusal of a message that can never pass the server's limits, or undefined if it fits. */
+  const oversized = (message: OpMessage | Call, ops: number): TwinError | undefined => {
+    const { maxFrameBytes, maxOps } = link.limits;
+    if (ops > maxOps) return twinError(ErrorCode.FRAME, DEV_MODE && `A batch may hold at most ${maxOps} ops; this one holds ${ops}.`);
+    const bytes = utf8Length(JSON.stringify(message));
+    if (bytes > maxFrameBytes) return twinError(ErrorCode.TOO_BIG, DEV_MODE && `The write is ${bytes} bytes; the server takes at most ${maxFrameBytes} in one frame.`);
+    return undefined;
   };
 
-  /** Forgets the socket: offline until the next one says hello. */
-  const drop = () => {
-    socket = undefined;
-    helloSent = false;
-    clearInterval(heartbeatTimer);
-    setState('offline');
-  };
-
-  const open = () => {
-    const WS = options.WebSocket ?? (globalThis.WebSocket as WebSocketClass | undefined);
-    if (!WS) throw new TypeError(DEV_MODE ? 'twin-state: no WebSocket class here; pass { WebSocket } from the "ws" package.' : 'twin-state: no WebSocket');
-    clearTimeout(reconnectTimer);
-    setState('connecting');
-    const ws = (socket = new WS(url!));
-    ws.onopen = () => {
-      heard = Date.now();
-      const period = options.heartbeat ?? HEARTBEAT;
-      clearInterval(heartbeatTimer);
-      heartbeatTimer = setInterval(() => {
-        // Nothing heard for two periods: the link is dead even if the socket does not know it.
-        if (Date.now() - heard <= 2 * period) send({ t: 'ping' });
-        else if (ws === socket) {
-          lost(ws);
-          ws.close();
-        }
-      }, period);
-      sendHello();
-    };
-    ws.onmessage = (event: MessageEvent) => {
-      if (ws !== socket) return;
-      heard = Date.now();
-      try {
-        for (const message of readServerFrame(String(event.data))) receive(message);
-      } catch (err) {
-        // Not what a twin server sends (a broken proxy, say): drop the link. The next one
-        // starts over from the versions held here, and the server sends what they lack.
-        if (DEV_MODE) console.warn('[twin-state] Malformed message from the server; reconnecting.', err);
-        lost(ws);
-        ws.close();
-      }
-    };
-    ws.onclose = () => lost(ws);
-    // Without a listener, Node's `ws` throws on errors; onclose follows and reconnects.
-    ws.onerror = () => {};
-  };
-
-  /** `ws` closed, or went silent: go offline and, unless closed on purpose, reconnect. */
-  const lost = (ws: WebSocket) => {
-    if (ws !== socket) return;
-    drop();
-    if (closed) return;
-    const delay = Math.min(options.maxDelay ?? MAX_DELAY, (options.minDelay ?? MIN_DELAY) * 2 ** attempts++);
-    reconnectTimer = setTimeout(open, delay * (0.5 + Math.random() / 2));
-  };
-
-  const sendHello = () => {
-    const subs: Record<string, number> = {};
-    for (const replica of subscribed) subs[replica.name] = replica.v;
-    const resend: (OpMessage | Call)[] = [];
+  /** Every batch and call not yet answered, in seq order (the order the server must see them in). */
+  const unconfirmed = (from = 0): (OpMessage | Call)[] => {
+    const out: (OpMessage | Call)[] = [];
     for (const replica of replicas.values()) {
       for (const batch of replica.pending) {
         // A turn batch still being collected is sent when its turn ends.
-        if (batch.kind === 'ops' && batch.id) resend.push({ t: 'op', id: batch.id, store: replica.name, ops: batch.ops });
+        if (batch.kind === 'ops' && batch.id && seqOf(batch.id) >= from) out.push({ t: 'op', id: batch.id, store: replica.name, ops: batch.ops });
       }
     }
-    for (const call of calls.values()) resend.push(call.message);
-    // The server drops a batch whose seq is not above the last it applied: keep seq order.
-    resend.sort((a, b) => seqOf(a.id) - seqOf(b.id));
-    outbox = [{ t: 'hello', proto: PROTOCOL_VERSION, client: client.clientId, subs }, ...resend];
-    helloSent = true;
-    flush();
+    for (const call of calls.values()) if (seqOf(call.message.id) >= from) out.push(call.message);
+    return out.sort((a, b) => seqOf(a.id) - seqOf(b.id));
   };
 
-  /**
-   * Opens the connection if nothing else will: not open or opening, not waiting to reconnect,
-   * not closed by the page, and with a URL to go to (the default one, when there is one).
-   */
-  const wake = () => {
-    if (!socket && !closed && !reconnectTimer && (url ??= defaultUrl())) open();
+  /** The server refused `seq` for now: send it and every later one again, after a pause. */
+  const retryLater = (id: string) => {
+    retryFrom = Math.min(retryFrom, seqOf(id));
+    if (retryTimer) return;
+    const pause = Math.min(RETRY_MAX_DELAY, RETRY_MIN_DELAY * 2 ** retryAttempts++);
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      const from = retryFrom;
+      retryFrom = Infinity;
+      for (const message of unconfirmed(from)) if (!link.queued(message.id)) link.send(message);
+    }, pause * (0.5 + Math.random() / 2));
   };
 
-  /** Queues a message; everything queued in one turn goes out as one frame. */
-  const send = (message: ClientMessage) => {
-    // The first message to send opens the connection.
-    wake();
-    // Before hello, nothing goes out: hello re-sends whatever is still unconfirmed.
-    if (helloSent && outbox.push(message) === 1) queueMicrotask(flush);
+  /** Ends batch or call `id` refused: rolled back, its promise rejected, the refusal announced. */
+  const refuse = (replica: Replica | undefined, id: string, error: TwinError) => {
+    replica?.reject(id, error);
+    const call = calls.get(id);
+    calls.delete(id);
+    if (call) {
+      // An optimistic run's writes go with the call.
+      for (const r of replicas.values()) r.drop(id, error);
+      call.reject(error);
+    }
+    announce(replica?.name, id, error);
   };
 
-  const flush = () => {
-    const frame = outbox;
-    if (socket?.readyState !== OPEN || !frame.length) return;
-    outbox = [];
-    socket.send(JSON.stringify(frame.length === 1 ? frame[0] : frame));
+  const announce = (store: string | undefined, id: string, error: TwinError) => {
+    client.dispatchEvent(new CustomEvent<RejectDetail>('reject', { detail: { store, id, code: error.code, message: error.message } }));
   };
-
-  //#endregion connection
 
   const subscribe = (replica: Replica) => {
     subscribed.add(replica);
-    send({ t: 'sub', store: replica.name, v: replica.v });
-  };
-
-  /** Takes the call `id` out of the pending ones. */
-  const settle = (id: string) => {
-    const call = calls.get(id);
-    calls.delete(id);
-    return call;
+    link.send({ t: 'sub', store: replica.name, v: replica.v });
   };
 
   const receive = (message: ServerMessage) => {
     switch (message.t) {
       case 'welcome':
-        attempts = 0;
-        setState('online');
-        flush();
+        link.ready(message.limits);
+        // Start over: everything this client holds, from the versions it has.
+        clearTimeout(retryTimer);
+        retryTimer = undefined;
+        retryFrom = Infinity;
+        for (const replica of [...subscribed].slice(HELLO_SUBS)) link.send({ t: 'sub', store: replica.name, v: replica.v });
+        for (const m of unconfirmed()) link.send(m);
         return;
       case 'snapshot':
         replicas.get(message.store)?.reset(message.value, message.v);
         return;
       case 'sync': {
         const replica = replicas.get(message.store);
+        if (message.id) retryAttempts = 0;
         // A gap (a message we never got): ask again from the version we have.
         if (replica && !replica.receive(message.v, message.ops, message.id)) subscribe(replica);
         return;
       }
-      case 'result':
+      case 'result': {
+        retryAttempts = 0;
         // Optimistic writes the server's run did not repeat are dropped now.
         for (const replica of replicas.values()) replica.drop(message.id);
-        settle(message.id)?.resolve(message.value);
+        const call = calls.get(message.id);
+        calls.delete(message.id);
+        call?.resolve(message.value);
         return;
-      case 'reject':
+      }
+      case 'reject': {
+        const error = new TwinError(message.code as ErrorCode, message.message);
+        if (message.retry) {
+          retryLater(message.id);
+          return;
+        }
+        const replica = [...replicas.values()].find((r) => r.pending.some((b) => b.id === message.id));
+        refuse(replica, message.id, error);
+        return;
+      }
       case 'error': {
         const { store, code } = message;
-        const id = message.t === 'reject' ? message.id : '';
         const error = new TwinError(code as ErrorCode, message.message);
-        if (message.t === 'reject') {
-          for (const replica of replicas.values()) {
-            if (replica.pending.some((b) => b.id === id)) replica.reject(id, error);
-          }
-          settle(id)?.reject(error);
-        } else {
-          if (code === ErrorCode.REPLACED) closed = true;
-          if (store) replicas.get(store)?.reject('', error);
-        }
-        client.dispatchEvent(new CustomEvent<RejectDetail>('reject', { detail: { store, id, code, message: message.message } }));
+        if (store) replicas.get(store)?.reject('', error);
+        announce(store, '', error);
       }
     }
   };
@@ -415,7 +384,7 @@ function createCore(client: Client, options: ClientOptions): Core {
     replica.trackAll();
     const error = replica.lastError;
     return {
-      connection: replica.local ? 'local' : connection.get(),
+      connection: replica.local ? 'local' : link.state.get(),
       v: replica.v,
       pending: replica.pending.length,
       error: error && { code: error.code, message: error.message },
@@ -423,9 +392,9 @@ function createCore(client: Client, options: ClientOptions): Core {
   };
 
   return {
-    state: connection,
+    state: link.state,
     status,
-    wake,
+    wake: link.wake,
     replica(name, def, id) {
       let replica = replicas.get(name);
       if (replica) return replica;
@@ -443,12 +412,18 @@ function createCore(client: Client, options: ClientOptions): Core {
     call(action, args) {
       const def = typeof action === 'string' ? undefined : action;
       const id = nextBatchId();
-      // Run a synchronous action at once against the view; an async one waits for the server.
-      if (def && def.run.constructor.name !== 'AsyncFunction') {
+      // An action declared optimistic runs at once against the view; the server's run replaces it.
+      if (def?.options.optimistic) {
         const batches = new Map<Replica, Batch>();
         activeCall = { id, batches };
         try {
-          def.run(...(args as never[]));
+          const result = def.run(...(args as never[])) as { then?: unknown } | undefined;
+          if (typeof result?.then === 'function') {
+            // Writes after its first await would go out as plain batches and happen twice: not
+            // optimistic then. (Those made before it are dropped here.)
+            if (DEV_MODE) console.warn(`[twin-state] The optimistic action ${JSON.stringify(def.name)} returned a promise; only a synchronous action can run optimistically. Its local run is dropped.`);
+            for (const replica of batches.keys()) replica.drop(id);
+          }
         } catch {
           // The server runs it for real and answers; drop what the local run wrote.
           for (const replica of batches.keys()) replica.drop(id);
@@ -459,23 +434,13 @@ function createCore(client: Client, options: ClientOptions): Core {
       return new Promise<Json>((resolve, reject) => {
         const message: Call = { t: 'call', id, action: def ? def.name : (action as string), args };
         calls.set(id, { message, resolve, reject });
-        send(message);
+        const tooBig = oversized(message, 0);
+        if (tooBig) queueMicrotask(() => refuse(undefined, id, tooBig));
+        else link.send(message);
       });
     },
-    connect(next) {
-      if (next) url = next;
-      url ??= defaultUrl();
-      if (!url) throw new TypeError(DEV_MODE ? 'twin-state: no server URL: call connect("wss://host/_twin/ws").' : 'twin-state: no URL');
-      closed = false;
-      socket?.close();
-      open();
-    },
-    close() {
-      closed = true;
-      clearTimeout(reconnectTimer);
-      socket?.close();
-      drop();
-    },
+    connect: link.connect,
+    close: link.close,
   };
 }
 

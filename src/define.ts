@@ -47,6 +47,18 @@ export interface SharedOptions {
   persist?: string | false;
   /** A store per id (`room/general`), created from `init(id)` on first use. */
   family?: boolean;
+  /**
+   * For a family: which ids exist. A member is created (and stored) only for an id this
+   * accepts; others get `TWIN_ERR_STORE` and create nothing. Default: every valid id (1 to 64
+   * letters, digits, `_`, `-`, `.`), with creation rate-limited per connection.
+   */
+  exists?: (id: string, request: { readonly user: unknown }) => boolean | Promise<boolean>;
+  /**
+   * Whether clients may write this store with ops (`s.score = 1`). With false, clients change
+   * it only through actions, whose code holds the app's rules; a client op gets
+   * `TWIN_ERR_ACTIONS_ONLY`. Server code and actions always write. Default true.
+   */
+  clientWrites?: boolean;
 }
 
 /** Options of a local store. */
@@ -66,11 +78,23 @@ export interface StoreDef {
   readonly options: SharedOptions & LocalOptions;
 }
 
+/** Options of an action. */
+export interface ActionOptions {
+  /**
+   * Also run the action at once in the browser, against the optimistic view, so its writes
+   * show before the server answers (the server's run replaces them). Only for a synchronous
+   * action: a run that returns a promise is not used (its writes are dropped, with a warning
+   * in development), so the action never runs twice. Default false.
+   */
+  optimistic?: boolean;
+}
+
 /** @internal */
 export interface ActionDef {
   readonly app: App;
   readonly name: string;
   readonly run: (...args: never[]) => unknown;
+  readonly options: ActionOptions;
 }
 
 /** An action as callers see it: runs on the server, resolves to what the action returned. */
@@ -115,10 +139,10 @@ export interface App {
   /**
    * Defines an action: a named mutation the server runs against the authoritative stores, its
    * writes committed as one batch. Calling it anywhere sends it to the server and resolves to
-   * its return value; in a built app a synchronous action also runs at once, optimistically.
+   * its return value; with `{ optimistic: true }` a built app also runs it at once.
    */
-  action<A extends unknown[], R>(name: string, run: (...args: A) => R): Action<A, R>;
-  action<A extends unknown[], R>(run: (...args: A) => R): Action<A, R>;
+  action<A extends unknown[], R>(name: string, run: (...args: A) => R, options?: ActionOptions): Action<A, R>;
+  action<A extends unknown[], R>(run: (...args: A) => R, options?: ActionOptions): Action<A, R>;
 }
 
 interface AppDefs {
@@ -155,8 +179,8 @@ export function defineApp(): App {
       return storeHandle(define(app, 'local', args));
     },
     action(...args: unknown[]) {
-      const [name, run] = nameAndFunction(args, 'action');
-      const def: ActionDef = { app, name, run: run as ActionDef['run'] };
+      const [name, run, options = {}] = nameAndFunction(args, 'action');
+      const def: ActionDef = { app, name, run: run as ActionDef['run'], options: options as ActionOptions };
       if (DEV_MODE) claim(defs, name, 'action');
       defs.actions.set(name, def);
       const call = (...callArgs: unknown[]) => runtimeOf(app).call(def, callArgs as Json[]);

@@ -85,6 +85,12 @@ export const ErrorCode: ErrorCodes = Object.fromEntries(
 export type ErrorCode = ErrorCodes[keyof ErrorCodes];
 
 /**
+ * Codes of refusals that are not the refused batch's fault — a limit, the order of batches, the
+ * server's own trouble — so sending it again later can succeed. Every other code is final.
+ */
+export const RETRYABLE: ReadonlySet<string> = new Set([ErrorCode.RATE, ErrorCode.ORDER, ErrorCode.UNAVAILABLE, ErrorCode.OVERLOAD]);
+
+/**
  * An error with a fixed `code`. `expose` marks errors whose message may be sent to a client;
  * the server replaces the message of any other error with a generic one and logs the original.
  */

@@ -7,10 +7,10 @@
  * and depth before anything else touches it, and return typed messages or throw a coded error.
  * The grammar, in brief (PROTOCOL.md has it in full):
  *
- * client → server: hello {proto, client, subs} · sub {store, v} · unsub {store}
+ * client → server: hello {proto, client, key, subs} · sub {store, v} · unsub {store}
  *                  · op {id, store, ops} · call {id, action, args} · ping
- * server → client: welcome {proto} · snapshot {store, v, value} · sync {store, v, ops, id?}
- *                  · reject {id, code, message, store?} · result {id, value}
+ * server → client: welcome {proto, limits} · snapshot {store, v, value} · sync {store, v, ops, id?}
+ *                  · reject {id, code, message, store?, retry?} · result {id, value}
  *                  · error {code, message, store?} · pong
  */
 import { DEV_MODE } from './dev.js';
@@ -39,6 +39,17 @@ export interface Limits {
   maxPath: number;
 }
 
+/** What a server tells each client of its limits (in `welcome`), so the client stays within them. */
+export interface StatedLimits {
+  maxFrameBytes: number;
+  maxMessages: number;
+  maxOps: number;
+  /** Messages per second, on average. */
+  rate: number;
+  /** Messages in a burst. */
+  burst: number;
+}
+
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxFrameBytes: 1 << 20,
   maxDepth: DEFAULT_MAX_DEPTH,
@@ -49,7 +60,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 
 //#region messages
 
-export interface Hello { t: 'hello'; proto: number; client: string; subs: Record<string, number> }
+/** `key` is the client's secret: the server binds the id to it, so only its owner can use the id. */
+export interface Hello { t: 'hello'; proto: number; client: string; key?: string; subs: Record<string, number> }
 export interface Sub { t: 'sub'; store: string; v: number }
 export interface Unsub { t: 'unsub'; store: string }
 export interface OpMessage { t: 'op'; id: string; store: string; ops: Op[] }
@@ -57,10 +69,11 @@ export interface Call { t: 'call'; id: string; action: string; args: Json[] }
 export interface Ping { t: 'ping' }
 export type ClientMessage = Hello | Sub | Unsub | OpMessage | Call | Ping;
 
-export interface Welcome { t: 'welcome'; proto: number }
+export interface Welcome { t: 'welcome'; proto: number; limits?: StatedLimits }
 export interface Snapshot { t: 'snapshot'; store: string; v: number; value: Json }
 export interface Sync { t: 'sync'; store: string; v: number; ops: Op[]; id?: string }
-export interface Reject { t: 'reject'; id: string; code: string; message: string; store?: string }
+/** `retry`: the refusal is the server's trouble or a limit, not the batch's fault; send it again later. */
+export interface Reject { t: 'reject'; id: string; code: string; message: string; store?: string; retry?: boolean }
 export interface Result { t: 'result'; id: string; value: Json }
 export interface ErrorMessage { t: 'error'; code: string; message: string; store?: string }
 export interface Pong { t: 'pong' }
@@ -122,7 +135,9 @@ function readClientMessage(m: unknown, limits: Readonly<Limits>): ClientMessage 
       }
       const subs = m.subs ?? {};
       if (!isRecord(subs) || !Object.values(subs).every(isVersion)) throw fieldError('hello', 'subs', 'an object of store versions');
-      return { t: 'hello', proto: PROTOCOL_VERSION, client: str(m, 'hello', 'client', CLIENT_ID), subs: subs as Record<string, number> };
+      const hello: Hello = { t: 'hello', proto: PROTOCOL_VERSION, client: str(m, 'hello', 'client', CLIENT_ID), subs: subs as Record<string, number> };
+      if (m.key !== undefined) hello.key = str(m, 'hello', 'key', CLIENT_KEY);
+      return hello;
     }
     case 'sub':
       return { t: 'sub', store: str(m, 'sub', 'store', STORE_NAME), v: isVersion(m.v) ? m.v : fail(fieldError('sub', 'v', 'a version')) };
@@ -176,12 +191,17 @@ function readOp(op: unknown, limits: Readonly<Limits> = DEFAULT_LIMITS): Op {
 
 /** Client ids: 8 to 64 URL-safe characters (clients use random UUIDs; they are secrets). */
 const CLIENT_ID = /^[\w-]{8,64}$/;
+/**
+ * Client keys: 16 to 128 URL-safe characters, random, known only to the client and the server.
+ * Optional: an id first used without a key can be used by anyone who knows it (raw tools, tests).
+ */
+const CLIENT_KEY = /^[\w-]{16,128}$/;
 /** Batch ids: `clientId:seq` (the seq must also be a safe integer: see {@link batchId}). */
 const BATCH_ID = /^[\w-]{8,64}:[1-9]\d{0,15}$/;
 /** Store and action names, family members included (`room/general`). */
 const STORE_NAME = /^[A-Za-z_][\w.-]{0,127}(\/[\w.-]{1,64})?$/;
 
-/** Splits a batch id into its client id and sequence number. */
+/** Splits a batch id into its client id and sequence number (one parse where a frame enters; ids are checked by then). */
 export function parseBatchId(id: string): { client: string; seq: number } {
   const colon = id.lastIndexOf(':');
   return { client: id.slice(0, colon), seq: Number(id.slice(colon + 1)) };

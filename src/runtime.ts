@@ -13,7 +13,7 @@ import type { Replica } from './replica.js';
 /** The state of a store as its holder sees it; read inside a signal consumer, it is tracked. */
 export interface StoreStatus {
   /** 'local' for a local store; for a shared one, the state of the connection to the server. */
-  readonly connection: 'local' | 'connecting' | 'online' | 'offline';
+  readonly connection: 'local' | 'connecting' | 'online' | 'offline' | 'refused';
   /** The confirmed version (0 before the server has been heard). */
   readonly v: number;
   /** Batches written here and not yet confirmed. */

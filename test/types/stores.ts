@@ -123,7 +123,7 @@ room(1);
 //#endregion
 //#region store functions
 
-const connection: 'local' | 'connecting' | 'online' | 'offline' = status(game).connection;
+const connection: 'local' | 'connecting' | 'online' | 'offline' | 'refused' = status(game).connection;
 const st: StoreStatus = status(ui);
 const pending: number = st.pending;
 const frozenScore: number = snapshot(game).score;

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module client-records
+ * What the hub knows of each client id, read through to storage: who owns the id (a hash of
+ * the key the client proves itself with), the highest seq of its committed batches, and its
+ * final refusals. This is what lets the hub answer a re-sent batch truthfully — "applied", or
+ * its refusal again — and never "applied" for a batch it refused. Storage holds the truth
+ * (and checks it again, atomically, on every append, for batches that went to another node);
+ * this is a bounded cache of it.
+ */
+import { createHash } from 'node:crypto';
+import { TwinError } from '../src/errors.js';
+import type { ErrorCode } from '../src/errors.js';
+import type { ClientRecord, StorageAdapter } from './storage.js';
+import { MAX_REFUSALS } from './storage.js';
+
+/** Records kept in memory; the rest are read from storage again when needed. */
+export const DEFAULT_CACHED_CLIENTS = 10_000;
+
+/** What became of a client's batch or call, as far as the records know. */
+export type Fate = 'new' | 'applied' | TwinError;
+
+export class ClientRecords {
+  private readonly storage: StorageAdapter;
+  private readonly max: number;
+  /** In least-recently-used order: re-inserted on each use. */
+  private readonly cache = new Map<string, ClientRecord>();
+
+  constructor(storage: StorageAdapter, max = DEFAULT_CACHED_CLIENTS) {
+    this.storage = storage;
+    this.max = max;
+  }
+
+  /**
+   * Claims `id` for the holder of `key`: true if the id is new, unowned, or owned by that key.
+   * An id first used without a key (raw tools) stays usable without one until a key claims it.
+   */
+  async claim(id: string, key: string | undefined): Promise<boolean> {
+    const owner = key === undefined ? '' : ownerOf(key);
+    const record = await this.storage.claim(id, owner);
+    this.remember(id, record);
+    return record.owner === owner;
+  }
+
+  /** Whether `client`'s `seq` was applied before, refused before (the refusal), or is new. */
+  async fate(client: string, seq: number): Promise<Fate> {
+    const record = await this.get(client);
+    if (!record) return 'new';
+    const refusal = record.refused.find(([s]) => s === seq);
+    if (refusal) return new TwinError(refusal[1] as ErrorCode, refusal[2]);
+    return seq <= record.seq ? 'applied' : 'new';
+  }
+
+  /** Notes a commit of `client`'s `seq` (storage recorded it in the same step as the batch). */
+  committed(client: string, seq: number): void {
+    const record = this.cache.get(client);
+    if (record) record.seq = Math.max(record.seq, seq);
+  }
+
+  /** Records a final refusal of `client`'s `seq`, so a re-send gets it again. */
+  async refuse(client: string, seq: number, error: TwinError): Promise<void> {
+    await this.storage.refuse(client, seq, error.code, error.message);
+    const record = this.cache.get(client);
+    if (record && !record.refused.some(([s]) => s === seq)) {
+      record.refused.push([seq, error.code, error.message]);
+      if (record.refused.length > MAX_REFUSALS) record.refused.shift();
+    }
+  }
+
+  /** The records held here, for a storage that lost its own (see `StorageAdapter.restoreClients`). */
+  held(): ReadonlyMap<string, ClientRecord> {
+    return this.cache;
+  }
+
+  /** Forgets what is cached (storage was replaced behind our back). */
+  forget(): void {
+    this.cache.clear();
+  }
+
+  private async get(client: string): Promise<ClientRecord | undefined> {
+    const cached = this.cache.get(client);
+    if (cached) {
+      this.remember(client, cached);
+      return cached;
+    }
+    const record = await this.storage.client(client);
+    if (record) this.remember(client, record);
+    return record;
+  }
+
+  private remember(client: string, record: ClientRecord): void {
+    this.cache.delete(client);
+    this.cache.set(client, { ...record, refused: [...record.refused] });
+    if (this.cache.size > this.max) this.cache.delete(this.cache.keys().next().value!);
+  }
+}
+
+/** The owner hash of a client key: storage never holds the key itself. */
+function ownerOf(key: string): string {
+  return createHash('sha256').update(key).digest('base64url');
+}
