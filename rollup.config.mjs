@@ -33,7 +33,7 @@ const CORE = 'twin-state:core';
 /**
  * Renames private members in twin.js, and only those: another copy of twin-state on the page
  * (an app bundle next to the CDN script) uses this copy's objects through their public names.
- * - twin-state's private class members: `_x`, and `__x` on classes users may subclass (STYLE.md).
+ * - twin-state's private class members: `_x`, and `__x` on classes users may subclass.
  * - signal-polyfill's reactive-node fields (`producerNode`, `liveConsumerIndexOfThis`...): a
  *   node hangs off its signal under a module-private symbol, so only the polyfill copy that
  *   made it ever reads them (and twin-state shares one polyfill copy per page anyway).

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /**
  * @module fanout
- * Fan-out benchmark (DESIGN §7): one writer, N subscribers on loopback, M updates. Three
+ * Fan-out benchmark (README.md Benchmarks): one writer, N subscribers on loopback, M updates. Three
  * servers in the same run relay the same bytes per update (a chat message pushed to a list:
  * a ~116-byte op in a ~170-byte `sync` message):
  *

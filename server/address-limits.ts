@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /**
  * @module address-limits
- * Limits that follow the client, not the connection (DESIGN §9): how many connections one
+ * Limits that follow the client, not the connection (ARCHITECTURE.md rules): how many connections one
  * address may hold open, and one token bucket per address that every connection from it
  * draws from, so reconnecting buys no fresh burst. Each connection also keeps a bucket of its
  * own at the per-connection rate, so one tab cannot take an address's whole allowance.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /**
  * @module bad-input.test
- * Every case of DESIGN §4 against a real server over real sockets. After each one: the
+ * Every case of the bad-input rule (ARCHITECTURE.md rules) against a real server over real sockets. After each one: the
  * offender got a coded `reject` or `error`, no store changed, a healthy client subscribed to
  * every store heard nothing, and the server still serves (a new client connects and writes).
  */

@@ -2,9 +2,9 @@
 /**
  * @module durability.test
  * A SQLite server process is SIGKILLed — no shutdown, no flush — while three clients write
- * without pause, then restarted on the same port and file. What DESIGN.md §5 promises: "a batch
- * is acknowledged only once it is durable; restart loses nothing that was acknowledged". And
- * what §3 promises: clients re-send what was not confirmed after they reconnect, the server
+ * without pause, then restarted on the same port and file. What README.md's storage table promises: "a
+ * batch is acknowledged only once it is durable", so a restart loses nothing acknowledged. And
+ * what src/PROTOCOL.md promises: clients re-send what was not confirmed after they reconnect, the server
  * applies each batch once, and every client converges to the server's state. The same goes for
  * an action call whose result the crash swallowed: re-sent, it must not run a second time.
  */
@@ -125,7 +125,7 @@ describe('sqlite storage: a server process killed while clients write', () => {
 
   it('an action call whose result was lost in a crash runs once when the client re-sends it', { timeout: TEST_TIMEOUT_MS }, async () => {
     // The client sees no result (the server died after committing), so after reconnecting it
-    // re-sends the call under the same id, as it does for unconfirmed batches (DESIGN.md §3).
+    // re-sends the call under the same id, as it does for unconfirmed batches (src/PROTOCOL.md).
     const raws: RawClient[] = [];
     try {
       let node = await startNode({ app: APP, storage: `sqlite:${path.join(dir, 'call.db')}` });

@@ -31,7 +31,7 @@ import type { WireLog } from '../test/helpers/wire-recorder.js';
 const TEST_TIMEOUT_MS = 30_000;
 /** The codes a server marks retryable (`retry: true`): its own trouble or a limit, never the batch's fault. */
 const RETRYABLE = new Set<string>([ErrorCode.RATE, ErrorCode.ORDER, ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL]);
-/** The default frame limits (DESIGN §4) the client must keep to when the server states them. */
+/** The default frame limits (src/protocol.ts, DEFAULT_LIMITS) the client must keep to when the server states them. */
 const DEFAULT_MAX_FRAME_BYTES = 1 << 20;
 const DEFAULT_MAX_MESSAGES = 256;
 /** An oversized write: 1.5 MB, over the default 1 MiB frame limit. */

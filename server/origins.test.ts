@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /**
- * Tests of the Origin check (DESIGN §9, issue 13.6): origins are configured, never inferred
+ * Tests of the Origin check (ARCHITECTURE.md rules; issue 13.6): origins are configured, never inferred
  * from the Host header. Against a real server with real `ws` clients: DNS rebinding, a scheme
  * or port mismatch and a prefix match are refused with close 4403 and `TWIN_ERR_ORIGIN`;
  * configured origins, `publicUrl`, loopback pages (when nothing is configured) and clients

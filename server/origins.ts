@@ -2,7 +2,7 @@
 /**
  * @module origins
  * Which browser pages may open a WebSocket to the hub. The answer is configured, never
- * inferred from the request (DESIGN §9): comparing the Origin with the Host header lets DNS
+ * inferred from the request: comparing the Origin with the Host header lets DNS
  * rebinding through (the attacker's name points at the server, so Origin and Host agree). An
  * app names its public origin(s) (`publicUrl`) and any other allowed origins (`origins`);
  * with neither, only loopback pages are allowed, which is what development needs and safe.

@@ -2,8 +2,8 @@
 /**
  * @module render-html
  * Server-side rendering of the declarative twin elements in an HTML page, so the first paint
- * already shows current values, plus the hydration data the browser resumes from (DESIGN.md
- * §1 "Hydration that resumes instead of refetching").
+ * already shows current values, plus the hydration data the browser resumes from (ARCHITECTURE.md,
+ * "The read path").
  *
  * The page is parsed with parse5 (a spec-compliant HTML parser, `html-tree.ts`), the twin
  * elements are filled in on the tree (each binding by `render-bindings.ts`, under the same

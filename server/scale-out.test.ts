@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /**
  * @module scale-out.test
- * Several server nodes on one real `redis-server` (DESIGN.md §5: "two nodes behind any load
- * balancer converge"), and what happens when parts of that fail: a node is SIGKILLed and its
+ * Several server nodes on one real `redis-server` (README.md's storage table: "several servers
+ * behind any load balancer converge"), and what happens when parts of that fail: a node is SIGKILLed and its
  * clients fail over through a TCP load balancer to the other node; Redis itself restarts
  * (empty: the test Redis keeps nothing on disk); one batch reaches two nodes at once (a client
  * that re-sends on another node while the first is still committing). In every case: no

@@ -5,7 +5,7 @@
  * commits them, every replica applies them — all through {@link applyOps}'s one walk, so the
  * same ops always give the same state, wherever they run.
  *
- * Conflict rules (DESIGN §3): `set` is last-writer-wins in server order; `push` appends at
+ * Conflict rules (ARCHITECTURE.md rules): `set` is last-writer-wins in server order; `push` appends at
  * wherever the end is now; `add` commutes; `splice` applies at its index against the current
  * state, clamped to the array's bounds; `del` of something already gone does nothing.
  */

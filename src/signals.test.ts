@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /**
  * @module signals.test
- * How finely stores track (DESIGN §6): a consumer re-runs when, and only when, what it read
+ * How finely stores track (ARCHITECTURE.md rules): a consumer re-runs when, and only when, what it read
  * changes; the writes of one turn notify once; a store with no watchers holds no
  * subscriptions; and one copy of the signal polyfill serves the whole page.
  */

@@ -23,7 +23,7 @@ import type { Serving } from '../../server/cli.js';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Chromium to drive; `CHROME_PATH` overrides it. */
 export const CHROME_PATH = process.env.CHROME_PATH ?? '/usr/bin/chromium';
-/** Flags for a root user in a container on a closed network (TOOLCHAIN.md). */
+/** Flags for a root user in a container on a closed network: no sandbox, no GPU, no QUIC, no background fetches. */
 const CHROME_ARGS = [
   '--no-sandbox', '--disable-setuid-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--disable-quic',
   '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
