@@ -223,7 +223,7 @@ export function initialValue(def: StoreDef, id?: string): Json {
 }
 
 /**
- * Records a store definition. Its checks are dev-only (STYLE.md "Dev vs prod"): they catch
+ * Records a store definition. Its checks are dev-only (src/dev.ts; ARCHITECTURE.md rules): they catch
  * mistakes in the app's code, which the server, running that same code in dev mode, reports.
  */
 function define(app: App, kind: StoreDef['kind'], args: unknown[]): StoreDef {
