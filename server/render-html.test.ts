@@ -2,14 +2,18 @@
 /**
  * @module render-html.test
  * Server-side rendering of twin elements: every binding mode, lists, escaping of hostile
- * values, `{param}` store names, fragments, and isolation between concurrent requests. Output
- * is checked by parsing it back with parse5 and querying the tree.
+ * values, the binding policy (no script from store data, known XSS payloads through every
+ * binding form of test/browser/twin-pages/xss.html), `{param}` store names, fragments, and
+ * isolation between concurrent requests. Output is checked by parsing it back with parse5 and
+ * querying the tree.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse, parseFragment } from 'parse5';
 import type { DefaultTreeAdapterMap } from 'parse5';
+import { readFileSync } from 'node:fs';
 import type { Json } from '../src/json.js';
+import { attrProblem, XSS_PAYLOADS } from '../test/browser/xss-payloads.js';
 import { renderPage } from './render-html.js';
 import type { PageData, StoreData } from './render-html.js';
 
@@ -456,6 +460,94 @@ describe('renderPage', () => {
       assert.deepEqual(hydration(rootA), { shared: { game: { value: { score: 1 }, v: 1 } }, local: { ui: { value: { name: 'alice' } } } });
       assert.deepEqual(hydration(rootB), { shared: { game: { value: { score: 2 }, v: 2 } }, local: { ui: { value: { name: 'bob' } } } });
       assert.ok(!a.includes('bob') && !b.includes('alice'));
+    });
+  });
+
+  describe('binding policy', () => {
+    it('refuses event handlers, srcdoc and style, and anything of script and base elements', async () => {
+      const { root } = await renderFragment(
+        [
+          '<twin-bind store="s" key="v" attr="onclick"><button id="a"></button></twin-bind>',
+          '<twin-bind store="s" key="v" attr="ONMOUSEOVER"><b id="b"></b></twin-bind>',
+          '<twin-bind store="s" key="v" attr="srcdoc"><iframe id="c"></iframe></twin-bind>',
+          '<twin-bind store="s" key="v" attr="style"><i id="d" style="color: red"></i></twin-bind>',
+          '<twin-bind store="s" key="url" attr="src"><script id="e"></script></twin-bind>',
+          '<twin-bind store="s" key="url" attr="href"><base id="f"></twin-bind>',
+          '<twin-bind store="s" key="v" attr="style" allow-unsafe="style"><i id="g"></i></twin-bind>',
+          '<twin-bind store="s" key="v" attr="title"><i id="h"></i></twin-bind>',
+        ].join(''),
+        pageData({ s: shared({ v: 'top.__pwned=1', url: 'https://example.com/x.js' }) }),
+      );
+      const attrs = (id: string) => Object.fromEntries(one(root, '*', { id }).attrs.map((a) => [a.name, a.value]));
+      assert.deepEqual(attrs('a'), { id: 'a' });
+      assert.deepEqual(attrs('b'), { id: 'b' });
+      assert.deepEqual(attrs('c'), { id: 'c' });
+      assert.deepEqual(attrs('d'), { id: 'd', style: 'color: red' }, 'the page\'s own style stays');
+      assert.deepEqual(attrs('e'), { id: 'e' });
+      assert.deepEqual(attrs('f'), { id: 'f' });
+      assert.deepEqual(attrs('g'), { id: 'g', style: 'top.__pwned=1' }, 'allow-unsafe lifts the check');
+      assert.deepEqual(attrs('h'), { id: 'h', title: 'top.__pwned=1' });
+    });
+
+    it('binds only http, https, mailto and relative URLs, seen as the URL parser sees them', async () => {
+      const urls = {
+        ok: ['https://example.com/a?b=c', 'http://x', 'mailto:a@b.c', '/path', 'page.html#top', '//cdn.example/x', '?q=javascript:', 'java script:x', '&#106;avascript:x', 'ＪＡＶＡＳＣＲＩＰＴ:x'],
+        refused: ['javascript:x', 'JAVASCRIPT:x', '  javascript:x', '\u0000\u001fjavascript:x', 'java\tscript:x', 'jav\r\nascript:x', 'javascript\n:x', 'vbscript:x', 'data:text/html,x', 'blob:https://x/y', 'file:///etc/passwd', 'x-custom:y'],
+      };
+      const all = [...urls.ok, ...urls.refused];
+      const html = all.map((_, i) => `<twin-bind store="s" key="${i}" attr="href"><a href="/old"></a></twin-bind>`).join('')
+        + `<twin-bind store="s" key="0" attr="xlink:href"><svg></svg></twin-bind><twin-bind store="s" key="${urls.ok.length}" attr="xlink:href"><svg></svg></twin-bind>`
+        + `<twin-bind store="s" key="set" attr="srcset"><img></twin-bind><twin-bind store="s" key="okset" attr="srcset"><img></twin-bind>`;
+      const { root } = await renderFragment(html, pageData({ s: shared({ ...all, set: 'a.png 1x, javascript:x 2x', okset: 'a.png 1x, /b.png 2x' }) }));
+      const hrefs = query(root, 'a').map((a) => attr(a, 'href'));
+      assert.deepEqual(hrefs, [...urls.ok, ...urls.refused.map(() => undefined)], 'a refused URL removes the attribute');
+      // Reparsed, xlink:href is a namespaced attribute: prefix xlink, name href.
+      const xlink = (el: Element) => el.attrs.find((a) => a.prefix === 'xlink' && a.name === 'href')?.value;
+      assert.deepEqual(query(root, 'svg').map(xlink), [urls.ok[0], undefined]);
+      assert.deepEqual(query(root, 'img').map((img) => attr(img, 'srcset')), [undefined, 'a.png 1x, /b.png 2x']);
+    });
+
+    it('renders no known XSS payload into anything that can run, through every binding form', async () => {
+      const page = readFileSync(new URL('../test/browser/twin-pages/xss.html', import.meta.url), 'utf8');
+      const render = async (payload: string) => {
+        const data = { p: payload, list: [payload, 'second'] };
+        const out = await renderPage(page, {
+          url: new URL(`http://127.0.0.1/twin-pages/xss.html?id=t&room=${encodeURIComponent(payload)}`),
+          // Any name is a store, so a name made of the payload reaches the hydration data too.
+          store: async (name) => shared(name === 'xss/t' ? data : { p: payload }),
+        });
+        return { out, root: parse(out), data };
+      };
+      const signature = (root: ParentNode) => query(root, '*').map((el) => el.tagName).join(' ');
+      const baseline = signature((await render('safe')).root);
+
+      for (const payload of XSS_PAYLOADS) {
+        const { root, data } = await render(payload);
+        const what = JSON.stringify(payload);
+        assert.equal(signature(root), baseline, `${what}: the same elements as with harmless data`);
+        const walk = (parent: ParentNode): void => {
+          for (const node of parent.childNodes) {
+            if (!('tagName' in node)) continue;
+            for (const a of node.attrs) {
+              const problem = attrProblem(node.tagName, a);
+              assert.equal(problem, undefined, `${what}: ${problem}`);
+            }
+            walk(node.tagName === 'template' ? (node as DefaultTreeAdapterMap['template']).content : node);
+          }
+        };
+        walk(root);
+        for (const script of query(root, 'script')) {
+          const id = attr(script, 'id');
+          if (id === 'twin-hydration') continue;
+          assert.ok(attr(script, 'src') === '/_twin/twin.js' || (attr(script, 'src') === undefined && text(script) === ''), `${what}: a script of the page's own`);
+        }
+        // The parser reads a CR in text as LF (input stream preprocessing).
+        assert.equal(text(one(root, 'p', { id: 'text' })), payload.replace(/\r\n?/g, '\n'), `${what}: text stays text`);
+        assert.deepEqual(hydration(root), {
+          shared: { 'xss/t': { value: data, v: 1 }, [`xss/${payload}`]: { value: { p: payload }, v: 1 } },
+          local: {},
+        }, `${what}: the hydration data round-trips`);
+      }
     });
   });
 });
