@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: MIT
 // `npm test`: type-checks, node tests, browser tests (web-test-runner in Chromium), then the
-// build and the end-to-end tests (playwright-core driving Chromium). Ends with one line:
-// "N passed, N failed". Exits non-zero if anything failed or could not run.
+// build, the end-to-end tests (playwright-core driving Chromium) and the packaging test.
+// Ends with one line: "N passed, N failed". Exits non-zero if anything failed or could not run.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,9 +14,9 @@ let failed = 0;
 const problems = [];
 
 /** Runs a step; returns its output. Counts a step that exits non-zero as a failure. */
-function step(title, command, args, { count } = {}) {
+function step(title, command, args, { count, env } = {}) {
   console.log(`\n=== ${title}`);
-  const result = spawnSync(command, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20, env: { ...process.env, FORCE_COLOR: '0' } });
+  const result = spawnSync(command, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20, env: { ...process.env, FORCE_COLOR: '0', ...env } });
   process.stdout.write(result.stdout ?? '');
   process.stderr.write(result.stderr ?? '');
   const counts = count?.(`${result.stdout}\n${result.stderr}`);
@@ -61,7 +61,8 @@ if (!hasChromium || !hasRedis) {
 step('type-check (tsc)', bin('tsc'), ['-p', '.']);
 const nodeTests = [...find('src', '.test.ts'), ...find('server', '.test.ts')];
 step(`node tests (${nodeTests.length} files)`, process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=tap', ...nodeTests], { count: tap });
-step('build (rollup)', bin('rollup'), ['-c']);
+// The whole package build (scripts/build.mjs: tsc into dist/lib, then rollup), as `npm pack` runs it.
+const build = step('build (tsc + rollup)', process.execPath, [join(root, 'scripts/build.mjs')]);
 step('browser tests (web-test-runner, Chromium)', bin('wtr'), [], {
   count: (text) => {
     // wtr colours its summary even without a TTY: drop the escape codes before reading it.
@@ -72,6 +73,16 @@ step('browser tests (web-test-runner, Chromium)', bin('wtr'), [], {
 });
 const e2e = find('test/e2e', '.test.ts');
 if (e2e.length) step(`end-to-end tests (${e2e.length} files)`, process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=tap', ...e2e], { count: tap });
+
+// Last: the package as npm ships it (npm pack, install in a temporary app, plain Node, tsc,
+// Chromium). It packs what the build step just made instead of building again.
+const pkg = find('test/package', '.test.ts');
+if (pkg.length) {
+  step(`package tests (${pkg.length} file)`, process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=tap', ...pkg], {
+    count: tap,
+    env: build.status === 0 ? { TWIN_PACKAGE_BUILT: '1' } : {},
+  });
+}
 
 if (problems.length) console.log(`\nProblems:\n- ${problems.join('\n- ')}`);
 console.log(`\n${passed} passed, ${failed} failed`);
