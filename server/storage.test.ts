@@ -263,6 +263,30 @@ for (const backend of storageBackends) {
           await reopened.close();
         }
       });
+
+      it('opens a file of the per-store seq schema: each client keeps its highest seq, twin_seq is dropped', async () => {
+        const file = path.join(tmpDir(), 'old.db');
+        const old = new Database(file);
+        old.exec(`CREATE TABLE twin_snapshot (store TEXT PRIMARY KEY, value TEXT NOT NULL, v INTEGER NOT NULL);
+          CREATE TABLE twin_log (store TEXT NOT NULL, v INTEGER NOT NULL, ops TEXT NOT NULL, id TEXT, PRIMARY KEY (store, v)) WITHOUT ROWID;
+          CREATE TABLE twin_seq (store TEXT NOT NULL, client TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (store, client)) WITHOUT ROWID;
+          INSERT INTO twin_log VALUES ('s', 1, '[{"op":"set","path":["a"],"value":1}]', 'c1:4');
+          INSERT INTO twin_seq VALUES ('s', 'c1', 4), ('t', 'c1', 9), ('s', 'c2', 1);`);
+        old.close();
+        const upgraded = await createStorage(`sqlite:${file}`);
+        try {
+          assert.deepEqual(await upgraded.load('s'), { value: { a: 1 }, v: 1 });
+          assert.deepEqual(await upgraded.client('c1'), { owner: '', seq: 9, refused: [] });
+          assert.deepEqual(await upgraded.client('c2'), { owner: '', seq: 1, refused: [] });
+          await assert.rejects(upgraded.append([], { id: 'c1', seq: 9 }), { code: ErrorCode.DUPLICATE });
+          const inspect = new Database(file, { readonly: true });
+          const tables = inspect.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all();
+          inspect.close();
+          assert.ok(!tables.includes('twin_seq') && tables.includes('twin_client'), String(tables));
+        } finally {
+          await upgraded.close();
+        }
+      });
     }
 
     if (backend.name === 'redis') {
