@@ -111,9 +111,27 @@ function pushOp(raw: RawClient, seq: number, token: string): Message {
   return { t: 'op', id: `${raw.clientId}:${seq}`, store: 'board', ops: [{ op: 'push', path: ['items'], values: [token] }] };
 }
 
-/** The answer (`sync` with the id, or `reject`) to batch `id`, the first after what `raw.next` returned. */
-function answerTo(raw: RawClient, id: string, timeoutMs = 3_000): Promise<Message> {
-  return raw.next((m) => (m.t === 'sync' || m.t === 'reject') && m.id === id, timeoutMs);
+/** Per raw client, where its messages stood when each batch id was last sent. */
+const sentAt = new WeakMap<RawClient, Map<string, number>>();
+
+/** Sends `frame` (a message or an array), noting when each batch in it was sent, for {@link answerTo}. */
+function sendOps(raw: RawClient, frame: Message | Message[]): void {
+  let marks = sentAt.get(raw);
+  if (!marks) sentAt.set(raw, (marks = new Map()));
+  for (const m of [frame].flat()) if (typeof m.id === 'string') marks.set(m.id, raw.messages.length);
+  raw.send(frame);
+}
+
+/**
+ * The answer (`sync` with the id, or `reject`) to batch `id` since it was last sent. Answers of
+ * different batches may come out of order (a rate refusal is immediate, a commit waits for
+ * storage), so this looks at the id, not at the order.
+ */
+async function answerTo(raw: RawClient, id: string, timeoutMs = 3_000): Promise<Message> {
+  const from = sentAt.get(raw)?.get(id) ?? 0;
+  const find = () => raw.messages.slice(from).find((m) => (m.t === 'sync' || m.t === 'reject') && m.id === id);
+  await waitFor(find, `an answer to batch ${id}`, timeoutMs, () => `Received since: ${raw.since(from).slice(-3).map((m) => JSON.stringify(m).slice(0, 200)).join(' | ')}`);
+  return find()!;
 }
 
 /** A raw client of `srv` that said hello as `id`, subscribed to the board (its snapshot received). */
@@ -157,7 +175,7 @@ describe('over the rate limit, then a reconnect', () => {
     const { srv, fixture } = await serveBoard(t, { limits: { rate: 20, burst: 10 } });
     const raw = await boardSubscriber(srv);
     const tokens = Array.from({ length: 20 }, (_, i) => `raw-${i + 1}`);
-    for (let seq = 1; seq <= tokens.length; seq++) raw.send(pushOp(raw, seq, tokens[seq - 1]!));
+    for (let seq = 1; seq <= tokens.length; seq++) sendOps(raw, pushOp(raw, seq, tokens[seq - 1]!));
 
     const first = new Map<number, Message>();
     for (let seq = 1; seq <= tokens.length; seq++) first.set(seq, await answerTo(raw, `${raw.clientId}:${seq}`));
@@ -174,8 +192,15 @@ describe('over the rate limit, then a reconnect', () => {
     assert.equal(first.get(gap)!.code, ErrorCode.RATE, 'the first refusal says why: the rate');
 
     await delay(600); // the bucket refills
+    if (refused.length > 1) {
+      // The one after the gap, first: it must wait for the gap to be filled.
+      sendOps(raw, pushOp(raw, gap + 1, tokens[gap]!));
+      const early = await answerTo(raw, `${raw.clientId}:${gap + 1}`);
+      assert.deepEqual([early.t, early.code, early.retry], ['reject', ErrorCode.ORDER, true], `seq ${gap + 1} sent before seq ${gap} waits for it: ${JSON.stringify(early)}`);
+      await delay(100);
+    }
     for (const seq of refused) {
-      raw.send(pushOp(raw, seq, tokens[seq - 1]!));
+      sendOps(raw, pushOp(raw, seq, tokens[seq - 1]!));
       const answer = await answerTo(raw, `${raw.clientId}:${seq}`);
       assert.equal(answer.t, 'sync', `seq ${seq} sent again at a fair pace is applied: ${JSON.stringify(answer)}`);
       assert.ok(Array.isArray(answer.ops) && answer.ops.length > 0, `seq ${seq} was applied now, not confirmed as "already applied"`);
@@ -317,7 +342,7 @@ describe('subscriptions fail one by one', () => {
     const from = viaSub.messages.length;
     viaSub.send([{ t: 'sub', store: 'nope', v: 0 }, { t: 'sub', store: 'secret', v: 0 }, { t: 'sub', store: 'open', v: 0 }]);
     await assertServedOneByOne(viaSub, from);
-    viaSub.send({ t: 'op', id: `${viaSub.clientId}:1`, store: 'open', ops: [{ op: 'set', path: ['n'], value: 1 }] });
+    sendOps(viaSub, { t: 'op', id: `${viaSub.clientId}:1`, store: 'open', ops: [{ op: 'set', path: ['n'], value: 1 }] });
     assert.equal((await answerTo(viaSub, `${viaSub.clientId}:1`)).t, 'sync', 'the served store takes writes');
 
     // The project's client: a page that outlived a deploy (nope) or a permission (secret).
@@ -378,13 +403,13 @@ describe('storage failing', () => {
     const { srv, fixture } = await serveBoard(t, { storage: disk.storage });
     const id = newClientId();
     const raw = await boardSubscriber(srv, id);
-    raw.send(pushOp(raw, 1, 't1'));
+    sendOps(raw, pushOp(raw, 1, 't1'));
     assert.equal((await answerTo(raw, `${id}:1`)).t, 'sync');
 
     disk.failing = true;
     // 70 batches while storage fails: more refusals than the 50 strikes a client may earn.
     for (let seq = 2; seq <= 71; seq += 10) {
-      raw.send(Array.from({ length: 10 }, (_, i) => pushOp(raw, seq + i, `t${seq + i}`)));
+      sendOps(raw, Array.from({ length: 10 }, (_, i) => pushOp(raw, seq + i, `t${seq + i}`)));
       await delay(60);
     }
     for (let seq = 2; seq <= 71; seq++) {
@@ -398,14 +423,14 @@ describe('storage failing', () => {
     assert.equal(raw.ws.readyState, raw.ws.OPEN, 'refusals for the server\'s trouble are not strikes');
 
     disk.failing = false;
-    raw.send(pushOp(raw, 72, 't72')); // skips the refused ones: must wait for them
+    sendOps(raw, pushOp(raw, 72, 't72')); // skips the refused ones: must wait for them
     const early = await answerTo(raw, `${id}:72`);
     assert.equal(early.t, 'reject', 'a later seq is not applied over a gap');
     assert.equal(early.code, ErrorCode.ORDER);
     assert.equal(early.retry, true);
     for (let seq = 2; seq <= 72; seq += 10) {
       const last = Math.min(seq + 9, 72);
-      raw.send(Array.from({ length: last - seq + 1 }, (_, i) => pushOp(raw, seq + i, `t${seq + i}`)));
+      sendOps(raw, Array.from({ length: last - seq + 1 }, (_, i) => pushOp(raw, seq + i, `t${seq + i}`)));
       for (let s = seq; s <= last; s++) {
         const answer = await answerTo(raw, `${id}:${s}`);
         assert.equal(answer.t, 'sync', `seq ${s} re-sent in order is applied: ${JSON.stringify(answer)}`);
@@ -415,15 +440,15 @@ describe('storage failing', () => {
     }
 
     // A final refusal is recorded: re-sent later, even after a later seq was committed, it is refused again.
-    raw.send({ t: 'op', id: `${id}:73`, store: 'board', ops: [{ op: 'push', path: ['nowhere', 'deep'], values: ['t73'] }] });
+    sendOps(raw, { t: 'op', id: `${id}:73`, store: 'board', ops: [{ op: 'push', path: ['nowhere', 'deep'], values: ['t73'] }] });
     const final = await answerTo(raw, `${id}:73`);
     assert.equal(final.t, 'reject');
     assert.notEqual(final.retry, true, 'bad input is refused for good');
-    raw.send(pushOp(raw, 74, 't74'));
+    sendOps(raw, pushOp(raw, 74, 't74'));
     assert.equal((await answerTo(raw, `${id}:74`)).t, 'sync', 'a final refusal does not hold later seqs');
     await raw.close();
     const again = await boardSubscriber(srv, id);
-    again.send({ t: 'op', id: `${id}:73`, store: 'board', ops: [{ op: 'push', path: ['nowhere', 'deep'], values: ['t73'] }] });
+    sendOps(again, { t: 'op', id: `${id}:73`, store: 'board', ops: [{ op: 'push', path: ['nowhere', 'deep'], values: ['t73'] }] });
     const replay = await answerTo(again, `${id}:73`);
     assert.equal(replay.t, 'reject', `a batch refused for good is never answered "already applied": ${JSON.stringify(replay)}`);
     assert.equal(replay.code, final.code);

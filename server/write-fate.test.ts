@@ -19,7 +19,7 @@ import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import fc from 'fast-check';
 import { ErrorCode, snapshot } from '../src/index.js';
-import { createStorage } from './index.js';
+import { createMemoryStorage, createStorage } from './index.js';
 import type { StorageAdapter } from './index.js';
 import { defineFixtureApp } from '../test/fixtures/app.js';
 import type { Board, FixtureApp } from '../test/fixtures/app.js';
@@ -71,8 +71,16 @@ interface Incarnation {
   readonly storage: StorageAdapter;
 }
 
+/**
+ * The storage the runs use: `sqlite` (the default), or `memory` (`TWIN_FATE_STORAGE=memory`,
+ * one adapter per run kept across restarts) to tell a storage bug from a hub or client bug.
+ */
+const STORAGE_KIND = process.env['TWIN_FATE_STORAGE'] === 'memory' ? 'memory' : 'sqlite';
+/** The memory adapter of the current run, when {@link STORAGE_KIND} is memory. */
+let memory: StorageAdapter | undefined;
+
 async function open(file: string): Promise<Incarnation> {
-  const storage = await createStorage(`sqlite:${file}`);
+  const storage = STORAGE_KIND === 'memory' ? (memory ??= createMemoryStorage()) : await createStorage(`sqlite:${file}`);
   const fixture = defineFixtureApp(); // an app is served by one hub at a time: a fresh one per server
   const srv = await startServer(fixture.app, { storage, limits: LIMITS });
   return { srv, fixture, storage };
@@ -80,7 +88,7 @@ async function open(file: string): Promise<Incarnation> {
 
 async function shut(server: Incarnation): Promise<void> {
   await server.srv.close();
-  await server.storage.close();
+  if (STORAGE_KIND === 'sqlite') await server.storage.close();
 }
 
 /** The totals over all runs, for the diagnostics. */
@@ -164,6 +172,7 @@ async function play(commands: readonly Command[], totals: Totals): Promise<void>
     totals.duplicated += tally.duplicated;
     totals.wronglyConfirmed += tally.wronglyConfirmed;
     totals.big += bigWrites;
+    lastRun = { commands, sent: w.log.sent, received: w.log.received, closes: w.log.closes, server: board, client: snapshot(w.board) };
     assert.deepEqual(violations(tally), [], 'every write is on the server exactly once and confirmed, or reported refused');
     assert.equal(board.counter, tally.expectedCounter, 'the counter holds exactly the increments of the writes on the server');
     assert.deepEqual(snapshot(w.board), board, 'the client\'s confirmed view equals the server\'s state');
@@ -174,9 +183,14 @@ async function play(commands: readonly Command[], totals: Totals): Promise<void>
     w?.close();
     await proxy?.close();
     await shut(server);
+    await memory?.close();
+    memory = undefined;
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** The wire traffic and end states of the last run that got to its checks, written to a file when it fails. */
+let lastRun: unknown;
 
 /** Where {@link play} prints the counts of a run that does not calm down (set per test). */
 let reportTo: TestContext;
@@ -186,12 +200,18 @@ describe('the fate of every write (property)', () => {
     reportTo = t;
     const seed = Number(process.env['TWIN_FC_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
     const numRuns = Number(process.env['TWIN_FC_RUNS'] ?? DEFAULT_RUNS);
-    t.diagnostic(`fast-check seed ${seed} (replay: TWIN_FC_SEED=${seed}), up to ${numRuns} runs within ${TIME_BUDGET_MS / 1000} s`);
+    t.diagnostic(`fast-check seed ${seed} (replay: TWIN_FC_SEED=${seed}), up to ${numRuns} runs within ${TIME_BUDGET_MS / 1000} s, ${STORAGE_KIND} storage`);
     const totals: Totals = { runs: 0, written: 0, acknowledged: 0, refused: 0, lost: 0, duplicated: 0, wronglyConfirmed: 0, big: 0, restarts: 0, cuts: 0 };
     const started = Date.now();
     const details = await fc.check(fc.asyncProperty(fc.array(commandArb, { minLength: 1, maxLength: 6 }), (commands) => play(commands, totals)), {
       seed, numRuns, endOnFailure: true, interruptAfterTimeLimit: TIME_BUDGET_MS,
+      ...(process.env['TWIN_FC_PATH'] ? { path: process.env['TWIN_FC_PATH'] } : {}),
     });
+    if (details.failed && lastRun) {
+      const dump = path.join(os.tmpdir(), `twin-fate-${seed}.json`);
+      fs.writeFileSync(dump, JSON.stringify(lastRun, null, 1));
+      t.diagnostic(`the failing run's wire traffic and end states: ${dump} (replay: TWIN_FC_SEED=${seed} TWIN_FC_PATH=${details.counterexamplePath})`);
+    }
     t.diagnostic(`${details.numRuns} runs in ${((Date.now() - started) / 1000).toFixed(1)} s: written ${totals.written}, acknowledged ${totals.acknowledged}, refused ${totals.refused}, `
       + `lost ${totals.lost}, duplicated ${totals.duplicated}, wrongly confirmed ${totals.wronglyConfirmed}; oversized ${totals.big}, restarts ${totals.restarts}, cuts ${totals.cuts}`);
     const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
