@@ -185,7 +185,7 @@ export class Connection implements Subscriber {
     try {
       owned = await this.owner.hub.records.claim(client, key);
     } catch (err) {
-      this.owner.hub.logger.error('[twin-state] Storage failed while a client said hello.', err);
+      this.owner.hub.logger.error('storage-hello', 'Storage failed while a client said hello; it was told to try again later.', err);
       this.fail(new TwinError(ErrorCode.UNAVAILABLE, 'The server cannot reach its storage; try again later.'), CloseCode.TRY_LATER);
       return;
     }
@@ -223,7 +223,8 @@ export class Connection implements Subscriber {
     if (client !== this.client) throw new TwinError(ErrorCode.ID, 'A batch id must start with your own client id.');
     if (this.heldFrom !== undefined) {
       if (seq > this.heldFrom) throw new TwinError(ErrorCode.ORDER, `Batch ${this.heldFrom} was refused for now; send it again before the ones after it.`);
-      this.heldFrom = undefined;
+      // Earlier seqs may still be on their way (sent before the refusal): only the refused one lifts the hold.
+      if (seq === this.heldFrom) this.heldFrom = undefined;
     }
     return seq;
   }

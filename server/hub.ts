@@ -28,6 +28,7 @@ import type { Batch, ReplicaHost } from '../src/replica.js';
 import { bindRuntime } from '../src/runtime.js';
 import type { Runtime, StoreStatus } from '../src/runtime.js';
 import { ClientRecords } from './client-records.js';
+import { RateLimitedLogger } from './logger.js';
 import { HubStore } from './hub-store.js';
 import type { Entry, LogBounds } from './hub-store.js';
 import { withLocks } from './store-lock.js';
@@ -71,11 +72,6 @@ interface Sender {
   readonly seq: number;
 }
 
-/** Where the hub reports what no caller can hear: refused server writes, storage trouble. */
-export interface HubLogger {
-  warn(message: string, ...details: unknown[]): void;
-  error(message: string, ...details: unknown[]): void;
-}
 
 interface ActionContext {
   readonly user: unknown;
@@ -103,8 +99,8 @@ export interface HubOptions {
   /** Unload family members idle this long (ms). Default 60,000. */
   idleMs?: number;
   maxDepth?: number;
-  /** Default `console`. */
-  logger?: HubLogger;
+  /** Where the hub reports what no caller hears (refused server writes, storage trouble). Default: console, rate-limited. */
+  logger?: RateLimitedLogger;
 }
 
 /**
@@ -118,7 +114,7 @@ export class Hub extends EventEmitter implements Runtime {
   readonly storage: StorageAdapter;
   /** Who owns each client id, and what became of its batches. */
   readonly records: ClientRecords;
-  readonly logger: HubLogger;
+  readonly logger: RateLimitedLogger;
   private readonly stores = new Map<string, HubStore>();
   private readonly loading = new Map<string, Promise<HubStore | undefined>>();
   private readonly locals = new Map<string, Replica>();
@@ -142,7 +138,7 @@ export class Hub extends EventEmitter implements Runtime {
     this.app = app;
     this.storage = options.storage;
     this.records = new ClientRecords(options.storage);
-    this.logger = options.logger ?? console;
+    this.logger = options.logger ?? new RateLimitedLogger();
     this.bounds = { count: options.logSize ?? DEFAULT_LOG_SIZE, bytes: options.logBytes ?? DEFAULT_LOG_BYTES };
     this.hubLogBytes = options.hubLogBytes ?? DEFAULT_HUB_LOG_BYTES;
     this.maxDepth = options.maxDepth;
@@ -320,7 +316,7 @@ export class Hub extends EventEmitter implements Runtime {
       const error = err instanceof Repeated ? err.error : asTwinError(err);
       if (sender && !(err instanceof Repeated) && !RETRYABLE.has(error.code)) {
         await this.records.refuse(sender.client, sender.seq, error).catch((cause) => {
-          this.logger.error(`[twin-state] Could not record the refusal of ${sender.client}:${sender.seq}; a re-send may be tried again.`, cause);
+          this.logger.error('record-refusal', `Could not record the refusal of a batch of client ${sender.client}; a re-send of it may be tried again.`, cause);
         });
       }
       throw error;
@@ -387,7 +383,7 @@ export class Hub extends EventEmitter implements Runtime {
     // The replica's own pending batch (server code's writes, an action's) is recognized by its id.
     if (!store.replica.receive(batch.v, batch.ops, batch.id)) {
       // Only a batch from another node can fail here (ours were checked): this node diverged.
-      this.logger.warn(`[twin-state] Store ${store.name}: batch ${batch.v} does not apply here; reloading it from storage.`);
+      this.logger.warn(`diverged:${store.name}`, `Store ${store.name}: batch ${batch.v} does not apply here; reloading it from storage.`);
       void store.lock.run(() => this.reload(store)).catch((err) => this.storageTrouble(err));
       return;
     }
@@ -417,7 +413,7 @@ export class Hub extends EventEmitter implements Runtime {
     if (store.key === undefined || ++store.sinceCompact < COMPACT_EVERY) return;
     store.sinceCompact = 0;
     this.storage.compact(store.key, store.replica.confirmed, store.v).catch((err) => {
-      this.logger.warn(`[twin-state] Compacting store ${store.name} failed; its log grows until the next try.`, err);
+      this.logger.warn(`compact:${store.name}`, `Compacting store ${store.name} failed; its log grows until the next try.`, err);
     });
   }
 
@@ -425,7 +421,7 @@ export class Hub extends EventEmitter implements Runtime {
   private restoreSoon(store: HubStore, attempt = 0): void {
     store.lock.run(() => this.restore(store)).catch((err) => {
       if (this.closed || attempt + 1 >= RESTORE_ATTEMPTS) {
-        this.logger.error(`[twin-state] Could not restore store ${store.name} to storage after ${attempt + 1} attempts.`, err);
+        this.logger.error(`restore:${store.name}`, `Could not restore store ${store.name} to storage after ${attempt + 1} attempts.`, err);
         return;
       }
       setTimeout(() => this.restoreSoon(store, attempt + 1), Math.min(RESTORE_RETRY_MAX_MS, RESTORE_RETRY_BASE_MS * 2 ** attempt)).unref();
@@ -437,7 +433,7 @@ export class Hub extends EventEmitter implements Runtime {
     if (!this.storage.restore) return;
     await this.storage.restoreClients?.(this.records.held());
     const restored = await this.storage.restore(store.key!, { value: store.replica.confirmed, v: store.v });
-    this.logger.warn(`[twin-state] Storage was behind store ${store.name} at version ${store.v}; ${restored ? 'restored it' : 'another node restored it'}.`);
+    this.logger.warn(`restored:${store.name}`, `Storage was behind store ${store.name} at version ${store.v}; ${restored ? 'restored it' : 'another node restored it'}.`);
   }
 
   /** Applies batches other nodes stored that this node has not seen yet. */
@@ -485,14 +481,14 @@ export class Hub extends EventEmitter implements Runtime {
     } catch (err) {
       const error = err instanceof Repeated ? err.error : asTwinError(err);
       replica.reject(batch.id, error);
-      this.logger.warn(`[twin-state] A write by server code to ${replica.name} was refused: ${error.message}`);
+      this.logger.warn(`server-write:${replica.name}:${error.code}`, `A write by server code to ${replica.name} was refused: ${error.message}`);
       if (this.listenerCount('error')) this.emit('error', error);
     }
   }
 
   /** Storage failed (not a conflict): the client may retry; whoever runs the server hears of it. */
   private storageTrouble(err: unknown): TwinError {
-    this.logger.error('[twin-state] Storage failed; the batch was refused as retryable.', err);
+    this.logger.error('storage', 'Storage failed; the batch was refused, and its client will send it again.', err);
     if (this.listenerCount('error')) this.emit('error', err);
     return new TwinError(ErrorCode.UNAVAILABLE, 'The server cannot store this right now; it will be sent again.', { cause: err });
   }
@@ -582,7 +578,7 @@ export class Hub extends EventEmitter implements Runtime {
     try {
       result = value === undefined ? null : cloneJson(value);
     } catch {
-      this.logger.warn(`[twin-state] The action ${def.name} returned a value that is not JSON; the caller gets null.`);
+      this.logger.warn(`result:${def.name}`, `The action ${def.name} returned a value that is not JSON; the caller gets null.`);
     }
     return { value: result, stores: parts.map((p) => p.store) };
   }

@@ -104,10 +104,12 @@ export interface TwinLimits extends ServerLimits {
   maxConnectionsPerAddress: number;
   /**
    * Messages per second, on average, for all connections of one address together, so
-   * reconnecting buys no fresh allowance. Raise it for many users behind one NAT. Default 200.
+   * reconnecting, or opening more connections, buys at most this much. It is a multiple of
+   * `rate` so a few honest clients behind one NAT, each pacing itself within `rate`, fit;
+   * raise it for many users behind one NAT. Default 1,000, or `rate` if that is higher.
    */
   addressRate: number;
-  /** Messages in a burst for all connections of one address. Default 400. */
+  /** Messages in a burst for all connections of one address. Default 2,000, or `burst` if that is higher. */
   addressBurst: number;
 }
 
@@ -121,8 +123,8 @@ export const DEFAULT_SERVER_LIMITS: Readonly<TwinLimits> = Object.freeze({
   createRate: 5,
   maxConnections: 10_000,
   maxConnectionsPerAddress: 64,
-  addressRate: 200,
-  addressBurst: 400,
+  addressRate: 1_000,
+  addressBurst: 2_000,
 });
 
 const HEARTBEAT = 30_000;
@@ -193,13 +195,17 @@ export class TwinServer implements ConnectionOwner {
     }
     this.options = options;
     this.log = new RateLimitedLogger(options.logger ?? console);
-    this.limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
+    const given = options.limits ?? {};
+    // An app that lifts the per-connection rate means its clients to have it, one address or not.
+    const addressRate = Math.max(DEFAULT_SERVER_LIMITS.addressRate, given.rate ?? 0);
+    const addressBurst = Math.max(DEFAULT_SERVER_LIMITS.addressBurst, given.burst ?? 0);
+    this.limits = { ...DEFAULT_SERVER_LIMITS, addressRate, addressBurst, ...given };
     this.addresses = new AddressLimits(this.limits);
     // Frames over maxFrameBytes get a coded error from us and the connection stays up; ws
     // enforces a hard cap just above (close 1009), which is also all an unfinished frame holds.
     (this.wss.options as { maxPayload: number }).maxPayload = this.limits.maxFrameBytes + HARD_CAP_MARGIN;
     this.ownsStorage = !options.storage;
-    this.hub = new Hub(app, { storage: options.storage ?? createMemoryStorage(), ...(options.logSize ? { logSize: options.logSize } : {}), maxDepth: this.limits.maxDepth });
+    this.hub = new Hub(app, { storage: options.storage ?? createMemoryStorage(), ...(options.logSize ? { logSize: options.logSize } : {}), maxDepth: this.limits.maxDepth, logger: this.log });
     this.metrics = options.metrics ? new TwinMetrics(this) : undefined;
     this.ready = Promise.all([...definitionsOf(app).stores.values()]
       .filter((d) => d.kind === 'shared' && !d.options.family)
@@ -355,7 +361,10 @@ export class TwinServer implements ConnectionOwner {
     const address = clientAddress(req, this.options.trustProxy);
     const bucket = this.addresses.open(address);
     if (!bucket) {
-      this.log.warn('overload-address', `Refused a WebSocket from ${address}: it holds its limit of ${this.limits.maxConnectionsPerAddress} connections (limits.maxConnectionsPerAddress).`);
+      const proxied = !this.options.trustProxy && isLoopbackAddress(address)
+        ? ' If a proxy on this machine forwards your users, set "trustProxy" so each is counted by their own address.'
+        : '';
+      this.log.warn('overload-address', `Refused a WebSocket from ${address}: it holds its limit of ${this.limits.maxConnectionsPerAddress} connections (limits.maxConnectionsPerAddress).${proxied}`);
       this.refuse(req, socket, head, CloseCode.TRY_LATER, ErrorCode.OVERLOAD, 'Too many connections from your address; try again later.', OVERLOAD_RETRY_MS);
       return;
     }
@@ -439,6 +448,11 @@ function requestInfo(request: IncomingMessage): RequestInfo {
     }
   }
   return { request, url: new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`), headers: request.headers, cookies };
+}
+
+/** Whether `address` (a socket's peer address) is this machine. */
+function isLoopbackAddress(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
 /** Resolves once every socket in `sockets` has closed, cutting off those still open after `ms`. */
