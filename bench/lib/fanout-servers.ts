@@ -46,7 +46,8 @@ export function chatApp(): ReturnType<typeof defineApp> {
 /** Starts Koa + twin on an ephemeral port. */
 export async function startTwinServer(): Promise<BenchServer> {
   const koa = new Koa();
-  const server = twin(chatApp(), { limits: { rate: UNLIMITED_RATE, burst: UNLIMITED_RATE } });
+  // Every receiver connects from 127.0.0.1: lift the per-address and total connection caps too.
+  const server = twin(chatApp(), { limits: { rate: UNLIMITED_RATE, burst: UNLIMITED_RATE, maxConnections: UNLIMITED_RATE, maxConnectionsPerAddress: UNLIMITED_RATE } });
   koa.use(server.middleware());
   const http = koa.listen(0, HOST);
   await listening(http);
