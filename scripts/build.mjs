@@ -11,13 +11,13 @@
  *    differs; the copy has no `.d.ts` (types always come from `dist/lib/`).
  * 3. The browser bundles, by rollup (rollup.config.mjs): `twin.js` = `twin.min.js`,
  *    `twin.dev.js`, `lit.js`.
- * 4. `custom-elements.json` at the package root, by @custom-elements-manifest/analyzer, when
- *    it is installed.
+ * 4. `dist/custom-elements.json` (package.json `customElements`), the Custom Elements Manifest,
+ *    by @custom-elements-manifest/analyzer (custom-elements-manifest.config.mjs).
  * A type error fails the build: a package must not ship declarations that do not hold.
  * `npm start` builds only the bundles (`npm run build:bundles`): the checkout runs its sources.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -74,5 +74,4 @@ console.log('build: dist/lib-prod (DEV_MODE false)');
 
 run('rollup (browser bundles)', process.execPath, [bin('rollup'), '-c', '--silent']);
 
-const analyzer = join(root, 'node_modules/@custom-elements-manifest/analyzer/cem.js');
-if (existsSync(analyzer)) run('custom-elements.json', process.execPath, [analyzer, 'analyze', '--quiet']);
+run('dist/custom-elements.json', process.execPath, [join(root, 'node_modules/@custom-elements-manifest/analyzer/cem.js'), 'analyze', '--quiet']);

@@ -199,7 +199,7 @@ describe('npm pack', () => {
     const list = run('tar', ['-tzf', tarball], work);
     assert.equal(list.status, 0, list.output);
     const files = list.output.trim().split('\n').map((line) => line.replace(/^package\//, ''));
-    for (const needed of ['package.json', 'README.md', 'server/bin.js', 'dist/twin.min.js', 'dist/twin.js', 'dist/twin.dev.js', 'dist/lit.js', 'dist/lib/src/index.js', 'dist/lib/src/index.d.ts', 'dist/lib/server/index.d.ts', 'dist/lib/elements/lit.d.ts', 'dist/lib-prod/src/index.js']) {
+    for (const needed of ['package.json', 'README.md', 'server/bin.js', 'dist/twin.min.js', 'dist/twin.js', 'dist/twin.dev.js', 'dist/lit.js', 'dist/lib/src/index.js', 'dist/lib/src/index.d.ts', 'dist/lib/server/index.d.ts', 'dist/lib/elements/lit.d.ts', 'dist/lib-prod/src/index.js', 'dist/custom-elements.json']) {
       assert.ok(files.includes(needed), `the tarball lacks ${needed}`);
     }
     const stray = files.filter((file) => (/\.ts$/.test(file) && !file.endsWith('.d.ts')) || /^(test|bench|demo|src|elements|scripts)\//.test(file));
@@ -213,6 +213,24 @@ describe('npm pack', () => {
     assert.doesNotMatch(installOutput, /install-scripts|allowScripts/, installOutput);
     const surprising = installOutput.split('\n').filter((line) => /warn|ERR/i.test(line) && !npmNoise(line));
     assert.deepEqual(surprising, [], 'npm install warned');
+  });
+});
+
+describe('custom elements manifest', () => {
+  test('package.json names it, and it describes every element with its attributes', () => {
+    const dir = join(consumer, 'node_modules/twin-state');
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { customElements: string };
+    const manifest = JSON.parse(readFileSync(join(dir, pkg.customElements), 'utf8')) as {
+      modules: { declarations?: { tagName?: string; attributes?: { name: string }[] }[] }[];
+    };
+    const tags = new Map<string, string[]>();
+    for (const module of manifest.modules) {
+      for (const d of module.declarations ?? []) if (d.tagName) tags.set(d.tagName, (d.attributes ?? []).map((a) => a.name));
+    }
+    assert.deepEqual([...tags.keys()].sort(), ['twin-bind', 'twin-error', 'twin-list', 'twin-show', 'twin-status']);
+    for (const name of ['store', 'key', 'attr', 'toggle', 'prop']) assert.ok(tags.get('twin-bind')?.includes(name), `twin-bind lacks ${name}`);
+    for (const name of ['store', 'key', 'not', 'equals']) assert.ok(tags.get('twin-show')?.includes(name), `twin-show lacks ${name}`);
+    assert.ok(tags.get('twin-list')?.includes('key'));
   });
 });
 
