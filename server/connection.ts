@@ -206,9 +206,11 @@ export class Connection implements Subscriber {
       this.send({ t: 'error', code: ErrorCode.FRAME, message: `A hello may name at most ${maxSubs} stores; ${names.length - maxSubs} were left out (subscribe to them with sub).` });
     }
     let slice = performance.now();
+    let refused = 0;
     for (const name of names.slice(0, maxSubs)) {
-      // Each store on its own: one unknown or forbidden store does not stop the others.
-      await this.subscribe(name, subs[name]!).catch((err) => this.answerStore(name, asTwinError(err)));
+      // Each store on its own: one unknown or forbidden store does not stop the others (and a
+      // hello earns one strike at most, or a page that outlived a deploy would be cut off).
+      await this.subscribe(name, subs[name]!).catch((err) => this.answer({ t: 'sub', store: name, v: 0 }, asTwinError(err), refused++ === 0));
       if (this.isClosed) return;
       if (performance.now() - slice > SLICE_MS) {
         await nextTurn();
@@ -230,7 +232,7 @@ export class Connection implements Subscriber {
   }
 
   /** Tells the client why `message` was refused: a `reject` for a batch or call, else an `error`. */
-  private answer(message: ClientMessage, error: TwinError): void {
+  private answer(message: ClientMessage, error: TwinError, strike = true): void {
     if (!error.expose) debug('internal error handling %s: %o', message.t, error);
     const text = error.expose ? error.message : 'The server failed to handle this message.';
     const code = error.expose ? error.code : ErrorCode.INTERNAL;
@@ -245,11 +247,7 @@ export class Connection implements Subscriber {
     } else {
       this.send({ t: 'error', code, message: text, ...('store' in message ? { store: message.store } : {}) });
     }
-    if (!NOT_THE_CLIENTS_FAULT.has(code)) this.strike();
-  }
-
-  private answerStore(store: string, error: TwinError): void {
-    this.answer({ t: 'sub', store, v: 0 }, error);
+    if (strike && !NOT_THE_CLIENTS_FAULT.has(code)) this.strike();
   }
 
   //#endregion receiving
