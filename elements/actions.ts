@@ -4,7 +4,7 @@
  * The `twin-action` attribute: any element calls a server action when clicked, a form when
  * submitted. One listener on the document serves every such element, present or future.
  */
-import { call } from '../src/index.js';
+import { call, ErrorCode, isTwinError } from '../src/index.js';
 import type { Json } from '../src/index.js';
 import { DEV_MODE, warn } from './internal.js';
 
@@ -41,7 +41,12 @@ export function runAction(el: Element, args: Json[]): Promise<void> {
   setBusy(el, 1);
   return call(action, ...args).then(
     (result) => settle(el, new TwinActionEvent('twin-done', action, args, result, undefined)),
-    (error: unknown) => settle(el, new TwinActionEvent('twin-fail', action, args, undefined, error)),
+    (error: unknown) => {
+      if (DEV_MODE && isTwinError(error) && error.code === ErrorCode.ACTION) {
+        warn('action', `twin-action=${JSON.stringify(action)}: the server has no action of that name; check its spelling, or define it with app.action().`);
+      }
+      settle(el, new TwinActionEvent('twin-fail', action, args, undefined, error));
+    },
   );
 }
 

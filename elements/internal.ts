@@ -7,8 +7,8 @@
  * signal that yields exactly what the element shows, so a store change that does not change
  * what is shown never touches the DOM.
  */
-import { effect, isTwinError, pageClient, Signal, store } from '../src/index.js';
-import type { Json, RejectDetail } from '../src/index.js';
+import { effect, isTwinError, pageClient, Signal, status, store } from '../src/index.js';
+import type { Json, RejectDetail, TwinError } from '../src/index.js';
 import { DEV_MODE } from '../src/dev.js';
 import { parsePath, valueText } from '../src/json.js';
 import { fillStoreName } from '../src/store-name.js';
@@ -93,11 +93,50 @@ const storeScopes = new Map<string, Scope>();
 export function storeScope(name: string): Scope {
   let scope = storeScopes.get(name);
   if (!scope) {
+    if (DEV_MODE && !storeScopes.size) pageClient().addEventListener('reject', warnUnknownStore as EventListener);
     const handle = store(name);
     scope = { store: name, value: () => handle, write: (path, value) => writeAt(handle, path, value) };
     storeScopes.set(name, scope);
   }
   return scope;
+}
+
+/** Dev mode: the server says it has no store that an element of this page names. */
+function warnUnknownStore({ detail }: CustomEvent<RejectDetail>): void {
+  if (detail.code === 'TWIN_ERR_STORE' && detail.store !== undefined && storeScopes.has(detail.store)) {
+    warn('store', `The server has no store ${JSON.stringify(detail.store)}, which an element of this page names (store="${detail.store}"): check its spelling, or define it in the app.`);
+  }
+}
+
+/**
+ * Dev mode: once the store behind `scope` has loaded (the server's value is here: a version
+ * above 0, or a local store), warns if `path` names a key its value lacks — a typo, most often.
+ * A missing array index is no mistake (an empty list), nor a key below a null or a primitive.
+ * List items are not checked: their shapes may differ (optional fields).
+ */
+function checkKey(el: Element, scope: Scope, path: Path): (() => void) | undefined {
+  if (!path.length || storeScopes.get(scope.store!) !== scope) return undefined;
+  const stop = watchValue(() => {
+    const handle = scope.value() as object;
+    const { connection, v } = status(handle);
+    return v > 0 || connection === 'local' ? missingKey(handle, path) : null;
+  }, (missing) => {
+    if (missing === null) return;
+    queueMicrotask(() => stop()); // the first run comes before watchValue returns
+    if (missing) warn('key', `<${el.localName} store="${scope.store}" key="${path.join('.')}">: the store has no ${JSON.stringify(missing)} there; check the key's spelling.`);
+  });
+  return stop;
+}
+
+/** The first key of `path` an object on the way lacks, `''` when none is missing. */
+function missingKey(root: unknown, path: Path): string {
+  let value = root;
+  for (const part of path) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return '';
+    if (!Object.hasOwn(value, part)) return String(part);
+    value = (value as Record<string, unknown>)[part];
+  }
+  return '';
 }
 
 /**
@@ -160,6 +199,16 @@ export function reportError(err: unknown, storeName: string | undefined): void {
   pageClient().dispatchEvent(new CustomEvent<RejectDetail>('reject', { detail: { store: storeName, id: '', code, message } }));
 }
 
+/**
+ * Reports a binding the binding policy refused (`TWIN_ERR_UNSAFE`): a console error, once per
+ * message, in production too, since it means store data tried to run script in the page.
+ */
+export function refuse(err: TwinError): void {
+  if (warned.has(err.message)) return;
+  warned.add(err.message);
+  console.error(`[twin-state] ${DEV_MODE ? `${err.code}: ` : ''}${err.message}`, err);
+}
+
 const warned = new Set<string>();
 
 /** A dev-mode warning, shown once per code and message. */
@@ -190,8 +239,10 @@ export abstract class TwinElement extends HTMLElement {
   connectedCallback(): void {
     if (this.__release && this.scoped && scopeOf(this, true) !== this.__boundScope) this.__unbind();
     if (!this.__release) {
-      this.__boundScope = this.scoped ? scopeOf(this) : undefined;
-      this.__release = (this.scoped && !this.__boundScope ? undefined : this.bind(this.__boundScope!)) ?? noop;
+      const scope = this.__boundScope = this.scoped ? scopeOf(this) : undefined;
+      const release = (this.scoped && !scope ? undefined : this.bind(scope!)) ?? noop;
+      const check = DEV_MODE && scope && checkKey(this, scope, parseKey(this.getAttribute('key')));
+      this.__release = check ? () => (check(), release()) : release;
     }
   }
 

@@ -5,8 +5,9 @@
  * the element it wraps, or in a form control that writes back what the user enters.
  */
 import type { Json } from '../src/index.js';
+import { unsafeName, unsafeValue } from '../src/binding-policy.js';
 import type { Path, Scope } from './internal.js';
-import { define, DEV_MODE, parseKey, reportError, setText, TwinElement, untracked, valueAt, valueText, warn, watchValue } from './internal.js';
+import { define, DEV_MODE, parseKey, refuse, reportError, setText, TwinElement, untracked, valueAt, valueText, warn, watchValue } from './internal.js';
 
 /** Form controls bound two-way. */
 type Control = HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement;
@@ -19,6 +20,14 @@ type Control = HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement;
  * - `attr="name"` sets that attribute of its first element child (removed for null, missing
  *   or false, empty for true); `toggle="cls"` adds that class while the value is truthy;
  *   `prop="name"` sets that property (a Lit element's reactive property, for instance).
+ * - Store data is user input, so `attr` and `prop` never write what can run script
+ *   (`src/binding-policy.ts`): no `on*`, `srcdoc` or `style` attribute, no `innerHTML`,
+ *   `outerHTML`, `srcdoc`, `style` or `on*` property, nothing of a `<script>` or `<base>`, and
+ *   in URL-valued names (`href`, `src`, `action`, `xlink:href`, `srcset`...) only `http:`,
+ *   `https:`, `mailto:` and relative URLs. A refused name leaves the element alone; a refused
+ *   URL removes the attribute (a property keeps its previous value). Each refusal is a
+ *   `TWIN_ERR_UNSAFE` error in the console. `allow-unsafe="style"` (names, space-separated)
+ *   lifts the checks for the names listed, for data the app itself vouches for.
  * - Wrapping an `<input>`, `<textarea>` or `<select>` (with none of those attributes), it binds
  *   two-way: the control shows the value and user input is written back to the store, on
  *   `input` for text fields and on `change` for checkboxes, radio buttons and selects. A
@@ -39,20 +48,26 @@ type Control = HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement;
  * @slot - the bound element (for attr, toggle, prop and two-way bindings), or the text
  */
 export class TwinBindElement extends TwinElement {
-  static override readonly observedAttributes = ['store', 'key', 'attr', 'toggle', 'prop'];
+  static override readonly observedAttributes = ['store', 'key', 'attr', 'toggle', 'prop', 'allow-unsafe'];
 
   protected bind(scope: Scope): (() => void) | void {
     const path = parseKey(this.getAttribute('key'));
     const read = () => valueAt(scope.value(), path);
     const target = () => this.firstElementChild;
+    const allow = this.getAttribute('allow-unsafe');
 
     const attr = this.getAttribute('attr');
     if (attr !== null) {
       return watchValue(() => attrText(read()), (text) => {
         const el = target();
+        if (!el) return;
+        const refused = unsafeName('attr', el.localName, attr, allow);
+        if (refused) return refuse(refused);
+        const unsafe = text !== null && unsafeValue(attr, text, allow);
+        if (unsafe) refuse(unsafe);
         try {
-          if (text === null) el?.removeAttribute(attr);
-          else if (el && el.getAttribute(attr) !== text) el.setAttribute(attr, text);
+          if (text === null || unsafe) el.removeAttribute(attr);
+          else if (el.getAttribute(attr) !== text) el.setAttribute(attr, text);
         } catch {
           if (DEV_MODE) warn('attr', `<twin-bind attr=${JSON.stringify(attr)}>: that is not a valid attribute name.`);
         }
@@ -69,7 +84,7 @@ export class TwinBindElement extends TwinElement {
       });
     }
     const prop = this.getAttribute('prop');
-    if (prop !== null) return bindProperty(read, target, prop);
+    if (prop !== null) return bindProperty(read, target, prop, allow);
 
     const first = target();
     if (first?.matches('input,textarea,select')) return bindControl(first as Control, scope, path, read);
@@ -87,7 +102,7 @@ function attrText(value: unknown): string | null {
  * A property binding passes the value itself (a live store object for objects) and tells the
  * element when something inside that object changed, since its identity stays the same.
  */
-function bindProperty(read: () => unknown, target: () => Element | null, prop: string): () => void {
+function bindProperty(read: () => unknown, target: () => Element | null, prop: string, allow: string | null): () => void {
   type Seen = { value: unknown; json: string | undefined };
   return watchValue<Seen>(() => {
     const value = read();
@@ -95,6 +110,8 @@ function bindProperty(read: () => unknown, target: () => Element | null, prop: s
   }, ({ value }) => {
     const el = target() as (Element & Record<string, unknown> & { requestUpdate?: () => void }) | null;
     if (!el) return;
+    const refused = unsafeName('prop', el.localName, prop, allow) ?? unsafeValue(prop, value, allow);
+    if (refused) return refuse(refused);
     if (el[prop] !== value) el[prop] = value;
     else el.requestUpdate?.();
   }, (a, b) => Object.is(a.value, b.value) && a.json === b.json);
