@@ -13,7 +13,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import type { TestContext } from 'node:test';
-import { defineApp, ErrorCode, settled, snapshot, status } from '../src/index.js';
+import { createClient, defineApp, ErrorCode, settled, snapshot, status } from '../src/index.js';
+import type { Client } from '../src/index.js';
 import { createMemoryStorage, createStorage } from './index.js';
 import type { StorageAdapter, TwinOptions } from './index.js';
 import { defineFixtureApp } from '../test/fixtures/app.js';
@@ -26,6 +27,7 @@ import { newClientId, startServer } from '../test/helpers/server.js';
 import type { Message, RawClient, TestServer } from '../test/helpers/server.js';
 import { delay, nextTurn, outcomeOf, trackedWriter, waitFor } from '../test/helpers/tracked-writer.js';
 import type { TrackedWriter } from '../test/helpers/tracked-writer.js';
+import { recordingWebSocket } from '../test/helpers/wire-recorder.js';
 import type { WireLog } from '../test/helpers/wire-recorder.js';
 
 const TEST_TIMEOUT_MS = 30_000;
@@ -75,6 +77,14 @@ async function converged(fixture: FixtureApp, writers: readonly TrackedWriter[])
   const expected = writers.reduce((sum, w) => sum + w.ledger.tally(server.items).expectedCounter, 0);
   assert.equal(server.counter, expected, 'the server\'s counter holds exactly the increments of the writes it holds');
   return server;
+}
+
+/** Cuts the client's socket and waits until it is online on a new one (it may come back within a poll). */
+async function cutAndReconnect(proxy: CutProxy, w: { client: Client; log: WireLog }): Promise<void> {
+  const sockets = w.log.sockets.length;
+  proxy.cut();
+  await waitFor(() => w.log.sockets.length > sockets && w.client.state === 'online' && w.log.received.filter((m) => m.t === 'welcome').length >= sockets + 1,
+    'the client to be online again on a new socket');
 }
 
 /** Every frame the client sent is within `maxMessages` and `maxFrameBytes`. */
@@ -153,11 +163,15 @@ describe('over the rate limit, then a reconnect', () => {
   it('300 writes in a burst under a tight rate limit and a cut socket: each confirmed once or reported refused; settled() tells which', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const limits = { rate: 100, burst: 50 };
     const { fixture, proxy } = await serveBoard(t, { limits });
-    const w = await writer(t, proxy.url);
+    // Written at once by a page hydrated by the server, before it was ever welcomed: it does not know the limits yet.
+    const w = trackedWriter(proxy.url, { hydrated: true });
+    t.after(() => w.close());
     await w.write(300, 'rate');
     const outcome = outcomeOf(settled(w.board));
     await delay(800);
+    const pendingAtCut = status(w.board).pending;
     proxy.cut();
+    t.diagnostic(`${pendingAtCut} writes unconfirmed when the socket was cut`);
     await w.quiesced(20_000, { t, label: 'rate + cut', server: () => serverBoard(fixture) });
     await waitFor(() => outcome.current.state !== 'pending', 'settled() to end');
 
@@ -167,6 +181,39 @@ describe('over the rate limit, then a reconnect', () => {
     assert.equal(w.client.state, 'online');
     assertWelcomeStatesLimits(w.log, limits);
     assertFramesWithin(w.log, limits.burst, DEFAULT_MAX_FRAME_BYTES, 'rate + cut');
+    assert.ok(!w.log.received.some((m) => m.t === 'error' && m.code === ErrorCode.RATE), 'a rate refusal is never an error without a batch id');
+    assert.ok(!w.log.closes.some((c) => c.code === 1008), 'the client was not disconnected for abuse');
+  });
+
+  it('a restart that tightens the rate limit while 300 writes wait, then a cut: each confirmed once or reported refused', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const storage = createMemoryStorage();
+    t.after(() => storage.close());
+    const before = defineFixtureApp();
+    const loose = await startServer(before.app, { storage });
+    const proxy = await startCutProxy(loose.port);
+    t.after(() => proxy.close());
+    const w = await writer(t, proxy.url);
+    await loose.close();
+    await waitFor(() => w.client.state !== 'online', 'the client to notice the stop');
+    await w.write(300, 'tight');
+    const outcome = outcomeOf(settled(w.board));
+    // The same app redeployed with tighter limits: the client learns them only from the new welcome.
+    const limits = { rate: 100, burst: 40 };
+    const after = defineFixtureApp();
+    const tight = await startServer(after.app, { storage, limits });
+    t.after(() => tight.close());
+    proxy.target = tight.port;
+    await waitFor(() => w.log.received.filter((m) => m.t === 'welcome').length >= 2, 'the client to be welcomed by the new server');
+    await delay(300);
+    const pendingAtCut = status(w.board).pending;
+    proxy.cut();
+    t.diagnostic(`${pendingAtCut} writes unconfirmed when the socket was cut`);
+    await w.quiesced(20_000, { t, label: 'tightened + cut', server: () => serverBoard(after) });
+    await waitFor(() => outcome.current.state !== 'pending', 'settled() to end');
+    const tally = w.judge(t, 'tightened + cut', serverBoard(after));
+    t.diagnostic(`refusals on the wire: ${refusalCounts(w.log)}; settled() ${JSON.stringify(outcome.current)}; sockets opened ${w.log.sockets.length}`);
+    assert.equal(outcome.current.state, tally.refused === 0 ? 'resolved' : 'rejected', 'settled() resolves only if every write was confirmed');
+    assert.equal(w.client.state, 'online');
     assert.ok(!w.log.received.some((m) => m.t === 'error' && m.code === ErrorCode.RATE), 'a rate refusal is never an error without a batch id');
     assert.ok(!w.log.closes.some((c) => c.code === 1008), 'the client was not disconnected for abuse');
   });
@@ -290,9 +337,7 @@ describe('an oversized write', () => {
     await w.quiesced();
     assertFramesWithin(w.log, DEFAULT_MAX_MESSAGES, DEFAULT_MAX_FRAME_BYTES, 'oversized');
 
-    proxy.cut();
-    await waitFor(() => w.client.state !== 'online', 'the client to notice the cut');
-    await waitFor(() => w.client.state === 'online', 'the client to be back online');
+    await cutAndReconnect(proxy, w);
     w.writeOne('after-reconnect', 1);
     await w.quiesced();
     const server = serverBoard(fixture);
@@ -346,16 +391,16 @@ describe('subscriptions fail one by one', () => {
     assert.equal((await answerTo(viaSub, `${viaSub.clientId}:1`)).t, 'sync', 'the served store takes writes');
 
     // The project's client: a page that outlived a deploy (nope) or a permission (secret).
-    const w = trackedWriter(proxy.url);
-    t.after(() => w.close());
-    const stores = ['nope', 'secret', 'open'].map((name) => w.client.store<{ n?: number }>(name));
+    const wire = recordingWebSocket();
+    const client = createClient({ url: proxy.url, WebSocket: wire.WebSocket, minDelay: 20, maxDelay: 250 }).connect();
+    t.after(() => client.close());
+    const stores = ['nope', 'secret', 'open'].map((name) => client.store<{ n?: number }>(name));
     for (const s of stores) void Object.keys(s); // reading subscribes
+    const w = { client, log: wire.log };
     await waitFor(() => w.client.state === 'online' && stores[2]!.n === 1, 'the client to get the open store');
     open.n = 5;
     await waitFor(() => stores[2]!.n === 5, 'a server write to reach the client');
-    proxy.cut(); // the next hello names all three again
-    await waitFor(() => w.client.state !== 'online', 'the client to notice the cut');
-    await waitFor(() => w.client.state === 'online', 'the client to be back');
+    await cutAndReconnect(proxy, w); // the next hello names all three again
     open.n = 6;
     await waitFor(() => stores[2]!.n === 6, 'a server write to reach the client after the reconnect');
     const codes = w.log.received.filter((m) => m.t === 'error').map((m) => `${String(m.store)} ${String(m.code)}`);

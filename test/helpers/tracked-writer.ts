@@ -84,10 +84,19 @@ export interface TrackedWriter {
   close(): void;
 }
 
-/** Connects a tracked client of the fixture's board to `url`. */
-export function trackedWriter(url: string): TrackedWriter {
+/** The board as the server renders it into a page before anything was written (version 0). */
+const HYDRATED_BOARD = { value: { items: [], counter: 0, last: '' }, v: 0 };
+
+/**
+ * Connects a tracked client of the fixture's board to `url`. With `hydrated`, it starts from
+ * the empty board as a server-rendered page would, so it can write before it is welcomed.
+ */
+export function trackedWriter(url: string, options: { hydrated?: boolean } = {}): TrackedWriter {
   const wire = recordingWebSocket();
-  const client = createClient({ url, WebSocket: wire.WebSocket, minDelay: MIN_RECONNECT_MS, maxDelay: MAX_RECONNECT_MS });
+  const client = createClient({
+    url, WebSocket: wire.WebSocket, minDelay: MIN_RECONNECT_MS, maxDelay: MAX_RECONNECT_MS,
+    ...(options.hydrated ? { hydration: { shared: { [BOARD]: HYDRATED_BOARD } } } : {}),
+  });
   const ledger = new WriteLedger(wire.log, client);
   client.connect();
   const board = client.store<Board>(BOARD);
