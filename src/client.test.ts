@@ -2,13 +2,14 @@
 /**
  * The client against a server that sends what no twin server sends — a real `ws` server on
  * 127.0.0.1 playing a broken proxy: the client drops that link, reconnects, and keeps the
- * state and versions it had, so the next server sends it only what it lacks.
+ * state and versions it had, so the next server sends it only what it lacks. And a client
+ * whose re-sent batch is confirmed as applied before, after a snapshot that holds it, shows it once.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { createClient, snapshot, status } from './index.js';
+import { createClient, settled, snapshot, status } from './index.js';
 import type { Client, WebSocketClass } from './index.js';
 import { NodeWebSocket, until } from '../test/helpers/server.js';
 
@@ -59,5 +60,39 @@ describe('Client and a server that sends malformed messages', () => {
     for (const hello of hellos) assert.deepEqual(hello.subs, { doc: 3 }, 'every hello asks from the version it had');
     assert.deepEqual(snapshot(doc), { text: 'hydrated' });
     assert.equal(status(doc).v, 3);
+  });
+});
+
+describe('Client confirming a re-sent batch', () => {
+  it('shows a batch once when a snapshot that holds it comes before the confirmation', async (t) => {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => server.once('listening', resolve));
+    let connections = 0;
+    server.on('connection', (ws: WebSocket) => {
+      const n = ++connections;
+      ws.on('message', (data) => {
+        for (const m of [JSON.parse(String(data))].flat() as { t: string; id?: string }[]) {
+          if (m.t === 'hello') {
+            ws.send(JSON.stringify({ t: 'welcome', proto: 1 }));
+            // The second server already committed the batch the first one never answered.
+            ws.send(JSON.stringify({ t: 'snapshot', store: 'doc', v: n - 1, value: { items: n === 1 ? [] : ['a'] } }));
+          }
+          if (m.t === 'op' && n === 1) ws.terminate(); // committed, but the answer is lost
+          if (m.t === 'op' && n === 2) ws.send(JSON.stringify({ t: 'sync', store: 'doc', v: 1, ops: [], id: m.id }));
+        }
+      });
+    });
+    const { port } = server.address() as { port: number };
+    const client: Client = createClient({ url: `ws://127.0.0.1:${port}`, WebSocket: NodeWebSocket as unknown as WebSocketClass, minDelay: 5, maxDelay: 20 });
+    t.after(async () => {
+      client.close();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const doc = client.store<{ items: string[] }>('doc');
+    await until(() => doc.items, 'the first snapshot');
+    doc.items.push('a');
+    await settled(doc);
+    assert.deepEqual(snapshot(doc), { items: ['a'] });
+    assert.deepEqual([...doc.items], ['a'], 'the view shows it once');
   });
 });

@@ -219,7 +219,9 @@ export class Replica {
     this.v = v;
     const index = id === undefined ? -1 : this.pending.findIndex((b) => b.id === id);
     const mine = this.pending[index];
-    if (index === 0 && (mine!.kind === 'ops' || jsonEqual(mine!.ops as unknown as Json, ops as unknown as Json))) {
+    // (Not for an empty confirmation of a re-sent batch: the confirmed state already held it,
+    // so the view showed it twice until now.)
+    if (index === 0 && ops.length && (mine!.kind === 'ops' || jsonEqual(mine!.ops as unknown as Json, ops as unknown as Json))) {
       // Our oldest batch, applied as we applied it: the view already shows exactly this.
       this._remove(0);
       this._anyChange.bump();
