@@ -339,17 +339,21 @@ export class TwinServer implements ConnectionOwner {
     for (const ws of this.wss.clients) ws.pause();
     // Messages read already are on their way to the hub's queue within this turn of the loop.
     await new Promise((resolve) => setImmediate(resolve));
-    await this.hub.close(); // waits for the commits in flight
-    this.flush(); // their confirmations and broadcasts leave before the close frames
-    const reason = formatCloseReason(ErrorCode.UNAVAILABLE, 'The server is restarting; reconnect shortly.', RESTART_RETRY_MS);
-    const sockets = [...this.wss.clients];
-    for (const ws of sockets) {
-      ws.close(CloseCode.RESTART, reason);
-      ws.resume(); // to read the client's answering close frame
+    try {
+      await this.hub.close(); // waits for the commits in flight
+    } finally {
+      // Even if the hub failed to close, the sockets are closed and the failure is the caller's.
+      this.flush(); // confirmations and broadcasts leave before the close frames
+      const reason = formatCloseReason(ErrorCode.UNAVAILABLE, 'The server is restarting; reconnect shortly.', RESTART_RETRY_MS);
+      const sockets = [...this.wss.clients];
+      for (const ws of sockets) {
+        ws.close(CloseCode.RESTART, reason);
+        ws.resume(); // to read the client's answering close frame
+      }
+      await closedWithin(sockets, DRAIN_CLOSE_MS);
+      for (const { server, listener } of this.servers) server.off('upgrade', listener);
+      this.wss.close();
     }
-    await closedWithin(sockets, DRAIN_CLOSE_MS);
-    for (const { server, listener } of this.servers) server.off('upgrade', listener);
-    this.wss.close();
     if (this.ownsStorage) await this.hub.storage.close();
   }
 
