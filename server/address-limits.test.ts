@@ -11,9 +11,9 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { defineApp, ErrorCode } from '../src/index.js';
 import { CloseCode, parseCloseReason } from '../src/close-codes.js';
-import { AddressLimits, clientAddress } from './address-limits.js';
+import { addressKey, AddressLimits, clientAddress } from './address-limits.js';
 import type { TwinOptions } from './index.js';
-import { delay, newClientId, startServer, until } from '../test/helpers/server.js';
+import { newClientId, startServer, until } from '../test/helpers/server.js';
 import type { RawClient, TestServer } from '../test/helpers/server.js';
 import { greeting, recordingLogger } from '../test/helpers/refused.js';
 
@@ -70,6 +70,27 @@ describe('AddressLimits', () => {
 
   it('refuses limits that are not positive numbers', () => {
     assert.throws(() => new AddressLimits({ ...LIMITS, addressRate: 0 }), { name: 'RangeError', message: /"addressRate"/ });
+  });
+});
+
+describe('addressKey', () => {
+  it('counts IPv6 by its /64 and IPv4 (mapped or not) by its address', () => {
+    assert.equal(addressKey('203.0.113.7'), '203.0.113.7');
+    assert.equal(addressKey('::ffff:203.0.113.7'), '203.0.113.7');
+    assert.equal(addressKey('2001:db8:0:1:aaaa:bbbb:cccc:dddd'), '2001:db8:0:1::/64');
+    assert.equal(addressKey('2001:0DB8:0000:0001::1'), '2001:db8:0:1::/64');
+    assert.equal(addressKey('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(addressKey('::1'), '0:0:0:0::/64');
+    assert.equal(addressKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
+    assert.equal(addressKey('not:an::address::'), 'not:an::address::', 'left as it is');
+  });
+
+  it('makes a new address from the same /64 share its cap', () => {
+    const limits = new AddressLimits({ ...LIMITS, maxConnectionsPerAddress: 2 });
+    assert.ok(limits.open('2001:db8:0:1::a'));
+    assert.ok(limits.open('2001:db8:0:1::b'));
+    assert.equal(limits.open('2001:db8:0:1:ffff::c'), undefined);
+    assert.ok(limits.open('2001:db8:0:2::a'), 'another /64');
   });
 });
 
@@ -130,6 +151,16 @@ describe('twin({ limits, trustProxy }): per address', () => {
     assert.equal(await greeting(srv.url), 'welcome');
   });
 
+  it('closes a connection over the total cap (maxConnections) with 1013', async (t) => {
+    const logger = recordingLogger();
+    const srv = await serve(t, { logger, limits: { maxConnections: 2 } });
+    for (let i = 0; i < 2; i++) await (await srv.raw()).hello();
+    const over = await greeting(srv.url);
+    assert.ok(over !== 'welcome' && over.code === CloseCode.TRY_LATER && parseCloseReason(over.reason).code === ErrorCode.OVERLOAD);
+    assert.equal(srv.server.connectionCount, 2);
+    assert.match(logger.lines[0]?.text ?? '', /maxConnections/);
+  });
+
   it('counts the X-Forwarded-For address with trustProxy, and ignores the header without it', async (t) => {
     const trusting = await serve(t, { trustProxy: true, limits: { maxConnectionsPerAddress: 1 } });
     const a = await trusting.raw({ headers: { 'X-Forwarded-For': '203.0.113.1' } });
@@ -158,8 +189,10 @@ describe('twin({ limits, trustProxy }): per address', () => {
         raw.send({ t: 'op', id: `${id}:${seq}`, store: 'board', ops: [{ op: 'add', path: ['n'], delta: 1 }] });
         sent++;
       }
-      await delay(100);
-      acked += raw.messages.filter((m) => m.t === 'sync' && typeof m.id === 'string').length;
+      // Every write is answered: confirmed, or refused by id (TWIN_ERR_RATE).
+      const answered = () => raw.messages.filter((m) => (m.t === 'sync' || m.t === 'reject') && typeof m.id === 'string' && m.id.startsWith(id));
+      await until(() => answered().length >= 8, 'an answer to every write', 5000);
+      acked += answered().filter((m) => m.t === 'sync').length;
       await raw.close();
     }
     assert.equal(sent, 32);

@@ -6,17 +6,15 @@
  * draws from, so reconnecting buys no fresh burst. Each connection also keeps a bucket of its
  * own at the per-connection rate, so one tab cannot take an address's whole allowance.
  *
+ * An IPv6 client is counted by its /64 (what one subscriber or host usually gets, so taking a
+ * new address from it buys nothing); an IPv4 client by its address.
+ *
  * Memory is bounded: an address with no connection is forgotten once its bucket has refilled
  * (it then holds nothing a fresh entry would not), and the map never keeps more than
  * `maxAddresses` idle entries; a sweep runs at most every few seconds, on a new connection.
  */
 import type { IncomingMessage } from 'node:http';
-
-/** What a connection draws its messages from. */
-export interface TokenBucket {
-  /** Takes `count` tokens if there are that many (true), else takes none (false). */
-  take(count: number): boolean;
-}
+import type { RateBucket } from './token-bucket.js';
 
 /** Options of {@link AddressLimits}. */
 export interface AddressLimitOptions {
@@ -91,14 +89,16 @@ export class AddressLimits {
 
   /** Connections open from `address`. */
   connections(address: string): number {
-    return this.entries.get(address)?.connections ?? 0;
+    return this.entries.get(addressKey(address))?.connections ?? 0;
   }
 
   /**
-   * Counts a new connection from `address` and returns the bucket it must draw from (its own
-   * and its address's); undefined, counting nothing, if the address is at its cap.
+   * Counts a new connection from `peer` (an IPv4 or IPv6 address) and returns the bucket it
+   * must draw from (its own and its address's, see {@link addressKey}); undefined, counting
+   * nothing, if the address is at its cap.
    */
-  open(address: string, now: number = Date.now()): TokenBucket | undefined {
+  open(peer: string, now: number = Date.now()): RateBucket | undefined {
+    const address = addressKey(peer);
     // On an interval, not on size: a sweep is O(addresses), and live ones may outnumber the cap.
     if (now - this.lastSweep >= SWEEP_INTERVAL_MS) this.sweep(now);
     let entry = this.entries.get(address);
@@ -111,9 +111,9 @@ export class AddressLimits {
     return this.bucketFor(entry, new Bucket(this.options.burst, now));
   }
 
-  /** A connection from `address` closed. */
-  close(address: string): void {
-    const entry = this.entries.get(address);
+  /** A connection from `peer` closed. */
+  close(peer: string): void {
+    const entry = this.entries.get(addressKey(peer));
     if (entry && entry.connections > 0) entry.connections--;
   }
 
@@ -139,7 +139,7 @@ export class AddressLimits {
     }
   }
 
-  private bucketFor(entry: AddressEntry, own: Bucket): TokenBucket {
+  private bucketFor(entry: AddressEntry, own: Bucket): RateBucket {
     const { rate, burst, addressRate, addressBurst } = this.options;
     return {
       take(count) {
@@ -151,6 +151,28 @@ export class AddressLimits {
       },
     };
   }
+}
+
+/** Hextets in an IPv6 /64 prefix. */
+const PREFIX_HEXTETS = 4;
+
+/**
+ * The key an address is counted under: an IPv6 address's /64 (`2001:db8:0:1::/64`), an IPv4
+ * address (also when IPv4-mapped, `::ffff:203.0.113.7`) as it is. Anything else as it is.
+ */
+export function addressKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!address.includes(':')) return address;
+  const bare = address.split('%')[0]!.toLowerCase(); // no zone index (fe80::1%eth0)
+  const halves = bare.split('::');
+  if (halves.length > 2) return address;
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const missing = 8 - head.length - tail.length;
+  if (missing < 0 || (halves.length === 1 && missing !== 0)) return address;
+  const hextets = [...head, ...Array<string>(missing).fill('0'), ...tail];
+  return `${hextets.slice(0, PREFIX_HEXTETS).map((h) => h.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
 /**
