@@ -121,10 +121,16 @@ export function copyRecord(record: ClientRecord): ClientRecord {
   return { owner: record.owner, seq: record.seq, refused: record.refused.map(([s, c, m]) => [s, c, m]) };
 }
 
-/** Adds a refusal to `record` unless its seq is there already (the first answer stands), keeping the newest {@link MAX_REFUSALS}. */
+/**
+ * Adds a refusal to `record` unless its seq is there already (the first answer stands). The
+ * list stays in seq order and keeps the {@link MAX_REFUSALS} highest seqs (the newest batches:
+ * a client numbers its batches as it makes them), as the Redis backend, which keeps them as
+ * hash fields, does too.
+ */
 export function addRefusal(record: ClientRecord, seq: number, code: string, message: string): void {
   if (record.refused.some(([s]) => s === seq)) return;
   record.refused.push([seq, code, message]);
+  record.refused.sort((a, b) => a[0] - b[0]);
   if (record.refused.length > MAX_REFUSALS) record.refused.splice(0, record.refused.length - MAX_REFUSALS);
 }
 

@@ -3,23 +3,33 @@
  * @module storage-redis
  * The shared backend for several server nodes (node-redis). Each store's op log is a Redis
  * Stream whose entry ids are the versions (`5-0` holds version 5), appended by one Lua script
- * only if the expected version still holds, so two nodes can never both commit version 5.
+ * only if the expected versions still hold, so two nodes can never both commit version 5.
  * Every node tails the streams it follows with `XREAD BLOCK` on a dedicated connection and
  * hands each entry to the hub, which broadcasts it to its own clients.
  *
- * Keys (all under `prefix`): `log:<store>` the stream (fields `v`, `ops`, `id`), `v:<store>` the
- * version, `seq:<store>` a hash client id → highest seq, `snap:<store>` the snapshot JSON
- * `{"v":…,"value":…}`. Keys are not hash-tagged, so this needs one Redis, not a cluster.
+ * Keys are `<prefix>{<hashTag>}:<kind>:<name>` (`twin:{twin}:log:todos`): `log:<store>` the
+ * stream (fields `v`, `ops`, `id`), `v:<store>` the version, `snap:<store>` the snapshot JSON
+ * `{"v":…,"value":…}`, `client:<id>` a client record and `clients` their index by age (see
+ * `storage-redis-scripts`). The shared hash tag puts all keys of one app in one slot, so a
+ * Redis Cluster can hold them and run the scripts that touch several. Keys written before
+ * the hash tag (`twin:log:<store>`, `twin:seq:<store>`) are not read: an upgrade starts empty.
  */
+import { createHash } from 'node:crypto';
 import { debuglog } from 'node:util';
 import { createClient } from 'redis';
 import { ErrorCode, isTwinError, TwinError } from '../src/errors.js';
+import type { ErrorCode as Code } from '../src/errors.js';
 import type { Json } from '../src/json.js';
 import { applyOps } from '../src/ops.js';
 import type { Op } from '../src/ops.js';
-import type { StorageAdapter, StoredBatch, StoredState } from './storage.js';
+import type { ClientRecord, StorageAdapter, StoredBatch, StoredState } from './storage.js';
+import type { ClientStorageOptions } from './storage-clients.js';
+import { checkAppend, checkClient, clientLimits, duplicateError, mergeRecords } from './storage-clients.js';
 import type { Follower } from './storage-memory.js';
-import { checkCompactVersion, closedError, conflictError, deliver, EMPTY_STATE, parseBatchId } from './storage-memory.js';
+import { checkCompactVersion, closedError, conflictError, deliver, EMPTY_STATE } from './storage-memory.js';
+import {
+  APPEND_SCRIPT, CLAIM_SCRIPT, COMPACT_SCRIPT, defaultHashTag, MERGE_SCRIPT, redisKeys, REFUSE_SCRIPT, RESTORE_SCRIPT,
+} from './storage-redis-scripts.js';
 
 /** The key prefix when none is given. */
 export const DEFAULT_REDIS_PREFIX = 'twin:';
@@ -37,52 +47,21 @@ const READ_COUNT = 100;
 /** Backoff of the follow loop after a failed read (Redis down): doubles up to the max. */
 const RETRY_BASE_MS = 50;
 const RETRY_MAX_MS = 1_000;
-
-/** Checks the expected version, then appends the entry, the version and the client's seq. */
-const APPEND_SCRIPT = `
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if current ~= tonumber(ARGV[1]) - 1 then return 'conflict:' .. current end
-if ARGV[3] == '' then
-  redis.call('XADD', KEYS[2], ARGV[1] .. '-0', 'v', ARGV[1], 'ops', ARGV[2])
-else
-  redis.call('XADD', KEYS[2], ARGV[1] .. '-0', 'v', ARGV[1], 'ops', ARGV[2], 'id', ARGV[3])
-  local old = tonumber(redis.call('HGET', KEYS[3], ARGV[4]) or '-1')
-  if tonumber(ARGV[5]) > old then redis.call('HSET', KEYS[3], ARGV[4], ARGV[5]) end
-end
-redis.call('SET', KEYS[1], ARGV[1])
-return 'ok'`;
-
-/**
- * Stores the snapshot unless a newer one is there, then trims the stream below it. The old
- * snapshot's version is read from the head of its JSON, which we always write as `{"v":N,…`.
- */
-const COMPACT_SCRIPT = `
-local current = tonumber(redis.call('GET', KEYS[3]) or '0')
-if tonumber(ARGV[2]) > current then return 'ahead:' .. current end
-local old = redis.call('GET', KEYS[1])
-local oldV = old and tonumber(string.match(old, '^{"v":(%d+),'))
-if oldV and oldV > tonumber(ARGV[2]) then return 'ok' end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('XTRIM', KEYS[2], 'MINID', ARGV[3])
-return 'ok'`;
-
-/** Writes a node's state back when the stored version is below it (Redis lost its data). */
-const RESTORE_SCRIPT = `
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if current >= tonumber(ARGV[2]) then return 0 end
-redis.call('DEL', KEYS[2], KEYS[4])
-redis.call('SET', KEYS[3], ARGV[1])
-redis.call('SET', KEYS[1], ARGV[2])
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1]) end
-return 1`;
+/** Records `restoreClients` sends at once (pipelined), so a large merge does not build one huge burst. */
+const RESTORE_CHUNK = 500;
 
 type RedisClient = ReturnType<typeof createClient>;
 interface StreamEntry { id: string; message: Record<string, string> }
 
 /** Options of {@link createRedisStorage}. */
-export interface RedisStorageOptions {
+export interface RedisStorageOptions extends ClientStorageOptions {
   /** Prepended to every key, so several apps can share one Redis. Default `'twin:'`. */
   prefix?: string;
+  /**
+   * The hash tag every key carries (`<prefix>{<hashTag>}:…`), so a Redis Cluster keeps all of
+   * an app's keys in one slot. Default: the prefix without its trailing colons (`'twin'`).
+   */
+  hashTag?: string;
   /**
    * Receives the errors the adapter recovers from by itself: connection loss, reconnects,
    * failed reads of the follow loop. Default: logged with `NODE_DEBUG=twin:server`.
@@ -92,14 +71,16 @@ export interface RedisStorageOptions {
 
 /**
  * Connects to the Redis at `url` (`redis://host:port[/db]`) and resolves to a storage adapter
- * shared by every node using the same Redis and prefix. Rejects with a `TWIN_ERR_INTERNAL`
- * {@link TwinError} when Redis cannot be reached within 10 s.
+ * shared by every node using the same Redis, prefix and hash tag. Rejects with a
+ * `TWIN_ERR_INTERNAL` {@link TwinError} when Redis cannot be reached within 10 s.
  *
  * Connection loss is survived: node-redis reconnects by itself, `follow` resumes from the
- * last version it delivered, and while Redis is unreachable `load`, `append`, `since` and
- * `compact` reject at once with `TWIN_ERR_INTERNAL` instead of queueing. A store that was never
- * compacted is replayed onto `{}`: a hub whose initial state is something else records it
- * first with `compact(store, initial, 0)`.
+ * last version it delivered, and while Redis is unreachable every other method rejects at
+ * once with `TWIN_ERR_INTERNAL` instead of queueing. A store that was never compacted is
+ * replayed onto `{}`: a hub whose initial state is something else records it first with
+ * `compact(store, initial, 0)`. Client records expire by Redis's own `PEXPIRE`, `clientTtlMs`
+ * (default 48 h) after their last change; beyond `maxClients` (default 100,000) the least
+ * recently changed are deleted.
  *
  * ```ts
  * const storage = await createRedisStorage('redis://127.0.0.1:6379', { prefix: 'chat:' });
@@ -107,13 +88,11 @@ export interface RedisStorageOptions {
  * ```
  */
 export async function createRedisStorage(url: string, options: RedisStorageOptions = {}): Promise<StorageAdapter> {
-  const { prefix, onIgnoredError } = { prefix: DEFAULT_REDIS_PREFIX, onIgnoredError: defaultOnIgnoredError, ...options };
-  const key = {
-    log: (store: string) => `${prefix}log:${store}`,
-    v: (store: string) => `${prefix}v:${store}`,
-    seq: (store: string) => `${prefix}seq:${store}`,
-    snap: (store: string) => `${prefix}snap:${store}`,
-  };
+  const { prefix, hashTag, onIgnoredError, ...rest } = { prefix: DEFAULT_REDIS_PREFIX, onIgnoredError: defaultOnIgnoredError, ...options };
+  const limits = clientLimits(rest);
+  const key = redisKeys(prefix, hashTag ?? defaultHashTag(prefix));
+  /** The arguments every client-record script ends with, after its own. */
+  const touchArgs = (id: string): string[] => [String(limits.ttlMs), String(limits.max), key.clientBase, id];
 
   // Without the offline queue a command issued while Redis is down rejects at once instead
   // of waiting for a reconnect that may never come; the timeout covers a silent peer.
@@ -125,7 +104,7 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
   /** Appends in flight through this adapter; the follow loop lets them resolve before delivering. */
   const appending = new Set<Promise<unknown>>();
 
-  const run = async <T>(what: string, store: string, fn: () => Promise<T>): Promise<T> => {
+  const run = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     if (closed) throw closedError('redis');
     try {
       return await fn();
@@ -133,44 +112,65 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
       if (isTwinError(err) || err instanceof TypeError || err instanceof RangeError) throw err;
       throw new TwinError(
         ErrorCode.INTERNAL,
-        `Redis storage could not ${what} store ${JSON.stringify(store)}: ${err instanceof Error ? err.message : String(err)}.`,
+        `Redis storage could not ${what}: ${err instanceof Error ? err.message : String(err)}.`,
         { cause: err, expose: false },
       );
+    }
+  };
+  const ofStore = (store: string): string => `store ${JSON.stringify(store)}`;
+  /**
+   * Runs a script by its SHA1, sending its text only when Redis does not know it yet (after
+   * a restart): the text is kilobytes, and an append is the hot path.
+   */
+  const script = async (text: string, keys: string[], args: string[]): Promise<unknown> => {
+    const options = { keys, arguments: args };
+    try {
+      return await main.evalSha(sha1(text), options);
+    } catch (err) {
+      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+      return main.eval(text, options);
     }
   };
 
   const follow = createFollowLoop(main, key.log, key.v, onIgnoredError, appending);
 
   return {
-    load: (store) => run('load', store, async () => {
-      const [snapJson, seqs, entries] = await main.multi()
-        .get(key.snap(store)).hGetAll(key.seq(store)).xRange(key.log(store), '-', '+').execTyped();
+    load: (store) => run(`load ${ofStore(store)}`, async () => {
+      const [snapJson, entries] = await main.multi().get(key.snap(store)).xRange(key.log(store), '-', '+').execTyped();
       if (snapJson == null && !entries?.length) return undefined;
       const snap = snapJson == null ? { v: 0, value: EMPTY_STATE } : (JSON.parse(String(snapJson)) as { v: number; value: Json });
       const log = (entries ?? []).map(toBatch).filter((b) => b.v > snap.v);
-      const state: StoredState = {
-        value: applyOps(snap.value, log.flatMap((b) => b.ops)),
-        v: log.at(-1)?.v ?? snap.v,
-        seqs: Object.fromEntries(Object.entries(seqs).map(([c, s]) => [c, Number(s)])),
-      };
+      const state: StoredState = { value: applyOps(snap.value, log.flatMap((b) => b.ops)), v: log.at(-1)?.v ?? snap.v };
       return state;
     }),
 
-    append(store, batch) {
-      const p = run('append to', store, async () => {
-        const seq = parseBatchId(batch.id);
-        const reply = String(await main.eval(APPEND_SCRIPT, {
-          keys: [key.v(store), key.log(store), key.seq(store)],
-          arguments: [String(batch.v), JSON.stringify(batch.ops), batch.id ?? '', seq?.client ?? '', String(seq?.seq ?? 0)],
-        }));
-        if (reply.startsWith('conflict:')) throw conflictError(store, batch.v, Number(reply.slice('conflict:'.length)));
+    append(parts, client) {
+      const p = run(`append to ${parts.map((x) => ofStore(x.store)).join(', ') || 'no store'}`, async () => {
+        checkAppend(parts, client);
+        if (parts.length === 0 && !client) return;
+        const keys = [...parts.flatMap(({ store }) => [key.v(store), key.log(store)]), ...(client ? [key.client(client.id), key.clients] : [])];
+        const reply = (await script(APPEND_SCRIPT, keys, [
+          String(parts.length),
+          ...parts.flatMap(({ batch }) => [String(batch.v), JSON.stringify(batch.ops), batch.id ?? '']),
+          ...(client ? [String(client.seq), ...touchArgs(client.id)] : ['']),
+        ])) as string[];
+        const [status, a = '', b = ''] = reply.map(String);
+        if (status === 'conflict') {
+          const part = parts[Number(a) - 1]!;
+          throw conflictError(part.store, part.batch.v, Number(b));
+        }
+        if (status === 'duplicate') throw duplicateError(client!.id, client!.seq, Number(a));
+        if (status === 'refused') {
+          const [code, message] = JSON.parse(a) as [string, string];
+          throw new TwinError(code as Code, message);
+        }
       });
       appending.add(p);
       void p.catch(() => {}).finally(() => appending.delete(p));
       return p;
     },
 
-    since: (store, v) => run('read', store, async () => {
+    since: (store, v) => run(`read ${ofStore(store)}`, async () => {
       const [current, entries] = await main.multi().get(key.v(store)).xRange(key.log(store), `${v + 1}-0`, '+').execTyped();
       if (v >= Number(current ?? 0)) return [];
       const batches = (entries ?? []).map(toBatch);
@@ -178,22 +178,17 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
       return batches[0]?.v === v + 1 ? batches : undefined;
     }),
 
-    compact: (store, value, v) => run('compact', store, async () => {
+    compact: (store, value, v) => run(`compact ${ofStore(store)}`, async () => {
       checkCompactVersion(store, v);
-      const reply = String(await main.eval(COMPACT_SCRIPT, {
-        keys: [key.snap(store), key.log(store), key.v(store)],
-        arguments: [`{"v":${v},"value":${JSON.stringify(value)}}`, String(v), String(v + 1)],
-      }));
+      const reply = String(await script(COMPACT_SCRIPT, [key.snap(store), key.log(store), key.v(store)],
+        [`{"v":${v},"value":${JSON.stringify(value)}}`, String(v), String(v + 1)]));
       if (reply.startsWith('ahead:')) checkCompactVersion(store, v, Number(reply.slice('ahead:'.length)));
     }),
 
-    restore: (store, state) => run('restore', store, async () => {
+    restore: (store, state) => run(`restore ${ofStore(store)}`, async () => {
       checkCompactVersion(store, state.v);
-      const reply = await main.eval(RESTORE_SCRIPT, {
-        keys: [key.v(store), key.log(store), key.snap(store), key.seq(store)],
-        arguments: [`{"v":${state.v},"value":${JSON.stringify(state.value)}}`, String(state.v),
-          ...Object.entries(state.seqs).flatMap(([client, seq]) => [client, String(seq)])],
-      });
+      const reply = await script(RESTORE_SCRIPT, [key.v(store), key.log(store), key.snap(store)],
+        [`{"v":${state.v},"value":${JSON.stringify(state.value)}}`, String(state.v)]);
       return Number(reply) === 1;
     }),
 
@@ -201,6 +196,37 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
       if (closed) throw closedError('redis');
       return follow.add(store, v, onBatch, onBehind);
     },
+
+    client: (id) => run(`read client ${JSON.stringify(id)}`, async () => {
+      const fields = await main.hGetAll(key.client(id));
+      return fields['seq'] === undefined ? undefined : toRecord(fields);
+    }),
+
+    claim: (id, owner) => run(`claim client ${JSON.stringify(id)}`, async () => {
+      checkClient(id);
+      const flat = (await script(CLAIM_SCRIPT, [key.client(id), key.clients], [owner, ...touchArgs(id)])) as string[];
+      const fields: Record<string, string> = {};
+      for (let i = 0; i < flat.length; i += 2) fields[String(flat[i])] = String(flat[i + 1]);
+      return toRecord(fields);
+    }),
+
+    refuse: (id, seq, code, message) => run(`record a refusal of client ${JSON.stringify(id)}`, async () => {
+      checkClient(id, seq);
+      await script(REFUSE_SCRIPT, [key.client(id), key.clients], [String(seq), JSON.stringify([code, message]), ...touchArgs(id)]);
+    }),
+
+    restoreClients: (records) => run('restore client records', async () => {
+      const all = [...records];
+      for (let i = 0; i < all.length; i += RESTORE_CHUNK) {
+        await Promise.all(all.slice(i, i + RESTORE_CHUNK).map(([id, record]) => {
+          checkClient(id);
+          // Normalized first, so the script gets each refusal once and at most MAX_REFUSALS.
+          const theirs = mergeRecords(undefined, record);
+          return script(MERGE_SCRIPT, [key.client(id), key.clients], [theirs.owner, String(theirs.seq), ...touchArgs(id),
+            ...theirs.refused.flatMap(([seq, code, message]) => [String(seq), JSON.stringify([code, message])])]);
+        }));
+      }
+    }),
 
     async close() {
       if (closed) return;
@@ -211,6 +237,25 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
       else main.destroy();
     },
   };
+}
+
+const shas = new Map<string, string>();
+function sha1(text: string): string {
+  let sha = shas.get(text);
+  if (!sha) shas.set(text, (sha = createHash('sha1').update(text).digest('hex')));
+  return sha;
+}
+
+/** A client record from its hash fields (see `storage-redis-scripts`). */
+function toRecord(fields: Record<string, string>): ClientRecord {
+  const refused: ClientRecord['refused'] = [];
+  for (const [field, json] of Object.entries(fields)) {
+    if (!field.startsWith('r:')) continue;
+    const [code, message] = JSON.parse(json) as [string, string];
+    refused.push([Number(field.slice(2)), code, message]);
+  }
+  refused.sort((a, b) => a[0] - b[0]);
+  return { owner: fields['owner'] ?? '', seq: Number(fields['seq'] ?? 0), refused };
 }
 
 //#region follow loop

@@ -290,6 +290,19 @@ for (const backend of storageBackends) {
     }
 
     if (backend.name === 'redis') {
+      it('restore() writes a snapshot only over a lower stored version, and appends go on from it', async () => {
+        assert.ok(storage.restore);
+        const store = fresh('restore');
+        await put(storage, store, { v: 1, ops: [set(['a'], 1)] });
+        await put(storage, store, { v: 2, ops: [set(['a'], 2)] });
+        assert.equal(await storage.restore(store, { value: { a: 'old' }, v: 2 }), false);
+        assert.equal(await storage.restore(store, { value: { a: 'node' }, v: 5 }), true);
+        assert.deepEqual(await storage.load(store), { value: { a: 'node' }, v: 5 });
+        assert.equal(await storage.since(store, 2), undefined);
+        await put(storage, store, { v: 6, ops: [set(['b'], 6)] });
+        assert.deepEqual(await opened.peer.load(store), { value: { a: 'node', b: 6 }, v: 6 });
+      });
+
       it('rejects with TWIN_ERR_INTERNAL while Redis is down, then recovers: a follower resumes, appends work', async () => {
         const { redis } = opened;
         assert.ok(redis);

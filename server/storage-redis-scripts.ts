@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module storage-redis-scripts
+ * The key layout and the Lua scripts of the Redis backend. Every change that must be atomic
+ * is one script, so it is atomic on a single Redis and on a Redis Cluster alike: all keys of
+ * one app carry the same hash tag, so they live in one slot and a script may touch any of them.
+ *
+ * A client record is a hash `client:<id>` with the fields `owner`, `seq` (decimal text, as
+ * the client sent it: Lua numbers print with 14 digits only) and one field `r:<seq>` per final
+ * refusal holding the JSON `[code, message]`, so an append checks a refusal with one `HMGET`
+ * and never decodes a list. Each change renews the key's `PEXPIRE`: Redis itself drops records
+ * that age out. The sorted set `clients` (id → time of last change) is there for the count
+ * bound only: each change trims it of entries older than the TTL (a batch at a time) and,
+ * beyond `maxClients`, deletes the least recently changed records.
+ * @internal
+ */
+import { MAX_REFUSALS } from './storage.js';
+import { PRUNE_BATCH } from './storage-clients.js';
+
+/** The default hash tag for a key prefix: the prefix without its trailing colons (`twin:` → `twin`). */
+export function defaultHashTag(prefix: string): string {
+  return prefix.replace(/:+$/, '') || 'twin';
+}
+
+/** The keys of one app (prefix and hash tag), e.g. `twin:{twin}:log:todos`. */
+export interface RedisKeys {
+  log(store: string): string;
+  v(store: string): string;
+  snap(store: string): string;
+  client(id: string): string;
+  /** What precedes a client id in its key, for scripts that delete evicted records. */
+  clientBase: string;
+  /** The sorted set of client ids by time of last change. */
+  clients: string;
+}
+
+/**
+ * The key layout for `prefix` and `hashTag`. Throws a `RangeError` when either holds a brace:
+ * Redis hashes the first `{…}` of a key, so a brace in the prefix would take the tag's place.
+ */
+export function redisKeys(prefix: string, hashTag: string): RedisKeys {
+  if (/[{}]/.test(prefix) || /[{}]/.test(hashTag) || hashTag === '') {
+    throw new RangeError(`The Redis prefix ${JSON.stringify(prefix)} and hash tag ${JSON.stringify(hashTag)} must have no braces, and the tag must not be empty.`);
+  }
+  const base = `${prefix}{${hashTag}}:`;
+  return {
+    log: (store) => `${base}log:${store}`,
+    v: (store) => `${base}v:${store}`,
+    snap: (store) => `${base}snap:${store}`,
+    client: (id) => `${base}client:${id}`,
+    clientBase: `${base}client:`,
+    clients: `${base}clients`,
+  };
+}
+
+/**
+ * Shared by the scripts that change a client record (`ck` its key, `zk` the sorted set, `ttl`,
+ * `max`, `base` the client key prefix, `id`): renews the record's expiry, moves it to the
+ * newest end of the sorted set, forgets up to a batch of entries whose records expired, and
+ * deletes the least recently changed records beyond `max`. Those keys are built here rather
+ * than passed in KEYS, which a Cluster allows because they share the slot of the hash tag.
+ */
+const TOUCH = `
+local function touch(ck, zk, ttl, max, base, id)
+  redis.call('PEXPIRE', ck, ttl)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZADD', zk, now, id)
+  local old = redis.call('ZRANGEBYSCORE', zk, '-inf', now - tonumber(ttl), 'LIMIT', 0, ${PRUNE_BATCH})
+  if #old > 0 then redis.call('ZREM', zk, unpack(old)) end
+  local surplus = redis.call('ZCARD', zk) - tonumber(max)
+  if surplus > 0 then
+    local gone = redis.call('ZPOPMIN', zk, surplus)
+    for i = 1, #gone, 2 do redis.call('DEL', base .. gone[i]) end
+  end
+end
+local function ensure(ck)
+  if redis.call('EXISTS', ck) == 0 then redis.call('HSET', ck, 'owner', '', 'seq', '0') end
+end
+local function trimRefusals(ck)
+  local fields = redis.call('HKEYS', ck)
+  local seqs = {}
+  for _, f in ipairs(fields) do
+    if string.sub(f, 1, 2) == 'r:' then seqs[#seqs + 1] = tonumber(string.sub(f, 3)) end
+  end
+  if #seqs <= ${MAX_REFUSALS} then return end
+  table.sort(seqs)
+  for i = 1, #seqs - ${MAX_REFUSALS} do redis.call('HDEL', ck, 'r:' .. string.format('%d', seqs[i])) end
+end
+`;
+
+/**
+ * Appends one batch to each of n stores and, with a client, records its seq — or changes
+ * nothing and says why. KEYS: `v` and `log` of each store, then the client's key and `clients`.
+ * ARGV: n; `v`, `ops`, `id` of each batch; then the client's seq ('' for none), TTL, max,
+ * client key base, id. Replies `{'ok'}`, `{'refused', '[code,message]'}`,
+ * `{'duplicate', seq}` or `{'conflict', part index, stored version}`.
+ */
+export const APPEND_SCRIPT = `${TOUCH}
+local n = tonumber(ARGV[1])
+local c = 3 * n + 2
+local client = ARGV[c] ~= ''
+if client then
+  local rec = redis.call('HMGET', KEYS[2 * n + 1], 'seq', 'r:' .. ARGV[c])
+  if rec[2] then return {'refused', rec[2]} end
+  if rec[1] and tonumber(rec[1]) >= tonumber(ARGV[c]) then return {'duplicate', rec[1]} end
+end
+for i = 1, n do
+  local current = redis.call('GET', KEYS[2 * i - 1]) or '0'
+  if tonumber(current) ~= tonumber(ARGV[3 * i - 1]) - 1 then return {'conflict', tostring(i), current} end
+end
+for i = 1, n do
+  local v, ops, id = ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1]
+  if id == '' then
+    redis.call('XADD', KEYS[2 * i], v .. '-0', 'v', v, 'ops', ops)
+  else
+    redis.call('XADD', KEYS[2 * i], v .. '-0', 'v', v, 'ops', ops, 'id', id)
+  end
+  redis.call('SET', KEYS[2 * i - 1], v)
+end
+if client then
+  local ck = KEYS[2 * n + 1]
+  ensure(ck)
+  redis.call('HSET', ck, 'seq', ARGV[c])
+  touch(ck, KEYS[2 * n + 2], ARGV[c + 1], ARGV[c + 2], ARGV[c + 3], ARGV[c + 4])
+end
+return {'ok'}`;
+
+/** Claims a record. KEYS: the client's key, `clients`. ARGV: owner, TTL, max, base, id. Replies the record's fields as HGETALL does. */
+export const CLAIM_SCRIPT = `${TOUCH}
+local ck = KEYS[1]
+ensure(ck)
+local owner = redis.call('HGET', ck, 'owner')
+if owner == '' then redis.call('HSET', ck, 'owner', ARGV[1]) end
+touch(ck, KEYS[2], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+return redis.call('HGETALL', ck)`;
+
+/** Records a final refusal. KEYS: the client's key, `clients`. ARGV: seq, `[code,message]`, TTL, max, base, id. */
+export const REFUSE_SCRIPT = `${TOUCH}
+local ck = KEYS[1]
+ensure(ck)
+if redis.call('HSETNX', ck, 'r:' .. ARGV[1], ARGV[2]) == 1 then trimRefusals(ck) end
+touch(ck, KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+return 'ok'`;
+
+/**
+ * Merges a record a node held back in. KEYS: the client's key, `clients`. ARGV: owner, seq,
+ * TTL, max, base, id, then a seq and its `[code,message]` for each refusal.
+ */
+export const MERGE_SCRIPT = `${TOUCH}
+local ck = KEYS[1]
+ensure(ck)
+local rec = redis.call('HMGET', ck, 'owner', 'seq')
+if rec[1] == '' then redis.call('HSET', ck, 'owner', ARGV[1]) end
+if tonumber(ARGV[2]) > tonumber(rec[2]) then redis.call('HSET', ck, 'seq', ARGV[2]) end
+for i = 7, #ARGV, 2 do redis.call('HSETNX', ck, 'r:' .. ARGV[i], ARGV[i + 1]) end
+trimRefusals(ck)
+touch(ck, KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+return 'ok'`;
+
+/**
+ * Stores the snapshot unless a newer one is there, then trims the stream below it. The old
+ * snapshot's version is read from the head of its JSON, which we always write as `{"v":N,…`.
+ */
+export const COMPACT_SCRIPT = `
+local current = tonumber(redis.call('GET', KEYS[3]) or '0')
+if tonumber(ARGV[2]) > current then return 'ahead:' .. current end
+local old = redis.call('GET', KEYS[1])
+local oldV = old and tonumber(string.match(old, '^{"v":(%d+),'))
+if oldV and oldV > tonumber(ARGV[2]) then return 'ok' end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('XTRIM', KEYS[2], 'MINID', ARGV[3])
+return 'ok'`;
+
+/** Writes a node's state back when the stored version is below it (Redis lost its data). KEYS: `v`, `log`, `snap`. */
+export const RESTORE_SCRIPT = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current >= tonumber(ARGV[2]) then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[3], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[2])
+return 1`;
