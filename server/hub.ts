@@ -18,11 +18,9 @@ import { EventEmitter } from 'node:events';
 import type { ActionDef, App, StoreDef } from '../src/define.js';
 import { definitionsOf, initialValue, resolveStore } from '../src/define.js';
 import { ErrorCode, isTwinError, RETRYABLE, TwinError } from '../src/errors.js';
-import { cloneJson, formatPath } from '../src/json.js';
-import type { Json, JsonObject } from '../src/json.js';
-import { applyOps, applyOpsInPlace } from '../src/ops.js';
+import { cloneJson } from '../src/json.js';
+import type { Json } from '../src/json.js';
 import type { Op } from '../src/ops.js';
-import { parseBatchId } from '../src/protocol.js';
 import { Replica } from '../src/replica.js';
 import type { Batch, ReplicaHost } from '../src/replica.js';
 import { bindRuntime } from '../src/runtime.js';
@@ -30,9 +28,10 @@ import type { Runtime, StoreStatus } from '../src/runtime.js';
 import { ClientRecords } from './client-records.js';
 import { RateLimitedLogger } from './logger.js';
 import { HubStore } from './hub-store.js';
-import type { Entry, LogBounds } from './hub-store.js';
+import { check, Committer, Repeated, Rerun } from './committer.js';
+import type { Part, Sender } from './committer.js';
 import { withLocks } from './store-lock.js';
-import type { AppendPart, StorageAdapter, StoredBatch } from './storage.js';
+import type { StorageAdapter } from './storage.js';
 
 export type { Subscriber } from './hub-store.js';
 export { HubStore };
@@ -44,18 +43,10 @@ const DEFAULT_LOG_BYTES = 8 << 20;
 const DEFAULT_HUB_LOG_BYTES = 128 << 20;
 /** A family member nobody used for this long is unloaded from memory (reloaded on demand). */
 const DEFAULT_IDLE_MS = 60_000;
-/** A snapshot is written to storage every this many batches. */
-const COMPACT_EVERY = 500;
 /** Times an action may run again because it touched a store it did not hold yet. */
 const MAX_STORE_RETRIES = 8;
-/** Attempts at a commit that keeps losing the race to other nodes before giving up (retryably). */
-const MAX_CONFLICT_RETRIES = 20;
-/** The longest random pause before a retry that lost the race again. */
-const CONFLICT_BACKOFF_MAX_MS = 50;
-/** Attempts, and their backoff, at writing a store back to a storage that lost it. */
-const RESTORE_ATTEMPTS = 20;
-const RESTORE_RETRY_BASE_MS = 50;
-const RESTORE_RETRY_MAX_MS = 1_000;
+/** Runs of an action that lost the race to another node before giving up (retryably). */
+const MAX_ACTION_RERUNS = 20;
 
 /** Who is on the other end of a write: a client connection, or the server's own code. */
 export interface Origin {
@@ -66,11 +57,6 @@ export interface Origin {
   readonly seq?: number;
 }
 
-/** A client's batch or call: whose, and which. */
-interface Sender {
-  readonly client: string;
-  readonly seq: number;
-}
 
 
 interface ActionContext {
@@ -124,9 +110,7 @@ export class Hub extends EventEmitter implements Runtime {
   /** Server batch ids are unique across nodes, so another node never takes ours for its own. */
   private readonly serverPrefix = `~${randomUUID().slice(0, 8)}`;
   private serverSeq = 0;
-  private readonly bounds: LogBounds;
-  private readonly hubLogBytes: number;
-  private logBytes = 0;
+  private readonly committer: Committer;
   private readonly maxDepth: number | undefined;
   private readonly host: ReplicaHost;
   private readonly idleTimer: ReturnType<typeof setInterval>;
@@ -139,8 +123,15 @@ export class Hub extends EventEmitter implements Runtime {
     this.storage = options.storage;
     this.records = new ClientRecords(options.storage);
     this.logger = options.logger ?? new RateLimitedLogger();
-    this.bounds = { count: options.logSize ?? DEFAULT_LOG_SIZE, bytes: options.logBytes ?? DEFAULT_LOG_BYTES };
-    this.hubLogBytes = options.hubLogBytes ?? DEFAULT_HUB_LOG_BYTES;
+    this.committer = new Committer({
+      storage: this.storage,
+      records: this.records,
+      logger: this.logger,
+      events: this,
+      bounds: { count: options.logSize ?? DEFAULT_LOG_SIZE, bytes: options.logBytes ?? DEFAULT_LOG_BYTES, hubBytes: options.hubLogBytes ?? DEFAULT_HUB_LOG_BYTES },
+      stores: () => this.stores.values(),
+      closed: () => this.closed,
+    });
     this.maxDepth = options.maxDepth;
     this.idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
     this.idleTimer = setInterval(() => this.unloadIdle(), Math.max(1000, this.idleMs / 2));
@@ -252,8 +243,8 @@ export class Hub extends EventEmitter implements Runtime {
     this.stores.set(name, store);
     if (key !== undefined) {
       // Other nodes' batches (Redis) arrive here; our own come back too and are skipped by version.
-      store.unfollow = this.storage.follow(key, store.v, (batch) => void store.lock.run(() => this.adopt(store, batch)),
-        () => this.restoreSoon(store));
+      store.unfollow = this.storage.follow(key, store.v, (batch) => void store.lock.run(() => this.committer.adopt(store, batch)),
+        () => this.committer.restoreSoon(store));
     }
     return store;
   }
@@ -270,7 +261,7 @@ export class Hub extends EventEmitter implements Runtime {
       // A member kept in memory only would lose its state: only one never written may go.
       if (store.id === undefined || store.lastUsed > before || !store.idle() || (store.key === undefined && store.v > 0)) continue;
       store.unfollow?.();
-      this.logBytes -= store.clearLog();
+      this.committer.forget(store);
       this.stores.delete(store.name);
     }
   }
@@ -300,7 +291,7 @@ export class Hub extends EventEmitter implements Runtime {
       return store.lock.run(async () => {
         await check(store, ops, this.maxDepth);
         // Lost the race to another node: catch up (done by commit) and check again against the new state.
-        return this.commit([{ store, ops }], id, sender, () => check(store, ops, this.maxDepth));
+        return this.committer.commit([{ store, ops }], id, sender, () => check(store, ops, this.maxDepth));
       });
     });
   }
@@ -323,152 +314,6 @@ export class Hub extends EventEmitter implements Runtime {
     }
   }
 
-  /**
-   * Stores and applies checked batches to one or more stores as one transaction (all or
-   * nothing, in storage too). Call holding the locks of every store in `parts`. When another
-   * node committed first, catches up and calls `onConflict` (which re-checks, or throws
-   * {@link Rerun} for an action) before trying again. Resolves false if storage says the
-   * sender's batch was committed before (by another node).
-   */
-  private async commit(parts: { store: HubStore; ops: Op[] }[], id: string, sender: Sender | undefined, onConflict: () => Promise<void>): Promise<boolean> {
-    const started = performance.now();
-    for (let attempt = 0; ; attempt++) {
-      const stored: AppendPart[] = [];
-      for (const { store, ops } of parts) {
-        if (store.key === undefined) continue;
-        // A new store's initial state goes to storage before its first batch (see `open`).
-        if (!store.stored) {
-          await this.unavailable(this.storage.compact(store.key, store.replica.confirmed, store.v));
-          store.stored = true;
-        }
-        stored.push({ store: store.key, batch: { v: store.v + 1, ops, ...(sender ? { id } : {}) } });
-      }
-      try {
-        if (stored.length) await this.storage.append(stored, sender && { id: sender.client, seq: sender.seq });
-        break;
-      } catch (err) {
-        if (isTwinError(err) && err.code === ErrorCode.DUPLICATE) return false;
-        if (isTwinError(err) && err.code !== ErrorCode.CONFLICT && err.code !== ErrorCode.INTERNAL && err.expose) throw new Repeated(err);
-        if (!isTwinError(err) || err.code !== ErrorCode.CONFLICT) throw this.storageTrouble(err);
-        if (attempt >= MAX_CONFLICT_RETRIES) {
-          throw new TwinError(ErrorCode.UNAVAILABLE, 'Other servers keep writing this store first; try again.');
-        }
-        // Losing again and again means others write as fast as we can catch up: step back a
-        // random moment (before catching up, so we retry fresh), as Ethernet does.
-        if (attempt > 0) await delay(Math.random() * Math.min(CONFLICT_BACKOFF_MAX_MS, 2 ** attempt));
-        for (const { store } of parts) {
-          if (store.key === undefined) continue;
-          const known = store.v;
-          await this.unavailable(this.catchUp(store));
-          // Nothing was stored after our version, yet the next one was refused: storage is
-          // behind us (it lost data: a Redis restarted without persistence). Put back what we hold.
-          if (store.v === known) await this.unavailable(this.restore(store));
-        }
-        await onConflict();
-      }
-    }
-    for (const { store, ops } of parts) this.apply(store, { v: store.v + 1, ops, id }, sender?.client);
-    if (sender) this.records.committed(sender.client, sender.seq);
-    const ms = performance.now() - started;
-    for (const { store } of parts) {
-      this.emit('commit', { store: store.name, family: store.def.name, ms });
-      this.compactSometimes(store);
-    }
-    return true;
-  }
-
-  /** Makes a stored batch the store's new version and tells every subscriber. */
-  private apply(store: HubStore, batch: StoredBatch, client: string | undefined): void {
-    store.lastUsed = Date.now();
-    // The replica's own pending batch (server code's writes, an action's) is recognized by its id.
-    if (!store.replica.receive(batch.v, batch.ops, batch.id)) {
-      // Only a batch from another node can fail here (ours were checked): this node diverged.
-      this.logger.warn(`diverged:${store.name}`, `Store ${store.name}: batch ${batch.v} does not apply here; reloading it from storage.`);
-      void store.lock.run(() => this.reload(store)).catch((err) => this.storageTrouble(err));
-      return;
-    }
-    const publicText = JSON.stringify({ t: 'sync', store: store.name, v: batch.v, ops: batch.ops });
-    const entry: Entry = {
-      ...batch,
-      client,
-      public: Buffer.from(publicText),
-      own: client && batch.id ? Buffer.from(`${publicText.slice(0, -1)},"id":${JSON.stringify(batch.id)}}`) : undefined,
-    };
-    this.logBytes += store.record(entry, this.bounds);
-    if (this.logBytes > this.hubLogBytes) this.trimLogs();
-    for (const subscriber of store.subscribers) {
-      subscriber.enqueue(client && subscriber.client === client && entry.own ? entry.own : entry.public);
-    }
-  }
-
-  /** Halves every store's log until the hub is within its log budget (clients behind get snapshots). */
-  private trimLogs(): void {
-    for (const store of this.stores.values()) {
-      this.logBytes -= store.trim(Math.floor(store.log.length / 2), store.logBytes / 2);
-      if (this.logBytes <= this.hubLogBytes / 2) return;
-    }
-  }
-
-  private compactSometimes(store: HubStore): void {
-    if (store.key === undefined || ++store.sinceCompact < COMPACT_EVERY) return;
-    store.sinceCompact = 0;
-    this.storage.compact(store.key, store.replica.confirmed, store.v).catch((err) => {
-      this.logger.warn(`compact:${store.name}`, `Compacting store ${store.name} failed; its log grows until the next try.`, err);
-    });
-  }
-
-  /** {@link restore} from outside a commit (storage told us it lost data), retried with backoff while storage is unreachable. */
-  private restoreSoon(store: HubStore, attempt = 0): void {
-    store.lock.run(() => this.restore(store)).catch((err) => {
-      if (this.closed || attempt + 1 >= RESTORE_ATTEMPTS) {
-        this.logger.error(`restore:${store.name}`, `Could not restore store ${store.name} to storage after ${attempt + 1} attempts.`, err);
-        return;
-      }
-      setTimeout(() => this.restoreSoon(store, attempt + 1), Math.min(RESTORE_RETRY_MAX_MS, RESTORE_RETRY_BASE_MS * 2 ** attempt)).unref();
-    });
-  }
-
-  /** Writes what this node holds of `store` (and of client records) back to storage if storage is behind it (it lost data). */
-  private async restore(store: HubStore): Promise<void> {
-    if (!this.storage.restore) return;
-    await this.storage.restoreClients?.(this.records.held());
-    const restored = await this.storage.restore(store.key!, { value: store.replica.confirmed, v: store.v });
-    this.logger.warn(`restored:${store.name}`, `Storage was behind store ${store.name} at version ${store.v}; ${restored ? 'restored it' : 'another node restored it'}.`);
-  }
-
-  /** Applies batches other nodes stored that this node has not seen yet. */
-  private async catchUp(store: HubStore): Promise<void> {
-    const missed = await this.storage.since(store.key!, store.v);
-    if (missed) {
-      for (const batch of missed) this.adoptNow(store, batch);
-      return;
-    }
-    await this.reload(store);
-  }
-
-  /** Replaces what this node holds of `store` with what storage holds, and tells every subscriber. */
-  private async reload(store: HubStore): Promise<void> {
-    const stored = await this.storage.load(store.key!);
-    if (!stored) return;
-    store.replica.reset(stored.value, stored.v);
-    this.logBytes -= store.clearLog();
-    for (const subscriber of store.subscribers) subscriber.enqueue(store.snapshot());
-  }
-
-  /** A batch from storage (another node's, or our own coming back), holding the store's lock. */
-  private async adopt(store: HubStore, batch: StoredBatch): Promise<void> {
-    if (batch.v <= store.v) return;
-    if (batch.v !== store.v + 1) await this.catchUp(store);
-    else this.adoptNow(store, batch);
-  }
-
-  private adoptNow(store: HubStore, batch: StoredBatch): void {
-    if (batch.v !== store.v + 1) return;
-    const sender = batch.id && !batch.id.startsWith('~') ? parseBatchId(batch.id) : undefined;
-    if (sender) this.records.committed(sender.client, sender.seq);
-    this.apply(store, batch, sender?.client);
-  }
-
   /** Commits a turn's worth of writes made by server code. */
   private async commitServerBatch(replica: Replica, batch: Batch): Promise<void> {
     const store = this.stores.get(replica.name);
@@ -476,29 +321,13 @@ export class Hub extends EventEmitter implements Runtime {
       if (!store) throw new TwinError(ErrorCode.STORE, `Store ${JSON.stringify(replica.name)} is not loaded.`);
       await store.lock.run(async () => {
         await check(store, batch.ops, this.maxDepth);
-        await this.commit([{ store, ops: batch.ops }], batch.id, undefined, () => check(store, batch.ops, this.maxDepth));
+        await this.committer.commit([{ store, ops: batch.ops }], batch.id, undefined, () => check(store, batch.ops, this.maxDepth));
       });
     } catch (err) {
       const error = err instanceof Repeated ? err.error : asTwinError(err);
       replica.reject(batch.id, error);
       this.logger.warn(`server-write:${replica.name}:${error.code}`, `A write by server code to ${replica.name} was refused: ${error.message}`);
       if (this.listenerCount('error')) this.emit('error', error);
-    }
-  }
-
-  /** Storage failed (not a conflict): the client may retry; whoever runs the server hears of it. */
-  private storageTrouble(err: unknown): TwinError {
-    this.logger.error('storage', 'Storage failed; the batch was refused, and its client will send it again.', err);
-    if (this.listenerCount('error')) this.emit('error', err);
-    return new TwinError(ErrorCode.UNAVAILABLE, 'The server cannot store this right now; it will be sent again.', { cause: err });
-  }
-
-  /** Awaits a storage call, turning its failure into {@link storageTrouble}. */
-  private async unavailable<T>(work: Promise<T>): Promise<T> {
-    try {
-      return await work;
-    } catch (err) {
-      throw this.storageTrouble(err);
     }
   }
 
@@ -535,7 +364,7 @@ export class Hub extends EventEmitter implements Runtime {
           const store = attempt < MAX_STORE_RETRIES ? await this.load(outcome.missing, { user: origin.user }) : undefined;
           if (!store) throw new TwinError(ErrorCode.STORE, `The action ${JSON.stringify(def.name)} uses store ${JSON.stringify(outcome.missing)}, which does not exist.`);
           need.add(store);
-        } else if (++conflicts > MAX_CONFLICT_RETRIES) {
+        } else if (++conflicts > MAX_ACTION_RERUNS) {
           throw new TwinError(ErrorCode.UNAVAILABLE, `The action ${JSON.stringify(def.name)} kept losing the race to other servers; try again.`);
         }
       }
@@ -557,7 +386,7 @@ export class Hub extends EventEmitter implements Runtime {
       throw isTwinError(err) && err.expose ? err
         : new TwinError(ErrorCode.ACTION_FAILED, exposedMessage(err) ?? `The action ${JSON.stringify(def.name)} failed.`, { cause: err });
     }
-    const parts: { store: HubStore; ops: Op[] }[] = [];
+    const parts: Part[] = [];
     for (const [replica, batch] of ctx.batches) {
       const store = this.stores.get(replica.name);
       if (store && batch.ops.length) parts.push({ store, ops: batch.ops });
@@ -565,7 +394,7 @@ export class Hub extends EventEmitter implements Runtime {
     }
     try {
       for (const { store, ops } of parts) await check(store, ops, this.maxDepth);
-      if (parts.length && !(await this.commit(parts, id, sender, () => Promise.reject(new Rerun())))) {
+      if (parts.length && !(await this.committer.commit(parts, id, sender, () => Promise.reject(new Rerun())))) {
         dropAll();
         return { value: null, stores: [] };
       }
@@ -615,38 +444,6 @@ class NeedsStore extends TwinError {
   }
 }
 
-/** An action's commit lost the race to another node: run it again on the caught-up state. */
-class Rerun extends Error {}
-
-/** A refusal read from a client's record: sent again, not recorded again. */
-class Repeated extends Error {
-  readonly error: TwinError;
-  constructor(error: TwinError) {
-    super(error.message);
-    this.error = error;
-  }
-}
-
-/**
- * Checks that `ops` apply to the store's committed state and that the result satisfies its
- * schema, changing nothing; throws the coded reason otherwise (TWIN_ERR_SCHEMA naming the
- * first issue). Without a schema the ops are tried in place and undone, at the cost of the ops
- * alone; a schema reads a whole state anyway, so it gets a copy-on-write draft.
- */
-async function check(store: HubStore, ops: readonly Op[], maxDepth: number | undefined): Promise<void> {
-  const schema = store.def.options.schema;
-  if (!schema) {
-    applyOpsInPlace(store.replica.confirmed as JsonObject, ops, maxDepth)();
-    return;
-  }
-  const result = await schema['~standard'].validate(applyOps(store.replica.confirmed, ops, maxDepth));
-  if (result.issues) {
-    const issue = result.issues[0]!;
-    const path = (issue.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)) as (string | number)[];
-    throw new TwinError(ErrorCode.SCHEMA, `The write breaks the schema of store ${JSON.stringify(store.name)} at ${formatPath(path)}: ${issue.message}`);
-  }
-}
-
 /** The message of an error an app marked as safe to show (`expose: true`), if it is one. */
 function exposedMessage(err: unknown): string | undefined {
   return err instanceof Error && (err as { expose?: unknown }).expose === true ? err.message : undefined;
@@ -656,8 +453,4 @@ function exposedMessage(err: unknown): string | undefined {
 export function asTwinError(err: unknown): TwinError {
   if (isTwinError(err)) return err;
   return new TwinError(ErrorCode.INTERNAL, err instanceof Error ? err.message : String(err), { cause: err, expose: false });
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

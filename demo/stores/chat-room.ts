@@ -18,13 +18,15 @@ export const MAX_AUTHOR_LENGTH = 40;
 /** Who wrote a message sent without a name. */
 export const ANONYMOUS = 'anonymous';
 
+// The room's rules (length, author, the server's clock) live in send_msg: clients change the
+// room only through it, never with ops of their own (which could wipe it, or post as anyone).
 export const $chatRoom = app.shared(function chat_room() {
   return {
     messages: [] as Message[],
     /** Tabs reading the room now; kept by the server (see demo/app.ts). */
     active_users: 0,
   };
-});
+}, { clientWrites: false });
 
 /**
  * A message from what a user typed: trimmed, stamped, and refused (with a reason the sender

@@ -15,9 +15,11 @@ export const GameStateSchema = v.object({
   ),
 });
 
+// Clients may set the score themselves (the page's number field does): its rule is the schema,
+// which the server checks on every write, whoever makes it.
 export const $gameState = app.shared('game_state', () => ({ score: 0 }), { schema: GameStateSchema });
 
 /** +1, as a commutative add: when many people click at once, every click counts. */
 export const scorePoint = app.action(function score_point() {
   increment($gameState, 'score');
-});
+}, { optimistic: true });

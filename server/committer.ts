@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module committer
+ * How a checked batch becomes a store's next version: appended to storage (several stores'
+ * at once for an action, with the sender's client record, all or nothing), applied to the
+ * store's replica, logged for catch-up and broadcast, serialized once, to every subscriber.
+ * It also keeps each store in step with storage when other nodes write it: their batches are
+ * adopted in order, a node that lost a race catches up and tries again, and a storage that
+ * lost data (a Redis restarted empty) is given back what this node holds.
+ *
+ * Every method that touches a store expects its caller to hold that store's lock.
+ */
+import type { EventEmitter } from 'node:events';
+import { ErrorCode, isTwinError, TwinError } from '../src/errors.js';
+import { formatPath } from '../src/json.js';
+import type { JsonObject } from '../src/json.js';
+import { applyOps, applyOpsInPlace } from '../src/ops.js';
+import type { Op } from '../src/ops.js';
+import { parseBatchId } from '../src/protocol.js';
+import type { ClientRecords } from './client-records.js';
+import type { Entry, HubStore, LogBounds } from './hub-store.js';
+import type { RateLimitedLogger } from './logger.js';
+import type { AppendPart, StorageAdapter, StoredBatch } from './storage.js';
+
+/** A snapshot is written to storage every this many batches. */
+const COMPACT_EVERY = 500;
+/** Attempts at a commit that keeps losing the race to other nodes before giving up (retryably). */
+const MAX_CONFLICT_RETRIES = 20;
+/** The longest random pause before a retry that lost the race again. */
+const CONFLICT_BACKOFF_MAX_MS = 50;
+/** Attempts, and their backoff, at writing a store back to a storage that lost it. */
+const RESTORE_ATTEMPTS = 20;
+const RESTORE_RETRY_BASE_MS = 50;
+const RESTORE_RETRY_MAX_MS = 1_000;
+
+/** A client's batch or call: whose, and which. */
+export interface Sender {
+  readonly client: string;
+  readonly seq: number;
+}
+
+/** One store's part of a commit. */
+export interface Part {
+  readonly store: HubStore;
+  readonly ops: Op[];
+}
+
+/** What the committer needs from the hub it works for. */
+export interface CommitterOptions {
+  readonly storage: StorageAdapter;
+  readonly records: ClientRecords;
+  readonly logger: RateLimitedLogger;
+  /** Where `commit` and `error` events go (the hub). */
+  readonly events: EventEmitter;
+  /** The catch-up log's bounds, per store and for the whole hub (`hubBytes`). */
+  readonly bounds: LogBounds & { readonly hubBytes: number };
+  /** Every store loaded now (to trim their logs when the hub's is too large). */
+  readonly stores: () => Iterable<HubStore>;
+  /** Whether the hub is closing (restores stop retrying then). */
+  readonly closed: () => boolean;
+}
+
+export class Committer {
+  private readonly storage: StorageAdapter;
+  private readonly records: ClientRecords;
+  private readonly logger: RateLimitedLogger;
+  private readonly events: EventEmitter;
+  private readonly bounds: LogBounds & { readonly hubBytes: number };
+  private readonly stores: () => Iterable<HubStore>;
+  private readonly closed: () => boolean;
+  /** Bytes held by every store's catch-up log. */
+  private logBytes = 0;
+
+  constructor(options: CommitterOptions) {
+    this.storage = options.storage;
+    this.records = options.records;
+    this.logger = options.logger;
+    this.events = options.events;
+    this.bounds = options.bounds;
+    this.stores = options.stores;
+    this.closed = options.closed;
+  }
+
+  /** A store leaves memory: its log no longer counts. */
+  forget(store: HubStore): void {
+    this.logBytes -= store.clearLog();
+  }
+
+  /**
+   * Stores and applies checked batches to one or more stores as one transaction (all or
+   * nothing, in storage too). Call holding the locks of every store in `parts`. When another
+   * node committed first, catches up and calls `onConflict` (which re-checks, or throws
+   * {@link Rerun} for an action) before trying again. Resolves false if storage says the
+   * sender's batch was committed before (by another node).
+   */
+  async commit(parts: Part[], id: string, sender: Sender | undefined, onConflict: () => Promise<void>): Promise<boolean> {
+    const started = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      const stored: AppendPart[] = [];
+      for (const { store, ops } of parts) {
+        if (store.key === undefined) continue;
+        // A new store's initial state goes to storage before its first batch (see `open`).
+        if (!store.stored) {
+          await this.unavailable(this.storage.compact(store.key, store.replica.confirmed, store.v));
+          store.stored = true;
+        }
+        stored.push({ store: store.key, batch: { v: store.v + 1, ops, ...(sender ? { id } : {}) } });
+      }
+      try {
+        if (stored.length) await this.storage.append(stored, sender && { id: sender.client, seq: sender.seq });
+        break;
+      } catch (err) {
+        if (isTwinError(err) && err.code === ErrorCode.DUPLICATE) return false;
+        if (isTwinError(err) && err.code !== ErrorCode.CONFLICT && err.code !== ErrorCode.INTERNAL && err.expose) throw new Repeated(err);
+        if (!isTwinError(err) || err.code !== ErrorCode.CONFLICT) throw this.storageTrouble(err);
+        if (attempt >= MAX_CONFLICT_RETRIES) {
+          throw new TwinError(ErrorCode.UNAVAILABLE, 'Other servers keep writing this store first; try again.');
+        }
+        // Losing again and again means others write as fast as we can catch up: step back a
+        // random moment (before catching up, so we retry fresh), as Ethernet does.
+        if (attempt > 0) await delay(Math.random() * Math.min(CONFLICT_BACKOFF_MAX_MS, 2 ** attempt));
+        for (const { store } of parts) {
+          if (store.key === undefined) continue;
+          const known = store.v;
+          await this.unavailable(this.catchUp(store));
+          // Nothing was stored after our version, yet the next one was refused: storage is
+          // behind us (it lost data: a Redis restarted without persistence). Put back what we hold.
+          if (store.v === known) await this.unavailable(this.restore(store));
+        }
+        await onConflict();
+      }
+    }
+    for (const { store, ops } of parts) this.apply(store, { v: store.v + 1, ops, id }, sender?.client);
+    if (sender) this.records.committed(sender.client, sender.seq);
+    const ms = performance.now() - started;
+    for (const { store } of parts) {
+      this.events.emit('commit', { store: store.name, family: store.def.name, ms });
+      this.compactSometimes(store);
+    }
+    return true;
+  }
+
+  /** Makes a stored batch the store's new version and tells every subscriber. */
+  private apply(store: HubStore, batch: StoredBatch, client: string | undefined): void {
+    store.lastUsed = Date.now();
+    // The replica's own pending batch (server code's writes, an action's) is recognized by its id.
+    if (!store.replica.receive(batch.v, batch.ops, batch.id)) {
+      // Only a batch from another node can fail here (ours were checked): this node diverged.
+      this.logger.warn(`diverged:${store.name}`, `Store ${store.name}: batch ${batch.v} does not apply here; reloading it from storage.`);
+      void store.lock.run(() => this.reload(store)).catch((err) => this.storageTrouble(err));
+      return;
+    }
+    const publicText = JSON.stringify({ t: 'sync', store: store.name, v: batch.v, ops: batch.ops });
+    const entry: Entry = {
+      ...batch,
+      client,
+      public: Buffer.from(publicText),
+      own: client && batch.id ? Buffer.from(`${publicText.slice(0, -1)},"id":${JSON.stringify(batch.id)}}`) : undefined,
+    };
+    this.logBytes += store.record(entry, this.bounds);
+    if (this.logBytes > this.bounds.hubBytes) this.trimLogs();
+    for (const subscriber of store.subscribers) {
+      subscriber.enqueue(client && subscriber.client === client && entry.own ? entry.own : entry.public);
+    }
+  }
+
+  /** Halves every store's log until the hub is within its log budget (clients behind get snapshots). */
+  private trimLogs(): void {
+    for (const store of this.stores()) {
+      this.logBytes -= store.trim(Math.floor(store.log.length / 2), store.logBytes / 2);
+      if (this.logBytes <= this.bounds.hubBytes / 2) return;
+    }
+  }
+
+  private compactSometimes(store: HubStore): void {
+    if (store.key === undefined || ++store.sinceCompact < COMPACT_EVERY) return;
+    store.sinceCompact = 0;
+    this.storage.compact(store.key, store.replica.confirmed, store.v).catch((err) => {
+      this.logger.warn(`compact:${store.name}`, `Compacting store ${store.name} failed; its log grows until the next try.`, err);
+    });
+  }
+
+  /** {@link restore} from outside a commit (storage told us it lost data), retried with backoff while storage is unreachable. */
+  restoreSoon(store: HubStore, attempt = 0): void {
+    store.lock.run(() => this.restore(store)).catch((err) => {
+      if (this.closed() || attempt + 1 >= RESTORE_ATTEMPTS) {
+        this.logger.error(`restore:${store.name}`, `Could not restore store ${store.name} to storage after ${attempt + 1} attempts.`, err);
+        return;
+      }
+      setTimeout(() => this.restoreSoon(store, attempt + 1), Math.min(RESTORE_RETRY_MAX_MS, RESTORE_RETRY_BASE_MS * 2 ** attempt)).unref();
+    });
+  }
+
+  /** Writes what this node holds of `store` (and of client records) back to storage if storage is behind it (it lost data). */
+  private async restore(store: HubStore): Promise<void> {
+    if (!this.storage.restore) return;
+    await this.storage.restoreClients?.(this.records.held());
+    const restored = await this.storage.restore(store.key!, { value: store.replica.confirmed, v: store.v });
+    this.logger.warn(`restored:${store.name}`, `Storage was behind store ${store.name} at version ${store.v}; ${restored ? 'restored it' : 'another node restored it'}.`);
+  }
+
+  /** Applies batches other nodes stored that this node has not seen yet. */
+  private async catchUp(store: HubStore): Promise<void> {
+    const missed = await this.storage.since(store.key!, store.v);
+    if (missed) {
+      for (const batch of missed) this.adoptNow(store, batch);
+      return;
+    }
+    await this.reload(store);
+  }
+
+  /** Replaces what this node holds of `store` with what storage holds, and tells every subscriber. */
+  private async reload(store: HubStore): Promise<void> {
+    const stored = await this.storage.load(store.key!);
+    if (!stored) return;
+    store.replica.reset(stored.value, stored.v);
+    this.logBytes -= store.clearLog();
+    for (const subscriber of store.subscribers) subscriber.enqueue(store.snapshot());
+  }
+
+  /** A batch from storage (another node's, or our own coming back), holding the store's lock. */
+  async adopt(store: HubStore, batch: StoredBatch): Promise<void> {
+    if (batch.v <= store.v) return;
+    if (batch.v !== store.v + 1) await this.catchUp(store);
+    else this.adoptNow(store, batch);
+  }
+
+  private adoptNow(store: HubStore, batch: StoredBatch): void {
+    if (batch.v !== store.v + 1) return;
+    const sender = batch.id && !batch.id.startsWith('~') ? parseBatchId(batch.id) : undefined;
+    if (sender) this.records.committed(sender.client, sender.seq);
+    this.apply(store, batch, sender?.client);
+  }
+
+  /** Storage failed (not a conflict): the client may retry; whoever runs the server hears of it. */
+  private storageTrouble(err: unknown): TwinError {
+    this.logger.error('storage', 'Storage failed; the batch was refused, and its client will send it again.', err);
+    if (this.events.listenerCount('error')) this.events.emit('error', err);
+    return new TwinError(ErrorCode.UNAVAILABLE, 'The server cannot store this right now; it will be sent again.', { cause: err });
+  }
+
+  /** Awaits a storage call, turning its failure into {@link storageTrouble}. */
+  private async unavailable<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (err) {
+      throw this.storageTrouble(err);
+    }
+  }
+
+}
+
+/** An action's commit lost the race to another node: run it again on the caught-up state. */
+export class Rerun extends Error {}
+
+/** A refusal read from a client's record: sent again, not recorded again. */
+export class Repeated extends Error {
+  readonly error: TwinError;
+  constructor(error: TwinError) {
+    super(error.message);
+    this.error = error;
+  }
+}
+
+/**
+ * Checks that `ops` apply to the store's committed state and that the result satisfies its
+ * schema, changing nothing; throws the coded reason otherwise (TWIN_ERR_SCHEMA naming the
+ * first issue). Without a schema the ops are tried in place and undone, at the cost of the ops
+ * alone; a schema reads a whole state anyway, so it gets a copy-on-write draft.
+ */
+export async function check(store: HubStore, ops: readonly Op[], maxDepth: number | undefined): Promise<void> {
+  const schema = store.def.options.schema;
+  if (!schema) {
+    applyOpsInPlace(store.replica.confirmed as JsonObject, ops, maxDepth)();
+    return;
+  }
+  const result = await schema['~standard'].validate(applyOps(store.replica.confirmed, ops, maxDepth));
+  if (result.issues) {
+    const issue = result.issues[0]!;
+    const path = (issue.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)) as (string | number)[];
+    throw new TwinError(ErrorCode.SCHEMA, `The write breaks the schema of store ${JSON.stringify(store.name)} at ${formatPath(path)}: ${issue.message}`);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
