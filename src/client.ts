@@ -19,13 +19,14 @@ import type { ActionDef, StoreDef } from './define.js';
 import { handleFor, initialValue } from './define.js';
 import { DEV_MODE } from './dev.js';
 import { ErrorCode, TwinError, twinError } from './errors.js';
-import { deepFreeze, isPlainObject } from './json.js';
+import { deepFreeze } from './json.js';
 import type { Json } from './json.js';
 import { createLink, utf8Length } from './link.js';
+import { createLocalStores } from './local-stores.js';
 import type { ConnectionState, Link, WebSocketClass } from './link.js';
 import { PROTOCOL_VERSION, WS_PATH } from './protocol.js';
 import type { Call, OpMessage, ServerMessage } from './protocol.js';
-import { deepCopy, Replica } from './replica.js';
+import { Replica } from './replica.js';
 import type { Batch, ReplicaHost } from './replica.js';
 import type { Runtime, StoreStatus } from './runtime.js';
 import { pageRuntime, setPageRuntimeFactory } from './runtime.js';
@@ -69,7 +70,6 @@ const RETRY_MIN_DELAY = 250;
 const RETRY_MAX_DELAY = 5000;
 /** A store is unsubscribed this long after it loses its last watcher (a re-render must not churn). */
 const UNSUB_GRACE = 1000;
-const PERSIST_PREFIX = 'twin:';
 /** Stores named in a hello (well below any server's `maxSubs`); the rest are subscribed after the welcome. */
 const HELLO_SUBS = 64;
 
@@ -158,9 +158,8 @@ function createCore(client: Client, options: ClientOptions): Core {
   const subscribed = new Set<Replica>();
   const calls = new Map<string, PendingCall>();
   const unsubTimers = new Map<Replica, ReturnType<typeof setTimeout>>();
-  /** Where each local store persists (undefined: nowhere). */
-  const areas = new Map<string, Storage | undefined>();
   const hydration = options.hydration ?? readHydration();
+  const locals = createLocalStores(hydration, options.storage, (name, value) => replicas.get(name)?.reset(value, 0));
   let seq = 0;
   /** The lowest seq refused for now, to send again (with everything after it) when the timer fires. */
   let retryFrom = Infinity;
@@ -208,14 +207,7 @@ function createCore(client: Client, options: ClientOptions): Core {
         else link.send(message);
         return;
       }
-      try {
-        areas.get(replica.name)?.setItem(PERSIST_PREFIX + replica.name, JSON.stringify(replica.root));
-      } catch (err) {
-        // A full or forbidden storage must not break the page: say so once, and keep the
-        // store in memory from now on (instead of failing, and warning, at every write).
-        areas.set(replica.name, undefined);
-        console.warn(DEV_MODE ? `[twin-state] Could not persist local store ${JSON.stringify(replica.name)}; it is kept in memory only:` : `[twin-state] ${replica.name}`, err);
-      }
+      locals.persist(replica);
     },
     watched: (replica, watched) => {
       if (replica.local) return;
@@ -339,47 +331,6 @@ function createCore(client: Client, options: ClientOptions): Core {
     }
   };
 
-  /** The first value of the local store `name`: what was persisted, else hydrated, else `init`. */
-  const restore = (name: string, def: StoreDef | undefined): Json => {
-    const hydrated = hydration.local?.[name];
-    const fallback = hydrated?.value ?? (def ? initialValue(def) : {});
-    const persist = def ? def.options.persist : hydrated?.persist;
-    let area: Storage | undefined;
-    try {
-      area = persist === 'local' ? options.storage?.local ?? localStorage : persist === 'session' ? options.storage?.session ?? sessionStorage : undefined;
-    } catch {
-      // Storage access can throw (sandboxed frames, disabled cookies): keep it in memory.
-    }
-    areas.set(name, area);
-    const text = area?.getItem(PERSIST_PREFIX + name);
-    if (text == null) return fallback;
-    /** Forgets the stored value, once found corrupted or refused by the store's schema. */
-    const discard = () => {
-      console.warn(DEV_MODE ? `[twin-state] The stored value of local store ${JSON.stringify(name)} is corrupted or fails its schema; using its default.` : `[twin-state] corrupted ${name}`);
-      area!.removeItem(PERSIST_PREFIX + name);
-    };
-    try {
-      const value = JSON.parse(text) as Json;
-      if (isPlainObject(value)) {
-        const checked = def?.options.schema?.['~standard'].validate(value);
-        if (checked instanceof Promise) {
-          // An async schema answers later: show the stored value meanwhile, the default if refused.
-          void checked.then((result) => {
-            if (!result.issues) return;
-            discard();
-            replicas.get(name)?.reset(deepCopy(fallback), 0);
-          });
-          return value;
-        }
-        if (!checked?.issues) return value;
-      }
-    } catch {
-      // Not JSON: discarded below.
-    }
-    discard();
-    return fallback;
-  };
-
   const status = (replica: Replica): StoreStatus => {
     replica.trackAll();
     const error = replica.lastError;
@@ -399,7 +350,7 @@ function createCore(client: Client, options: ClientOptions): Core {
       let replica = replicas.get(name);
       if (replica) return replica;
       if (def ? def.kind === 'local' : hydration.local?.[name] !== undefined) {
-        replica = new Replica(name, restore(name, def), 0, host, { local: true });
+        replica = new Replica(name, locals.restore(name, def), 0, host, { local: true });
         replicas.set(name, replica);
       } else {
         const hydrated = hydration.shared?.[name];
