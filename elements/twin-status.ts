@@ -7,12 +7,13 @@ import { pageClient } from '../src/index.js';
 import { define, setText, TwinElement, watchValue } from './internal.js';
 
 /**
- * Shows the state of the page's connection — `connecting`, `online` or `offline` — as its
- * text and as its `state` attribute, for styling. It opens the connection if the page has
- * not yet needed it (a page with local stores only, say):
+ * Shows the state of the page's connection — `connecting`, `online`, `offline`, or `refused`
+ * when the server will not take this page (its Origin, or `auth`; `<twin-error>` says why) —
+ * as its text and as its `state` attribute, for styling. It opens the connection if the page
+ * has not yet needed it (a page with local stores only, say):
  *
  * ```html
- * <style>twin-status[state=offline] { color: crimson }</style>
+ * <style>twin-status[state=offline], twin-status[state=refused] { color: crimson }</style>
  * <twin-status></twin-status>
  * ```
  */
