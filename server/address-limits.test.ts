@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
+import WebSocket from 'ws';
 import { defineApp, ErrorCode } from '../src/index.js';
 import { CloseCode, parseCloseReason } from '../src/close-codes.js';
 import { addressKey, AddressLimits, clientAddress } from './address-limits.js';
@@ -159,6 +160,29 @@ describe('twin({ limits, trustProxy }): per address', () => {
     assert.ok(over !== 'welcome' && over.code === CloseCode.TRY_LATER && parseCloseReason(over.reason).code === ErrorCode.OVERLOAD);
     assert.equal(srv.server.connectionCount, 2);
     assert.match(logger.lines[0]?.text ?? '', /maxConnections/);
+  });
+
+  it('a flood of connections from one address: the cap holds, the rest are refused by code, another client is served', async (t) => {
+    const CAP = 20;
+    const FLOOD = 200;
+    const srv = await serve(t, { trustProxy: true, limits: { maxConnectionsPerAddress: CAP } });
+    const flooder = { headers: { 'X-Forwarded-For': '198.51.100.66' } };
+    const healthy = await srv.raw({ headers: { 'X-Forwarded-For': '203.0.113.9' } });
+    await healthy.hello(undefined, { board: 0 });
+    const sockets = Array.from({ length: FLOOD }, () => new WebSocket(srv.url, flooder));
+    const endings = sockets.map((ws) => new Promise<number | 'open'>((resolve) => {
+      ws.on('error', () => undefined);
+      ws.once('close', (code: number) => resolve(code));
+      ws.once('open', () => setTimeout(() => ws.readyState === WebSocket.OPEN && resolve('open'), 200));
+    }));
+    const results = await Promise.all(endings);
+    assert.equal(results.filter((r) => r === 'open').length, CAP, 'exactly the cap stays open');
+    assert.equal(results.filter((r) => r === CloseCode.TRY_LATER).length, FLOOD - CAP, 'the rest: 1013');
+    healthy.send({ t: 'op', id: `${healthy.clientId}:1`, store: 'board', ops: [{ op: 'add', path: ['n'], delta: 1 }] });
+    await healthy.next((m) => m.t === 'sync' && m.id === `${healthy.clientId}:1`);
+    for (const ws of sockets) ws.terminate();
+    await until(() => srv.server.connectionCount === 1, 'the flood to be gone');
+    assert.equal(await greeting(srv.url, flooder), 'welcome', 'the address may connect again');
   });
 
   it('counts the X-Forwarded-For address with trustProxy, and ignores the header without it', async (t) => {
