@@ -21,6 +21,15 @@ const VARIANTS = [
   ['signal-polyfill alone', `export { Signal } from 'signal-polyfill';`],
   ['the runtime a plain page needs, no elements', `export { Signal, store, connect, call } from '${CORE}';`],
   ['the elements and that runtime, no script API', `export { Signal } from '${CORE}'; export * from '${root}elements/index.ts';`],
+  // Issue 12's "core page": what a page using only these elements would load if the rest
+  // (twin-list, the script API beyond connect/store/call) came in chunks on first use.
+  ['core page: bind/show/status/error/action', `
+    export { call, connect, store } from '${CORE}';
+    export { TwinBindElement } from '${ELEMENT('twin-bind')}';
+    export { TwinShowElement } from '${ELEMENT('twin-show')}';
+    export { TwinStatusElement } from '${ELEMENT('twin-status')}';
+    export { TwinErrorElement } from '${ELEMENT('twin-error')}';
+    export { runAction } from '${ELEMENT('actions')}';`],
   ['without the extras beyond DESIGN §1', `
     export { call, computed, connect, defineApp, effect, ErrorCode, increment, isTwinError, Signal, signalOf,
       snapshot, status, store, subscribe, TwinError } from '${CORE}';
@@ -55,7 +64,7 @@ async function measure(input, extra = []) {
 const format = (n) => n.toLocaleString('en').padStart(7);
 const full = await measure(twin.input);
 console.log(`${'bundle'.padEnd(46)} ${'min B'.padStart(7)} ${'gzip B'.padStart(7)} ${'full − this'.padStart(12)}`);
-console.log(`${'dist/twin.js, everything'.padEnd(46)} ${format(full.min)} ${format(full.gzip)}`);
+console.log(`${'dist/twin.min.js (= twin.js), all-in'.padEnd(46)} ${format(full.min)} ${format(full.gzip)}`);
 for (const [label, source] of VARIANTS) {
   const size = await measure('\0entry', [entry(source)]);
   console.log(`${label.padEnd(46)} ${format(size.min)} ${format(size.gzip)} ${format(full.gzip - size.gzip).padStart(12)}`);
