@@ -5,7 +5,10 @@
  * client in sync. This entry only re-exports.
  */
 export { twin, TwinServer, DEFAULT_SERVER_LIMITS } from './twin.js';
-export type { ClientEvent, RequestInfo, TwinOptions } from './twin.js';
+export type { ClientEvent, RequestInfo, ServerStatus, TwinLimits, TwinOptions } from './twin.js';
+export type { Logger } from './logger.js';
+export type { OriginsOption } from './origins.js';
+export type { TwinMetrics } from './metrics.js';
 export type { ServerLimits } from './connection.js';
 export { CloseCode } from '../src/close-codes.js';
 export type { StorageAdapter, StoredBatch, StoredState } from './storage.js';
