@@ -161,12 +161,19 @@ function report(check) {
   };
 }
 
-/** Fails the build if any check failed. */
+/**
+ * Fails the build if any check failed. `TWIN_GATE=warn` (what `npm start` sets: trying the
+ * demo must not wait on a size decision) prints the problems instead; `npm test` and `npm
+ * pack` build with the gate closed.
+ */
 function gate() {
   return {
     name: 'twin-gate',
     writeBundle() {
-      if (problems.length) this.error(problems.splice(0).join('\n'));
+      if (!problems.length) return;
+      const text = problems.splice(0).join('\n');
+      if (process.env.TWIN_GATE === 'warn') console.warn(`warning: ${text}`);
+      else this.error(text);
     },
   };
 }
