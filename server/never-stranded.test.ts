@@ -516,7 +516,7 @@ describe('storage failing', () => {
     await delay(300);
     await outage(redis);
     await Promise.all(writing);
-    for (const [i, w] of writers.entries()) await w.quiesced(20_000, { t, label: `${label} writer ${i}`, server: () => serverBoard(fixture) });
+    for (const [i, w] of writers.entries()) await w.quiesced(15_000, { t, label: `${label} writer ${i}`, server: () => serverBoard(fixture) });
     const server = await converged(fixture, writers);
     for (const [i, w] of writers.entries()) {
       const tally = w.judge(t, `${label} writer ${i}`, server, false);

@@ -8,6 +8,9 @@
  * reported refused, the client's confirmed view equal to the server's state.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { createClient, increment, settled, snapshot, status } from '../../src/index.js';
 import type { Client } from '../../src/index.js';
@@ -126,7 +129,12 @@ export function trackedWriter(url: string, options: { hydrated?: boolean } = {})
       try {
         await waitFor(() => client.state === 'online' && status(board).pending === 0, 'the client to be online with nothing pending', timeoutMs, describe);
       } catch (err) {
-        if (report) report.t.diagnostic(formatTally(`${report.label} (stuck: ${client.state}, ${status(board).pending} pending)`, ledger.tally(report.server().items)));
+        if (report) {
+          report.t.diagnostic(formatTally(`${report.label} (stuck: ${client.state}, ${status(board).pending} pending)`, ledger.tally(report.server().items)));
+          const dump = path.join(os.tmpdir(), `twin-stuck-${report.label.replace(/\W+/g, '-')}-${process.pid}.json`);
+          fs.writeFileSync(dump, JSON.stringify({ sent: wire.log.sent, received: wire.log.received, closes: wire.log.closes }, null, 1));
+          report.t.diagnostic(`${report.label}: the stuck client's wire traffic is in ${dump}`);
+        }
         throw err;
       }
     },
