@@ -60,14 +60,24 @@ export function redisKeys(prefix: string, hashTag: string): RedisKeys {
  * deletes the least recently changed records beyond `max`. Those keys are built here rather
  * than passed in KEYS, which a Cluster allows because they share the slot of the hash tag.
  */
-const TOUCH = `
-local function touch(ck, zk, ttl, max, base, id)
-  redis.call('PEXPIRE', ck, ttl)
+const FORGET = `
+local function nowMs()
   local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call('ZADD', zk, now, id)
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function forgetExpired(zk, now, ttl)
   local old = redis.call('ZRANGEBYSCORE', zk, '-inf', now - tonumber(ttl), 'LIMIT', 0, ${PRUNE_BATCH})
   if #old > 0 then redis.call('ZREM', zk, unpack(old)) end
+  return #old
+end
+`;
+
+const TOUCH = `${FORGET}
+local function touch(ck, zk, ttl, max, base, id)
+  redis.call('PEXPIRE', ck, ttl)
+  local now = nowMs()
+  redis.call('ZADD', zk, now, id)
+  forgetExpired(zk, now, ttl)
   local surplus = redis.call('ZCARD', zk) - tonumber(max)
   if surplus > 0 then
     local gone = redis.call('ZPOPMIN', zk, surplus)
@@ -157,6 +167,13 @@ for i = 7, #ARGV, 2 do redis.call('HSETNX', ck, 'r:' .. ARGV[i], ARGV[i + 1]) en
 trimRefusals(ck)
 touch(ck, KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 return 'ok'`;
+
+/**
+ * Forgets up to a batch of index entries whose records expired (the background sweep, for
+ * when nobody writes). KEYS: `clients`. ARGV: TTL. Replies how many it forgot.
+ */
+export const FORGET_SCRIPT = `${FORGET}
+return forgetExpired(KEYS[1], nowMs(), ARGV[1])`;
 
 /**
  * Stores the snapshot unless a newer one is there, then trims the stream below it. The old

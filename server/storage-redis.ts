@@ -21,37 +21,23 @@ import { ErrorCode, isTwinError, TwinError } from '../src/errors.js';
 import type { ErrorCode as Code } from '../src/errors.js';
 import type { Json } from '../src/json.js';
 import { applyOps } from '../src/ops.js';
-import type { Op } from '../src/ops.js';
-import type { ClientRecord, StorageAdapter, StoredBatch, StoredState } from './storage.js';
+import type { ClientRecord, StorageAdapter, StoredState } from './storage.js';
 import type { ClientStorageOptions } from './storage-clients.js';
-import { checkAppend, checkClient, clientLimits, duplicateError, mergeRecords } from './storage-clients.js';
-import type { Follower } from './storage-memory.js';
-import { checkCompactVersion, closedError, conflictError, deliver, EMPTY_STATE } from './storage-memory.js';
+import { checkAppend, checkClient, clientLimits, duplicateError, mergeRecords, startSweeper, sweepInterval } from './storage-clients.js';
+import { checkCompactVersion, closedError, conflictError, EMPTY_STATE } from './storage-memory.js';
+import { COMMAND_TIMEOUT_MS, createFollowLoop, toBatch } from './storage-redis-follow.js';
+import type { RedisClient } from './storage-redis-follow.js';
 import {
-  APPEND_SCRIPT, CLAIM_SCRIPT, COMPACT_SCRIPT, defaultHashTag, MERGE_SCRIPT, redisKeys, REFUSE_SCRIPT, RESTORE_SCRIPT,
+  APPEND_SCRIPT, CLAIM_SCRIPT, COMPACT_SCRIPT, defaultHashTag, FORGET_SCRIPT, MERGE_SCRIPT, redisKeys, REFUSE_SCRIPT, RESTORE_SCRIPT,
 } from './storage-redis-scripts.js';
 
 /** The key prefix when none is given. */
 export const DEFAULT_REDIS_PREFIX = 'twin:';
-/** A command that gets no reply in this time rejects (Redis unreachable but the socket still open). */
-const COMMAND_TIMEOUT_MS = 5_000;
 /** How long `createRedisStorage` waits for the first connection. */
 const CONNECT_TIMEOUT_MS = 10_000;
-/** How long one `XREAD BLOCK` waits before it is reissued (followed stores may have changed). */
-const BLOCK_MS = 5_000;
-/** How often, and how far apart, a new follower retries waking the blocked read (see `wake`). */
-const WAKE_ATTEMPTS = 50;
-const WAKE_RETRY_MS = 10;
-/** Entries read per stream per `XREAD`, so one busy store cannot build an unbounded reply. */
-const READ_COUNT = 100;
-/** Backoff of the follow loop after a failed read (Redis down): doubles up to the max. */
-const RETRY_BASE_MS = 50;
-const RETRY_MAX_MS = 1_000;
 /** Records `restoreClients` sends at once (pipelined), so a large merge does not build one huge burst. */
 const RESTORE_CHUNK = 500;
 
-type RedisClient = ReturnType<typeof createClient>;
-interface StreamEntry { id: string; message: Record<string, string> }
 
 /** Options of {@link createRedisStorage}. */
 export interface RedisStorageOptions extends ClientStorageOptions {
@@ -133,6 +119,11 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
   };
 
   const follow = createFollowLoop(main, key.log, key.v, onIgnoredError, appending);
+  // Redis drops the expired records itself; this only trims their entries from the index
+  // while nobody writes (each node does it, which is harmless).
+  const stopSweeper = startSweeper(sweepInterval(limits.ttlMs),
+    async () => (closed || !main.isReady ? 0 : Number(await script(FORGET_SCRIPT, [key.clients], [String(limits.ttlMs)]))),
+    onIgnoredError);
 
   return {
     load: (store) => run(`load ${ofStore(store)}`, async () => {
@@ -231,6 +222,7 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
     async close() {
       if (closed) return;
       closed = true;
+      stopSweeper();
       await follow.stop();
       await Promise.allSettled(appending);
       if (main.isReady) await main.close().catch(onIgnoredError);
@@ -258,156 +250,6 @@ function toRecord(fields: Record<string, string>): ClientRecord {
   return { owner: fields['owner'] ?? '', seq: Number(fields['seq'] ?? 0), refused };
 }
 
-//#region follow loop
-
-interface FollowLoop {
-  add(store: string, v: number, onBatch: (batch: StoredBatch) => void, onBehind?: (stored: number) => void): () => void;
-  stop(): Promise<void>;
-}
-
-/**
- * One blocking connection serving every followed store: `XREAD BLOCK` on all their streams,
- * each from the lowest cursor of its followers. A new follower wakes the read in flight with
- * `CLIENT UNBLOCK` so its store (or its older cursor) is read at once. After a failed read
- * (Redis restarted, network down) the loop backs off and reads again from each follower's
- * last delivered version, on the connection node-redis re-establishes.
- */
-function createFollowLoop(
-  main: RedisClient,
-  logKey: (store: string) => string,
-  versionKey: (store: string) => string,
-  onIgnoredError: (err: unknown) => void,
-  appending: Set<Promise<unknown>>,
-): FollowLoop {
-  const byStore = new Map<string, Set<Follower>>();
-  let blocker: RedisClient | undefined;
-  let blockerId: number | undefined;
-  let running: Promise<void> | undefined;
-  /** Cleared in the same tick the loop decides to exit, so `add` never relies on a loop that is leaving. */
-  let active = false;
-  let stopped = false;
-  /** `add` bumps `wanted`; the loop copies it to `seen` each time it builds its list of streams. */
-  let wanted = 0;
-  let seen = 0;
-  /** Ends the loop's backoff early, so `stop` need not wait it out. */
-  let interruptBackoff: (() => void) | undefined;
-
-  // The UNBLOCK travels on another connection than the XREAD, so it may arrive before the
-  // read it should wake; repeat it until the loop has rebuilt its stream list or a read woke.
-  const wake = async (): Promise<void> => {
-    const want = ++wanted;
-    for (let i = 0; i < WAKE_ATTEMPTS && seen < want && !stopped; i++) {
-      if (blockerId !== undefined && (await main.clientUnblock(blockerId).catch(() => 0)) === 1) return;
-      await sleep(WAKE_RETRY_MS);
-    }
-  };
-
-  async function pump(client: RedisClient): Promise<void> {
-    let failures = 0;
-    let recovering = false;
-    for (;;) {
-      if (stopped || byStore.size === 0) {
-        active = false;
-        return;
-      }
-      try {
-        if (!client.isOpen) await client.connect();
-        blockerId ??= await client.clientId();
-        if (recovering) {
-          // Back after a failure: a Redis that restarted without persistence has lost what we
-          // follow. Tell the followers whose cursor is past what is stored now.
-          const stores = [...byStore.keys()];
-          const versions = await client.mGet(stores.map(versionKey));
-          recovering = false;
-          stores.forEach((store, i) => {
-            const stored = Number(versions[i] ?? 0);
-            for (const f of byStore.get(store) ?? []) if (f.cursor > stored) f.onBehind?.(stored);
-          });
-        }
-        seen = wanted;
-        const storeOf = new Map([...byStore.keys()].map((store) => [logKey(store), store]));
-        const streams = [...storeOf].map(([key, store]) => ({ key, id: `${minCursor(byStore.get(store))}-0` }));
-        const reply = await client.xRead(streams, { BLOCK: BLOCK_MS, COUNT: READ_COUNT });
-        failures = 0;
-        if (!reply || stopped) continue;
-        if (appending.size > 0) {
-          // Let this node's own appends resolve (and their callers move on) before their
-          // entries are delivered, as the in-process backends do.
-          await Promise.allSettled(appending);
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-        for (const stream of reply as { name: string; messages: StreamEntry[] }[]) {
-          const store = storeOf.get(String(stream.name));
-          const followers = store === undefined ? undefined : byStore.get(store);
-          if (!followers) continue;
-          try {
-            deliver([...followers], stream.messages.map(toBatch));
-          } catch (err) {
-            // A throwing follower is a bug in the caller: surface it, as an EventEmitter would.
-            queueMicrotask(() => { throw err; });
-          }
-        }
-      } catch (err) {
-        if (stopped) continue;
-        blockerId = undefined; // a reconnect brings a new connection id
-        recovering = true;
-        onIgnoredError(err);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(RETRY_BASE_MS * 2 ** failures++, RETRY_MAX_MS));
-          interruptBackoff = () => { clearTimeout(timer); resolve(); };
-        });
-        interruptBackoff = undefined;
-      }
-    }
-  }
-
-  return {
-    add(store, v, onBatch, onBehind) {
-      const follower: Follower = { cursor: v, onBatch, onBehind };
-      let set = byStore.get(store);
-      if (!set) byStore.set(store, (set = new Set()));
-      set.add(follower);
-      if (active) {
-        void wake();
-      } else {
-        active = true;
-        if (!blocker) {
-          blocker = main.duplicate({ commandOptions: { timeout: BLOCK_MS + COMMAND_TIMEOUT_MS } });
-          blocker.on('error', onIgnoredError);
-        }
-        running = pump(blocker);
-      }
-      return () => {
-        set.delete(follower);
-        if (set.size === 0 && byStore.get(store) === set) byStore.delete(store);
-      };
-    },
-
-    async stop() {
-      stopped = true;
-      byStore.clear();
-      // Destroying the connection rejects the blocked XREAD at once, rather than after BLOCK_MS.
-      blocker?.destroy();
-      interruptBackoff?.();
-      await running;
-    },
-  };
-}
-
-function minCursor(followers: Set<Follower> | undefined): number {
-  let min = Infinity;
-  for (const f of followers ?? []) min = Math.min(min, f.cursor);
-  return min === Infinity ? 0 : min;
-}
-
-//#endregion follow loop
-
-function toBatch(entry: StreamEntry): StoredBatch {
-  const { v, ops, id } = entry.message;
-  const batch: StoredBatch = { v: Number(v), ops: JSON.parse(ops ?? '[]') as Op[] };
-  if (id !== undefined) batch.id = id;
-  return batch;
-}
 
 async function connectWithin(client: RedisClient, url: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -430,8 +272,4 @@ const debug = debuglog('twin:server');
 
 function defaultOnIgnoredError(err: unknown): void {
   debug('redis storage: %s', err instanceof Error ? err.message : String(err));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -44,8 +44,9 @@ export interface AppendPart {
 /**
  * What storage keeps of one client id: who owns it, and what became of its batches, so a
  * batch re-sent after a reconnect — to any node, after any restart — is answered exactly once.
- * A record expires {@link DEFAULT_CLIENT_TTL_MS} after it last changed (an option of each
- * backend); a client's outbox never outlives that window (see DESIGN §9).
+ * A record expires {@link DEFAULT_CLIENT_TTL_MS} after it last changed (the option
+ * `clientTtlMs` of each backend; `maxClients` bounds their number, the least recently changed
+ * going first); a client's outbox never outlives that window (see DESIGN §9).
  */
 export interface ClientRecord {
   /** A hash of the client's key: a connection must present that key to use the id. */
@@ -53,15 +54,16 @@ export interface ClientRecord {
   /** The highest seq of this client's batches and calls committed to any store (0: none). */
   seq: number;
   /**
-   * Final refusals, oldest first, at most {@link MAX_REFUSALS}: `[seq, code, message]`. A
-   * re-sent batch whose seq is here gets its refusal again, never "already applied".
+   * Final refusals in seq order, at most {@link MAX_REFUSALS} (the highest seqs, i.e. the
+   * newest batches): `[seq, code, message]`. A re-sent batch whose seq is here gets its
+   * refusal again, never "already applied".
    */
   refused: [number, string, string][];
 }
 
 /** How long a client record lives after its last change, unless a backend is told otherwise: 48 hours. */
 export const DEFAULT_CLIENT_TTL_MS = 48 * 60 * 60 * 1000;
-/** Final refusals kept per client record (the oldest go first). */
+/** Final refusals kept per client record (the lowest seqs go first). */
 export const MAX_REFUSALS = 256;
 
 export interface StorageAdapter {
@@ -78,11 +80,17 @@ export interface StorageAdapter {
    * after this resolves. Rejects, changing nothing:
    * - with a `TwinError` of code `TWIN_ERR_CONFLICT` (and `store` set to the store) when a
    *   stored version is not `batch.v - 1` (another node wrote first);
-   * - when `client` is given (a client's batch or call), with `TWIN_ERR_DUPLICATE` if that
-   *   client's record already has a `seq` ≥ `client.seq` (committed before, maybe by another
-   *   node), or with the recorded refusal's code if `client.seq` is among its `refused`.
+   * - when `client` is given (a client's batch or call), with the recorded refusal's code and
+   *   message if `client.seq` is among its record's `refused`, else with `TWIN_ERR_DUPLICATE`
+   *   if the record already has a `seq` ≥ `client.seq` (committed before, maybe by another
+   *   node). These are checked before the versions: a re-sent batch gets this answer even
+   *   when its versions would conflict.
+   * - with a `TypeError` for arguments no backend may write (a store named twice, a version
+   *   or seq that is not a positive integer, an empty client id).
+   *
    * Otherwise, with `client`, it sets the record's `seq` to `client.seq` (creating the record
    * with an empty `owner` if there is none) and renews its expiry, in the same atomic step.
+   * `parts` may be empty when `client` is given: a call that changed no store records its seq.
    */
   append(parts: readonly AppendPart[], client?: { id: string; seq: number }): Promise<void>;
 

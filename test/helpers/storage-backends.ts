@@ -36,6 +36,8 @@ export interface Opened {
   another(): Promise<StorageAdapter>;
   /** The client records held right now, expired but not yet removed ones included. */
   clientCount(): Promise<number>;
+  /** The entries of the index of client records by age, for Redis. */
+  indexSize?(): Promise<number>;
   /** The sizes in bytes of the database file and its WAL, for SQLite. */
   fileSizes?(): Promise<[number, number]>;
   teardown(): Promise<void>;
@@ -112,6 +114,15 @@ export const storageBackends: Backend[] = [
         redis,
         another: () => createRedisStorage(url, { prefix: TEST_PREFIX, ...options }),
         clientCount: () => countKeys(url, `${TEST_PREFIX}*:client:*`),
+        async indexSize() {
+          const client = createClient({ url });
+          await client.connect();
+          try {
+            return await client.zCard(`${TEST_PREFIX}{${TEST_PREFIX.replace(/:$/, '')}}:clients`);
+          } finally {
+            await client.close();
+          }
+        },
         async teardown() {
           await storage.close();
           await peer.close();
