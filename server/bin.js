@@ -16,7 +16,6 @@ try {
     const { register } = await import('tsx/esm/api');
     // The checkout's tsconfig maps `twin-state` imports (the demo's) to these same sources.
     register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
-    globalThis.__twinTsLoader = true;
     cli = await import(source.href);
   } else {
     cli = await import('../dist/lib/server/cli.js');

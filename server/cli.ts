@@ -167,35 +167,37 @@ function parse(argv: readonly string[]) {
 }
 
 /**
- * Imports the app module. A TypeScript module needs a loader on Node 20: tsx, registered from
- * the app's own dependencies if it has it (a checkout of twin-state registers it before this).
+ * Imports the app module. A TypeScript module needs a loader on Node 20: when none handles
+ * it, tsx is registered from the app's own dependencies if it has it (a checkout of
+ * twin-state runs under tsx already; Node 23 strips types by itself).
  */
 async function importApp(app: string): Promise<AppModule> {
   const file = resolve(app);
   if (!existsSync(file)) throw new CliError(`The app module ${JSON.stringify(app)} does not exist (it resolves to ${file}).`);
-  if (TS_EXTENSIONS.has(extname(file))) await registerTypeScript(file);
+  const url = pathToFileURL(file).href;
   try {
-    return (await import(pathToFileURL(file).href)) as AppModule;
+    return (await import(url)) as AppModule;
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+    if ((err as { code?: unknown }).code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !TS_EXTENSIONS.has(extname(file))) throw err;
+    if (!(await registerTsx(file))) {
       throw new CliError(`The app module ${app} is TypeScript, which this Node cannot load by itself: install a loader (npm install --save-dev tsx) or compile the module to .js.`, { cause: err });
     }
-    throw err;
+    // The failed load stays cached under the plain URL: import it again under another one.
+    return (await import(`${url}?loader=tsx`)) as AppModule;
   }
 }
 
-/** Registers tsx, if the app can resolve it and no loader runs yet. */
-async function registerTypeScript(file: string): Promise<void> {
-  if ((globalThis as { __twinTsLoader?: boolean }).__twinTsLoader) return;
+/** Registers tsx as resolved from the app's folder; false if the app cannot resolve it. */
+async function registerTsx(file: string): Promise<boolean> {
   let api: string;
   try {
     api = createRequire(file).resolve('tsx/esm/api');
   } catch {
-    return; // no tsx: the import says what to install, unless another loader handles .ts
+    return false;
   }
   const { register } = (await import(pathToFileURL(api).href)) as { register: () => unknown };
   register();
-  (globalThis as { __twinTsLoader?: boolean }).__twinTsLoader = true;
+  return true;
 }
 
 /**
