@@ -110,33 +110,23 @@ function warnUnknownStore({ detail }: CustomEvent<RejectDetail>): void {
 
 /**
  * Dev mode: once the store behind `scope` has loaded (the server's value is here: a version
- * above 0, or a local store), warns if `path` names a key its value lacks — a typo, most often.
- * A missing array index is no mistake (an empty list), nor a key below a null or a primitive.
- * List items are not checked: their shapes may differ (optional fields).
+ * above 0, or a local store), warns if the first key of `path` is not a key of its value — a
+ * typo, most often. Deeper keys are not checked: objects below the top are often records keyed
+ * by ids that come later (`calls.<id>`), and list items may lack optional fields.
  */
 function checkKey(el: Element, scope: Scope, path: Path): (() => void) | undefined {
-  if (!path.length || storeScopes.get(scope.store!) !== scope) return undefined;
+  const key = path[0];
+  if (typeof key !== 'string' || storeScopes.get(scope.store!) !== scope) return undefined;
   const stop = watchValue(() => {
     const handle = scope.value() as object;
     const { connection, v } = status(handle);
-    return v > 0 || connection === 'local' ? missingKey(handle, path) : null;
-  }, (missing) => {
-    if (missing === null) return;
+    return v > 0 || connection === 'local' ? Object.hasOwn(handle, key) : undefined;
+  }, (found) => {
+    if (found === undefined) return;
     queueMicrotask(() => stop()); // the first run comes before watchValue returns
-    if (missing) warn('key', `<${el.localName} store="${scope.store}" key="${path.join('.')}">: the store has no ${JSON.stringify(missing)} there; check the key's spelling.`);
+    if (!found) warn('key', `<${el.localName} store="${scope.store}" key="${path.join('.')}">: the store has no key ${JSON.stringify(key)}; check the key's spelling.`);
   });
   return stop;
-}
-
-/** The first key of `path` an object on the way lacks, `''` when none is missing. */
-function missingKey(root: unknown, path: Path): string {
-  let value = root;
-  for (const part of path) {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return '';
-    if (!Object.hasOwn(value, part)) return String(part);
-    value = (value as Record<string, unknown>)[part];
-  }
-  return '';
 }
 
 /**

@@ -12,6 +12,12 @@ import { serverRead, serverWrite, uniq, until } from './helpers.js';
 type Win = Window & typeof globalThis & { __warnings: string[]; renders?: number };
 
 const frames: HTMLIFrameElement[] = [];
+before(async function () {
+  // The runner builds the bundles (and their manifest) on first request: slow on a busy machine.
+  this.timeout(120_000);
+  await fetch('/_twin/twin.js');
+});
+
 afterEach(() => {
   for (const frame of frames.splice(0)) frame.remove();
 });

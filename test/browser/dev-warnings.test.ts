@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+/**
+ * Mistakes named in development: a store the server does not have, a key a loaded store
+ * lacks, an action the server does not have — each one warning in the console, once. The
+ * production bundle carries none of these sentences.
+ */
+import { expect, fixture, html } from '@open-wc/testing';
+import { settled } from '../../src/index.js';
+import type { TwinActionEvent } from '../../elements/index.js';
+import { connectPage, flush, freshBox, nextEvent, uniq, until } from './helpers.js';
+
+/** Collects what `console.warn` is given until `stop()`. */
+function captureWarnings(): { warnings: string[]; stop(): void } {
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(' '));
+  return { warnings, stop: () => void (console.warn = warn) };
+}
+
+describe('dev-mode warnings for names the server or the store does not know', () => {
+  it('warn once for a store the server does not have', async () => {
+    connectPage();
+    const name = uniq('no_such_store_');
+    const seen = captureWarnings();
+    try {
+      await fixture(html`<div><twin-bind store=${name} key="x"></twin-bind><twin-show store=${name} key="x"></twin-show></div>`);
+      await until(() => seen.warnings.some((w) => w.includes(name)), 'the warning');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      seen.stop();
+    }
+    const about = seen.warnings.filter((w) => w.includes(name));
+    expect(about).to.have.length(1);
+    expect(about[0]).to.contain(`The server has no store "${name}"`);
+  });
+
+  it('warn once for a top-level key the loaded store lacks, and not for deeper keys or list item fields', async () => {
+    const { name, handle } = await freshBox();
+    handle.n = 1; // a version above 0: the server's value is here
+    await settled(handle);
+    const seen = captureWarnings();
+    try {
+      await fixture(html`<div>
+        <twin-bind store=${name} key="scroe"></twin-bind>
+        <twin-bind store=${name} key="scroe"></twin-bind>
+        <twin-show store=${name} key="txet"></twin-show>
+        <twin-show store=${name} key="obj.c"></twin-show>
+        <twin-bind store=${name} key="items.9.text"></twin-bind>
+        <twin-bind store=${name} key="text"></twin-bind>
+        <twin-bind store=${name} key="forbidden.x"></twin-bind>
+        <twin-list store=${name} key="items"><template><twin-bind key="done"></twin-bind></template></twin-list>
+      </div>`);
+      await flush();
+    } finally {
+      seen.stop();
+    }
+    const keys = seen.warnings.filter((w) => w.includes('check the key'));
+    expect(keys).to.have.length(2);
+    expect(keys[0]).to.contain('<twin-bind').and.contain(`key="scroe"`).and.contain('no key "scroe"');
+    expect(keys[1]).to.contain('<twin-show').and.contain(`key="txet"`);
+  });
+
+  it('warn once for a twin-action the server does not have', async () => {
+    connectPage();
+    const action = uniq('no_such_action_');
+    const button = await fixture<HTMLButtonElement>(html`<button twin-action=${action}>x</button>`);
+    const seen = captureWarnings();
+    try {
+      for (let i = 0; i < 2; i++) {
+        const failed = nextEvent(button, 'twin-fail');
+        button.click();
+        expect(((await failed) as TwinActionEvent).error).to.have.property('code', 'TWIN_ERR_ACTION');
+      }
+    } finally {
+      seen.stop();
+    }
+    const about = seen.warnings.filter((w) => w.includes(action));
+    expect(about).to.have.length(1);
+    expect(about[0]).to.contain('the server has no action of that name');
+  });
+
+  it('are left out of the production bundle', async function () {
+    this.timeout(120_000); // the runner builds the bundles on first request
+    const bundle = await (await fetch('/_twin/twin.js')).text();
+    for (const sentence of ['The server has no store', 'check the key', 'the server has no action', 'would set an event handler']) {
+      expect(bundle, sentence).not.to.contain(sentence);
+    }
+  });
+});
