@@ -14,7 +14,6 @@ import { describe, it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import type { TestContext } from 'node:test';
 import { createClient, defineApp, ErrorCode, settled, snapshot, status } from '../src/index.js';
-import type { Client } from '../src/index.js';
 import { createMemoryStorage, createStorage } from './index.js';
 import type { StorageAdapter, TwinOptions } from './index.js';
 import { defineFixtureApp } from '../test/fixtures/app.js';
@@ -27,8 +26,9 @@ import { newClientId, startServer } from '../test/helpers/server.js';
 import type { Message, RawClient, TestServer } from '../test/helpers/server.js';
 import { delay, nextTurn, outcomeOf, trackedWriter, waitFor } from '../test/helpers/tracked-writer.js';
 import type { TrackedWriter } from '../test/helpers/tracked-writer.js';
+import { answerTo, boardSubscriber, occurrences, pushOp, sendOps } from '../test/helpers/raw-batches.js';
 import { recordingWebSocket } from '../test/helpers/wire-recorder.js';
-import type { WireLog } from '../test/helpers/wire-recorder.js';
+import { assertFramesWithin, assertWelcomeStatesLimits, cutAndReconnect, refusalCounts } from '../test/helpers/wire-checks.js';
 
 const TEST_TIMEOUT_MS = 30_000;
 /** The codes a server marks retryable (`retry: true`): its own trouble or a limit, never the batch's fault. */
@@ -77,84 +77,6 @@ async function converged(fixture: FixtureApp, writers: readonly TrackedWriter[])
   const expected = writers.reduce((sum, w) => sum + w.ledger.tally(server.items).expectedCounter, 0);
   assert.equal(server.counter, expected, 'the server\'s counter holds exactly the increments of the writes it holds');
   return server;
-}
-
-/** Cuts the client's socket and waits until it is online on a new one (it may come back within a poll). */
-async function cutAndReconnect(proxy: CutProxy, w: { client: Client; log: WireLog }): Promise<void> {
-  const sockets = w.log.sockets.length;
-  proxy.cut();
-  await waitFor(() => w.log.sockets.length > sockets && w.client.state === 'online' && w.log.received.filter((m) => m.t === 'welcome').length >= sockets + 1,
-    'the client to be online again on a new socket');
-}
-
-/** Every frame the client sent is within `maxMessages` and `maxFrameBytes`. */
-function assertFramesWithin(log: WireLog, maxMessages: number, maxFrameBytes: number, label: string): void {
-  const over = log.sentFrames.filter((f) => f.messages > maxMessages || f.bytes > maxFrameBytes);
-  assert.deepEqual(over.slice(0, 5), [], `${label}: the client sent ${over.length} frame(s) over the limits it was told (${maxMessages} messages, ${maxFrameBytes} bytes)`);
-}
-
-/** Every `welcome` states the limits of issue 11. */
-function assertWelcomeStatesLimits(log: WireLog, expected: Record<string, number>): void {
-  const welcomes = log.received.filter((m) => m.t === 'welcome');
-  assert.ok(welcomes.length > 0, 'the client was welcomed');
-  for (const welcome of welcomes) {
-    const limits = welcome.limits as Record<string, unknown> | undefined;
-    assert.ok(limits && typeof limits === 'object', `welcome states the server's limits: ${JSON.stringify(welcome)}`);
-    for (const key of ['maxFrameBytes', 'maxMessages', 'maxOps', 'rate', 'burst']) assert.equal(typeof limits[key], 'number', `welcome.limits.${key}`);
-    for (const [key, value] of Object.entries(expected)) assert.equal(limits[key], value, `welcome.limits.${key}`);
-  }
-}
-
-/** The refusals received on the wire, by code, for the diagnostics. */
-function refusalCounts(log: WireLog): string {
-  const counts = new Map<string, number>();
-  for (const m of log.received) {
-    if (m.t !== 'reject' && m.t !== 'error') continue;
-    const key = `${m.t} ${String(m.code)}${m.retry === true ? ' (retry)' : ''}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  return [...counts].map(([k, n]) => `${k}: ${n}`).join(', ') || 'none';
-}
-
-/** A raw op message pushing `token` to the board as batch `seq` of `raw`'s client. */
-function pushOp(raw: RawClient, seq: number, token: string): Message {
-  return { t: 'op', id: `${raw.clientId}:${seq}`, store: 'board', ops: [{ op: 'push', path: ['items'], values: [token] }] };
-}
-
-/** Per raw client, where its messages stood when each batch id was last sent. */
-const sentAt = new WeakMap<RawClient, Map<string, number>>();
-
-/** Sends `frame` (a message or an array), noting when each batch in it was sent, for {@link answerTo}. */
-function sendOps(raw: RawClient, frame: Message | Message[]): void {
-  let marks = sentAt.get(raw);
-  if (!marks) sentAt.set(raw, (marks = new Map()));
-  for (const m of [frame].flat()) if (typeof m.id === 'string') marks.set(m.id, raw.messages.length);
-  raw.send(frame);
-}
-
-/**
- * The answer (`sync` with the id, or `reject`) to batch `id` since it was last sent. Answers of
- * different batches may come out of order (a rate refusal is immediate, a commit waits for
- * storage), so this looks at the id, not at the order.
- */
-async function answerTo(raw: RawClient, id: string, timeoutMs = 3_000): Promise<Message> {
-  const from = sentAt.get(raw)?.get(id) ?? 0;
-  const find = () => raw.messages.slice(from).find((m) => (m.t === 'sync' || m.t === 'reject') && m.id === id);
-  await waitFor(find, `an answer to batch ${id}`, timeoutMs, () => `Received since: ${raw.since(from).slice(-3).map((m) => JSON.stringify(m).slice(0, 200)).join(' | ')}`);
-  return find()!;
-}
-
-/** A raw client of `srv` that said hello as `id`, subscribed to the board (its snapshot received). */
-async function boardSubscriber(srv: TestServer, id = newClientId()): Promise<RawClient> {
-  const raw = await srv.raw();
-  await raw.hello(id, { board: 0 });
-  await raw.next((m) => m.t === 'snapshot' && m.store === 'board');
-  return raw;
-}
-
-/** How many times each of `tokens` is in `items`. */
-function occurrences(items: readonly string[], tokens: readonly string[]): number[] {
-  return tokens.map((token) => items.filter((item) => item === token).length);
 }
 
 //#endregion helpers
