@@ -29,6 +29,7 @@ import { startServer } from '../test/helpers/server.js';
 import type { TestServer } from '../test/helpers/server.js';
 import { delay, nextTurn, trackedWriter } from '../test/helpers/tracked-writer.js';
 import type { TrackedWriter } from '../test/helpers/tracked-writer.js';
+import { assertFramesWithin } from '../test/helpers/wire-checks.js';
 import { violations } from '../test/helpers/write-ledger.js';
 import type { Tally } from '../test/helpers/write-ledger.js';
 
@@ -51,7 +52,7 @@ type Command =
   | { kind: 'big' }
   | { kind: 'cut' }
   | { kind: 'offline'; ms: number }
-  | { kind: 'restart'; downMs: number }
+  | { kind: 'restart'; downMs: number; abrupt: boolean }
   | { kind: 'wait'; ms: number };
 
 const commandArb: fc.Arbitrary<Command> = fc.oneof(
@@ -60,7 +61,7 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'big' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'cut' as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('offline' as const), ms: fc.integer({ min: 50, max: 400 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('restart' as const), downMs: fc.integer({ min: 0, max: 300 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('restart' as const), downMs: fc.integer({ min: 0, max: 300 }), abrupt: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 200 }) }) },
 );
 
@@ -149,6 +150,8 @@ async function play(commands: readonly Command[], totals: Totals): Promise<void>
           break;
         case 'restart': {
           totals.restarts++;
+          // Abrupt: the client's socket dies first, so it never hears the server going away.
+          if (command.abrupt) proxy.cut();
           await shut(server);
           await delay(command.downMs);
           server = await open(file);
@@ -180,6 +183,9 @@ async function play(commands: readonly Command[], totals: Totals): Promise<void>
     assert.equal(board.counter, tally.expectedCounter, 'the counter holds exactly the increments of the writes on the server');
     assert.deepEqual(snapshot(w.board), board, 'the client\'s confirmed view equals the server\'s state');
     assert.ok(!board.last.startsWith('big-'), 'an oversized write never reaches the server');
+    assertFramesWithin(w.log, LIMITS.burst, LIMITS.maxFrameBytes, 'the run');
+    assert.ok(!w.log.closes.some((c) => c.code === 1008), 'the client was not disconnected for abuse');
+    assert.ok(!w.log.received.some((m) => m.t === 'error' && m.code === ErrorCode.RATE), 'no rate refusal without a batch id');
     const tooBig = w.ledger.rejects.filter((r) => r.code === ErrorCode.TOO_BIG).length + bigThrown;
     assert.equal(tooBig, bigWrites, 'each oversized write is reported refused with TWIN_ERR_TOO_BIG, once');
   } finally {
