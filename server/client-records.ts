@@ -51,6 +51,11 @@ export class ClientRecords {
     return seq <= record.seq ? 'applied' : 'new';
   }
 
+  /** The highest committed seq of `client` known here (0 if none, or not cached). */
+  committedSeq(client: string): number {
+    return this.cache.get(client)?.seq ?? 0;
+  }
+
   /** Notes a commit of `client`'s `seq` (storage recorded it in the same step as the batch). */
   committed(client: string, seq: number): void {
     const record = this.cache.get(client);

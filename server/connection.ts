@@ -223,10 +223,13 @@ export class Connection implements Subscriber {
   private admit(id: string): number {
     const { client, seq } = parseBatchId(id);
     if (client !== this.client) throw new TwinError(ErrorCode.ID, 'A batch id must start with your own client id.');
-    if (this.heldFrom !== undefined) {
-      if (seq > this.heldFrom) throw new TwinError(ErrorCode.ORDER, `Batch ${this.heldFrom} was refused for now; send it again before the ones after it.`);
-      // Earlier seqs may still be on their way (sent before the refusal): only the refused one lifts the hold.
-      if (seq === this.heldFrom) this.heldFrom = undefined;
+    // The hold lifts when the refused batch comes back, or turns out committed after all (a
+    // storage call that failed after writing: the batch arrived from storage meanwhile, and the
+    // client, which got it confirmed then, will not send it again). Earlier seqs may still be on
+    // their way (sent before the refusal): they pass, and do not lift it.
+    if (this.heldFrom !== undefined && (seq === this.heldFrom || this.owner.hub.records.committedSeq(this.client) >= this.heldFrom)) this.heldFrom = undefined;
+    if (this.heldFrom !== undefined && seq > this.heldFrom) {
+      throw new TwinError(ErrorCode.ORDER, `Batch ${this.heldFrom} was refused for now; send it again before the ones after it.`);
     }
     return seq;
   }
