@@ -187,15 +187,25 @@ async function importApp(app: string): Promise<AppModule> {
   }
 }
 
-/** Registers tsx as resolved from the app's folder; false if the app cannot resolve it. */
+/**
+ * Registers tsx as resolved from the app's folder; false if the app cannot resolve it. Node 20
+ * resolves ES modules from a given folder only through `require.resolve`, which picks the
+ * CommonJS build of `tsx/esm/api` (that one cannot register from an ES module): so this finds
+ * tsx's package.json that way and takes the `import` target of its exports.
+ */
 async function registerTsx(file: string): Promise<boolean> {
-  let api: string;
+  let manifest: string;
   try {
-    api = createRequire(file).resolve('tsx/esm/api');
+    manifest = createRequire(file).resolve('tsx/package.json');
   } catch {
     return false;
   }
-  const { register } = (await import(pathToFileURL(api).href)) as { register: () => unknown };
+  type Target = string | { default?: Target; import?: Target };
+  const exports = (JSON.parse(readFileSync(manifest, 'utf8')) as { exports?: Record<string, Target> }).exports;
+  let target: Target | undefined = exports?.['./esm/api'];
+  while (target && typeof target === 'object') target = target.import ?? target.default;
+  if (typeof target !== 'string') return false;
+  const { register } = (await import(new URL(target, pathToFileURL(manifest)).href)) as { register: () => unknown };
   register();
   return true;
 }

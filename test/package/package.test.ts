@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -339,7 +339,22 @@ describe('twin-state serve (the bin, plain Node)', () => {
     refuses(['--app', 'typed.ts'], /is TypeScript.*install a loader \(npm install --save-dev tsx\)/);
   });
 
-  test('a missing or damaged browser bundle: one sentence, exit code 2', () => {
+  test('serves a .ts app once the app has a TypeScript loader (tsx)', async () => {
+    // As `npm install --save-dev tsx` would, without the download: the checkout's own copy.
+    symlinkSync(join(ROOT, 'node_modules/tsx'), join(consumer, 'node_modules/tsx'), 'dir');
+    try {
+      const port = await freePort();
+      const serving = await start(bin(), ['serve', '--app', 'typed.ts', '--storage', 'memory', '--port', String(port), '--host', '127.0.0.1'], consumer, /twin-state serving/);
+      const health = await fetch(`http://127.0.0.1:${port}/_twin/health`);
+      assert.equal(health.status, 200);
+      await health.arrayBuffer();
+      assert.equal(await serving.stop(), 0, serving.output());
+    } finally {
+      rmSync(join(consumer, 'node_modules/tsx'));
+    }
+  });
+
+  test('a missing or damaged dist/: one sentence, exit code 2', () => {
     const bundle = join(consumer, 'node_modules/twin-state/dist/twin.js');
     const text = readFileSync(bundle, 'utf8');
     try {
@@ -349,6 +364,14 @@ describe('twin-state serve (the bin, plain Node)', () => {
       refuses(['--app', 'app.js'], /browser bundle of twin-state.*is missing.*reinstall twin-state/);
     } finally {
       writeFileSync(bundle, text);
+    }
+    const cli = join(consumer, 'node_modules/twin-state/dist/lib/server/cli.js');
+    const code = readFileSync(cli);
+    try {
+      rmSync(cli);
+      refuses(['--app', 'app.js'], /twin-state is incomplete: .*cli\.js is missing\. Reinstall it/);
+    } finally {
+      writeFileSync(cli, code);
     }
   });
 });
