@@ -25,6 +25,11 @@ export interface WireLog {
   readonly closes: { code: number; reason: string }[];
   /** Every socket opened, oldest first. */
   readonly sockets: WebSocket[];
+  /**
+   * Sent and received messages in the one order they crossed the wire, for questions about
+   * "before"; `stale` marks what arrived on a socket after a newer one was opened.
+   */
+  readonly timeline: { out: boolean; stale?: boolean; message: WireMessage }[];
 }
 
 /** A recording WebSocket class and its log. */
@@ -45,13 +50,17 @@ export interface WireRecorder {
  * ```
  */
 export function recordingWebSocket(): WireRecorder {
-  const log: WireLog = { sent: [], received: [], sentFrames: [], closes: [], sockets: [] };
+  const log: WireLog = { sent: [], received: [], sentFrames: [], closes: [], sockets: [], timeline: [] };
   class RecordingWebSocket extends WebSocket {
     constructor(url: string) {
       super(url);
       log.sockets.push(this);
       this.on('message', (data: Buffer, isBinary: boolean) => {
-        if (!isBinary) log.received.push(...messagesOf(data.toString()));
+        if (isBinary) return;
+        for (const message of messagesOf(data.toString())) {
+          log.received.push(message);
+          log.timeline.push({ out: false, message, ...(log.sockets.at(-1) === this ? {} : { stale: true }) });
+        }
       });
       this.on('close', (code: number, reason: Buffer) => log.closes.push({ code, reason: reason.toString() }));
     }
@@ -61,6 +70,7 @@ export function recordingWebSocket(): WireRecorder {
       const messages = messagesOf(text);
       log.sentFrames.push({ bytes: Buffer.byteLength(text), messages: messages.length });
       log.sent.push(...messages);
+      for (const message of messages) log.timeline.push({ out: true, message });
       (super.send as (...args: unknown[]) => void)(data, ...rest);
     }
   }

@@ -13,6 +13,8 @@
  * - **wrongly confirmed**: confirmed to the client, but not on the server;
  * - **refused but applied**: refused for good on the wire, yet on the server;
  * - **applied unconfirmed**: on the server, but the client was never told it was confirmed;
+ * - **refused, then confirmed unsent**: refused for now (retryable), then confirmed without
+ *   being sent again — the refusal was sent before the commit's outcome was known;
  * - **refused**: reported refused to the app and not on the server (allowed).
  *
  * All but acknowledged and refused must be 0.
@@ -29,6 +31,7 @@ export interface Tally {
   wronglyConfirmed: number;
   refusedButApplied: number;
   appliedUnconfirmed: number;
+  refusedThenConfirmedUnsent: number;
   refused: number;
   /** What the server's counter must be: the deltas of the writes that are on the server. */
   expectedCounter: number;
@@ -78,6 +81,21 @@ export class WriteLedger {
     return ids;
   }
 
+  /** Batch ids whose confirmation came after a retryable refusal with no re-send in between. */
+  refusedThenConfirmedUnsent(): Set<string> {
+    const refusedForNow = new Set<string>();
+    const found = new Set<string>();
+    for (const { out, stale, message } of this.log.timeline) {
+      const id = message.id;
+      // A late answer on a socket the client has already replaced says nothing of the new one.
+      if (typeof id !== 'string' || stale) continue;
+      if (out) refusedForNow.delete(id);
+      else if (message.t === 'reject' && message.retry === true) refusedForNow.add(id);
+      else if (message.t === 'sync' && refusedForNow.has(id)) found.add(id);
+    }
+    return found;
+  }
+
   /** Counts the fate of every token written, against the server's list `serverItems`. */
   tally(serverItems: readonly Json[]): Tally {
     const onServer = new Map<string, number>();
@@ -92,8 +110,9 @@ export class WriteLedger {
     const ids = this.idsByToken();
     const tally: Tally = {
       written: this.tokens.size, acknowledged: 0, lost: 0, duplicated: 0, wronglyConfirmed: 0,
-      refusedButApplied: 0, appliedUnconfirmed: 0, refused: 0, expectedCounter: 0, examples: {},
+      refusedButApplied: 0, appliedUnconfirmed: 0, refusedThenConfirmedUnsent: 0, refused: 0, expectedCounter: 0, examples: {},
     };
+    const premature = this.refusedThenConfirmedUnsent();
     const note = (kind: keyof Tally, token: string): void => {
       (tally[kind] as number)++;
       const list = (tally.examples[kind] ??= []);
@@ -108,6 +127,7 @@ export class WriteLedger {
       if (n > 1) note('duplicated', token);
       if (n >= 1 && mine.some((id) => finalRefusals.has(id))) note('refusedButApplied', token);
       if (n >= 1 && !wasConfirmed) note('appliedUnconfirmed', token);
+      if (mine.some((id) => premature.has(id))) note('refusedThenConfirmedUnsent', token);
       if (n === 1 && wasConfirmed) tally.acknowledged++;
       if (n === 0) {
         if (wasConfirmed) note('wronglyConfirmed', token);
@@ -123,11 +143,11 @@ export class WriteLedger {
 export function formatTally(label: string, tally: Tally): string {
   return `${label}: written ${tally.written}, acknowledged ${tally.acknowledged}, refused ${tally.refused}, lost ${tally.lost}, `
     + `duplicated ${tally.duplicated}, wrongly confirmed ${tally.wronglyConfirmed}, refused but applied ${tally.refusedButApplied}, `
-    + `applied unconfirmed ${tally.appliedUnconfirmed}`;
+    + `applied unconfirmed ${tally.appliedUnconfirmed}, refused then confirmed unsent ${tally.refusedThenConfirmedUnsent}`;
 }
 
 /** The violations of `tally` (kinds that must be 0 and are not), with examples; empty when all is well. */
 export function violations(tally: Tally): string[] {
-  const kinds = ['lost', 'duplicated', 'wronglyConfirmed', 'refusedButApplied', 'appliedUnconfirmed'] as const;
+  const kinds = ['lost', 'duplicated', 'wronglyConfirmed', 'refusedButApplied', 'appliedUnconfirmed', 'refusedThenConfirmedUnsent'] as const;
   return kinds.filter((kind) => tally[kind] > 0).map((kind) => `${kind} ${tally[kind]}: ${tally.examples[kind]?.join('; ')}`);
 }
