@@ -11,7 +11,7 @@ import { initialValue } from './define.js';
 import { DEV_MODE } from './dev.js';
 import { isPlainObject } from './json.js';
 import type { Json } from './json.js';
-import { deepCopy } from './replica.js';
+import { deepCopy } from './reconcile.js';
 import type { Replica } from './replica.js';
 
 /** Key prefix of persisted local stores. */

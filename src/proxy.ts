@@ -12,7 +12,7 @@ import { ErrorCode, twinError } from './errors.js';
 import type { TwinError } from './errors.js';
 import { cloneJson, isSafeKey, jsonEqual } from './json.js';
 import type { Json, JsonObject, Path } from './json.js';
-import { deepCopy } from './replica.js';
+import { deepCopy } from './reconcile.js';
 import type { Replica } from './replica.js';
 import { untracked } from './signals.js';
 

@@ -17,14 +17,15 @@
 import { DEV_MODE } from './dev.js';
 import { ErrorCode, TwinError, twinError } from './errors.js';
 import { DEFAULT_MAX_DEPTH, jsonEqual } from './json.js';
-import type { Json, JsonObject, Path } from './json.js';
+import type { Json, Path } from './json.js';
 import { applyOp, applyOpsInPlace, spliceLarge } from './ops.js';
 import type { Op, Writer } from './ops.js';
+import { deepCopy, reconcile, reuse } from './reconcile.js';
+import type { Container } from './reconcile.js';
 import { createTracker, isTracking, untracked } from './signals.js';
 import type { Tracker } from './signals.js';
 import type { StoreStatus } from './runtime.js';
 
-type Container = JsonObject | Json[];
 
 /** A group of ops written in one turn (or by one action call), sent and applied as a unit. */
 export interface Batch {
@@ -305,56 +306,11 @@ export class Replica {
       }
     }
     try {
-      untracked(() => this._reconcile(this.root, this.confirmed as Container));
+      untracked(() => reconcile(this.root, this.confirmed as Container, (node, key) => this._bump(node, key)));
     } finally {
       while (undo.length) undo.pop()!();
     }
     this._anyChange.bump();
-  }
-
-  /** Patches `live` in place to equal `next`, bumping the trackers of what changed. */
-  private _reconcile(live: Container, next: Container): void {
-    const have = live as Record<string | number, Json>;
-    const want = next as Record<string | number, Json>;
-    // An array changes as a whole; an object, per key and, when keys come or go, as a whole.
-    let whole = false;
-    if (Array.isArray(live)) {
-      for (let i = 0; i < (next as Json[]).length; i++) {
-        if (i >= live.length || !this._patch(live[i]!, want[i]!)) {
-          live[i] = deepCopy(want[i]!);
-          whole = true;
-        }
-      }
-      if (live.length > (next as Json[]).length) {
-        live.length = (next as Json[]).length;
-        whole = true;
-      }
-    } else {
-      for (const key of Object.keys(live)) {
-        if (!Object.hasOwn(next, key)) {
-          delete live[key];
-          this._bump(live, key);
-          whole = true;
-        }
-      }
-      for (const key of Object.keys(next)) {
-        const added = !Object.hasOwn(live, key);
-        if (added || !this._patch(have[key]!, want[key]!)) {
-          have[key] = deepCopy(want[key]!);
-          this._bump(live, key);
-          whole ||= added;
-        }
-      }
-    }
-    if (whole) this._bump(live);
-  }
-
-  /** Reconciles `have` into `want` in place if both are containers of one kind; false if `have` must be replaced. */
-  private _patch(have: Json, want: Json): boolean {
-    if (have === want) return true;
-    if (typeof have !== 'object' || typeof want !== 'object' || !have || !want || Array.isArray(have) !== Array.isArray(want)) return false;
-    this._reconcile(have, want);
-    return true;
   }
 
   //#endregion hearing from the server
@@ -423,26 +379,6 @@ export class Replica {
 }
 
 /**
- * The values a splice inserts, with each object equal to one it removes replaced by that one:
- * a reordering (`sort`, `reverse`, a move) keeps the objects' identity, so references held to
- * them, and DOM rendered for them, stay valid.
- */
-function reuse(target: Json[], index: number, remove: number, values: Json[]): Json[] {
-  if (remove === 0 || values.length === 0) return values;
-  const pool = new Map<string, Json[]>();
-  for (let i = index; i < index + remove && i < target.length; i++) {
-    const old = target[i]!;
-    if (typeof old !== 'object' || old === null) continue;
-    const key = JSON.stringify(old);
-    const same = pool.get(key);
-    if (same) same.push(old);
-    else pool.set(key, [old]);
-  }
-  if (pool.size === 0) return values;
-  return values.map((value) => (typeof value === 'object' && value !== null ? pool.get(JSON.stringify(value))?.shift() ?? value : value));
-}
-
-/**
  * Reports an error thrown by a subscriber as a browser reports one thrown by an event listener
  * (an `error` event on the window, and the console); in Node, on the console.
  */
@@ -450,13 +386,4 @@ function reportListenerError(err: unknown): void {
   const report = (globalThis as { reportError?: (err: unknown) => void }).reportError;
   if (report) report(err);
   else console.error('[twin-state] A subscriber threw:', err);
-}
-
-/** A deep copy of trusted JSON (already checked), faster than {@link cloneJson}. */
-export function deepCopy(value: Json): Json {
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map(deepCopy);
-  const out: JsonObject = {};
-  for (const key of Object.keys(value)) out[key] = deepCopy(value[key]!);
-  return out;
 }
