@@ -4,7 +4,7 @@
  * `twin-state serve`: serves an app's stores and pages with no server code of one's own.
  *
  *     twin-state serve --app ./app.js [--port 3000] [--host H] [--pages ./pages]
- *                      [--storage SPEC] [--public-url URL]
+ *                      [--storage SPEC] [--public-url URL] [--origins LIST]
  *
  * The app module exports `app` (from `defineApp()`) and may export `setup(server)`, called
  * once the server is ready (to keep counters, start timers...). Storage is `--storage`, else
@@ -48,6 +48,8 @@ Options:
   --storage SPEC      memory | sqlite:PATH | redis://HOST:PORT[/DB] (default: TWIN_STORAGE,
                       else ${SQLITE_STORAGE} when better-sqlite3 is installed, else memory)
   --public-url URL    the URL browsers reach this server at, behind a proxy (default: PUBLIC_URL)
+  --origins LIST      other origins whose pages may connect, comma-separated, or * for any
+                      (default: TWIN_ORIGINS; with neither option, only pages on this machine)
   -h, --help          show this help`;
 
 /** A mistake in what the command was given: reported as one sentence, exit code 2. */
@@ -86,6 +88,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (publicUrl !== undefined && !URL.canParse(publicUrl)) {
     throw new CliError(`The public URL ${JSON.stringify(publicUrl)} is not an absolute URL such as https://app.example.`);
   }
+  const origins = parseOrigins(values.origins ?? env.TWIN_ORIGINS);
   checkBundles();
   const module = await importApp(values.app);
   const app = module.app ?? module.default;
@@ -94,7 +97,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   const storage = await createStorage(spec).catch((err: unknown) => {
     throw new CliError((err as Error).message, { cause: err });
   });
-  const server = twin(app, { storage, ...(pages ? { pages } : {}), ...(publicUrl ? { publicUrl } : {}) });
+  const server = twin(app, { storage, ...(pages ? { pages } : {}), ...(publicUrl ? { publicUrl } : {}), ...(origins ? { origins } : {}) });
   await server.ready;
   await module.setup?.(server);
   const koa = new Koa();
@@ -159,6 +162,7 @@ function parse(argv: readonly string[]) {
         pages: { type: 'string' },
         storage: { type: 'string' },
         'public-url': { type: 'string' },
+        origins: { type: 'string' },
       },
     }).values;
   } catch (err) {
@@ -230,6 +234,19 @@ function checkBundles(): void {
     return;
   }
   throw new CliError(`The browser bundle of twin-state, ${file}, is ${damaged ? 'damaged (cut short or edited)' : 'missing'}: reinstall twin-state (npm install twin-state).`);
+}
+
+/** `--origins`: `*`, or origins separated by commas; anything else is a {@link CliError}. */
+function parseOrigins(list: string | undefined): readonly string[] | '*' | undefined {
+  if (list === undefined || list.trim() === '') return undefined;
+  if (list.trim() === '*') return '*';
+  return list.split(',').map((item) => item.trim()).filter(Boolean).map((origin) => {
+    const parsed = URL.canParse(origin) ? new URL(origin) : undefined;
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.pathname !== '/' || parsed.search || parsed.hash || parsed.username) {
+      throw new CliError(`The origin ${JSON.stringify(origin)} is not an origin such as https://app.example (a scheme, a host and maybe a port, no path).`);
+    }
+    return parsed.origin;
+  });
 }
 
 /** SQLite when its driver is installed (data survives a restart), else memory. */
