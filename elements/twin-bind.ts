@@ -5,7 +5,7 @@
  * the element it wraps, or in a form control that writes back what the user enters.
  */
 import type { Json } from '../src/index.js';
-import { unsafeName, unsafeValue } from '../src/binding-policy.js';
+import { unsafeName, unsafeUrl } from '../src/binding-policy.js';
 import type { Path, Scope } from './internal.js';
 import { define, DEV_MODE, parseKey, refuse, reportError, setText, TwinElement, untracked, valueAt, valueText, warn, watchValue } from './internal.js';
 
@@ -61,9 +61,9 @@ export class TwinBindElement extends TwinElement {
       return watchValue(() => attrText(read()), (text) => {
         const el = target();
         if (!el) return;
-        const refused = unsafeName('attr', el.localName, attr, allow);
+        const refused = unsafeName(el.localName, attr, allow);
         if (refused) return refuse(refused);
-        const unsafe = text !== null && unsafeValue(attr, text, allow);
+        const unsafe = unsafeUrl(attr, text, allow);
         if (unsafe) refuse(unsafe);
         try {
           if (text === null || unsafe) el.removeAttribute(attr);
@@ -110,7 +110,7 @@ function bindProperty(read: () => unknown, target: () => Element | null, prop: s
   }, ({ value }) => {
     const el = target() as (Element & Record<string, unknown> & { requestUpdate?: () => void }) | null;
     if (!el) return;
-    const refused = unsafeName('prop', el.localName, prop, allow) ?? unsafeValue(prop, value, allow);
+    const refused = unsafeName(el.localName, prop, allow) ?? unsafeUrl(prop, value, allow);
     if (refused) return refuse(refused);
     if (el[prop] !== value) el[prop] = value;
     else el.requestUpdate?.();

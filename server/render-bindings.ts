@@ -8,7 +8,7 @@
  * page renders what it hydrates to. The page walk that calls these is `render-html.ts`.
  */
 import { debuglog } from 'node:util';
-import { unsafeName, unsafeValue } from '../src/binding-policy.js';
+import { unsafeName, unsafeUrl } from '../src/binding-policy.js';
 import { parsePath, valueText } from '../src/json.js';
 import type { Json } from '../src/json.js';
 import type { Element } from './html-tree.js';
@@ -82,7 +82,7 @@ export function valueAt(root: Json, key: string | undefined): Json | undefined {
 function bindAttribute(target: Element, name: string, value: Json | undefined, allow: string | undefined): void {
   // setAttribute would throw in the browser; leave the element unrendered, as it will be there.
   if (name === '' || INVALID_ATTR_NAME.test(name)) return;
-  const refused = unsafeName('attr', target.tagName, name, allow);
+  const refused = unsafeName(target.tagName, name, allow);
   if (refused) {
     debug('render: %s', refused.message);
     return;
@@ -90,7 +90,7 @@ function bindAttribute(target: Element, name: string, value: Json | undefined, a
   // The browser's setAttribute lowercases names on HTML elements only (SVG keeps `viewBox`).
   const attrName = isHtml(target) ? name.toLowerCase() : name;
   const text = value === null || value === undefined || value === false ? undefined : value === true ? '' : valueText(value);
-  const unsafe = text === undefined ? undefined : unsafeValue(name, text, allow);
+  const unsafe = text === undefined ? undefined : unsafeUrl(name, text, allow);
   if (unsafe) debug('render: %s', unsafe.message);
   if (text === undefined || unsafe) removeAttr(target, attrName);
   else setAttr(target, attrName, text);

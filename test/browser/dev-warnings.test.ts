@@ -82,7 +82,7 @@ describe('dev-mode warnings for names the server or the store does not know', ()
   it('are left out of the production bundle', async function () {
     this.timeout(120_000); // the runner builds the bundles on first request
     const bundle = await (await fetch('/_twin/twin.js')).text();
-    for (const sentence of ['The server has no store', 'check the key', 'the server has no action', 'would set an event handler']) {
+    for (const sentence of ['The server has no store', 'check the key', 'the server has no action', 'could run script or restyle']) {
       expect(bundle, sentence).not.to.contain(sentence);
     }
   });
