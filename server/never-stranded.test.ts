@@ -20,7 +20,7 @@ import { defineFixtureApp } from '../test/fixtures/app.js';
 import type { Board, FixtureApp } from '../test/fixtures/app.js';
 import { startCutProxy } from '../test/helpers/cut-proxy.js';
 import type { CutProxy } from '../test/helpers/cut-proxy.js';
-import { failingStorage } from '../test/helpers/failing-storage.js';
+import { failingStorage, STORAGE_FAILURE_MESSAGE } from '../test/helpers/failing-storage.js';
 import { startRedisProcess } from '../test/helpers/redis-process.js';
 import { newClientId, startServer } from '../test/helpers/server.js';
 import type { Message, RawClient, TestServer } from '../test/helpers/server.js';
@@ -41,16 +41,21 @@ const BIG_WRITE_BYTES = 1.5e6;
 
 //#region helpers
 
-/** A fixture app served on 127.0.0.1 (closed after the test), and a cuttable forwarder to it. */
-async function serveBoard(t: TestContext, options: TwinOptions = {}, port?: number): Promise<{ srv: TestServer; fixture: FixtureApp; proxy: CutProxy }> {
+/**
+ * A fixture app served on 127.0.0.1 (closed after the test), and a cuttable forwarder to it.
+ * What the server logs for its operator (storage failures, say) is kept in `logged`, not printed.
+ */
+async function serveBoard(t: TestContext, options: TwinOptions = {}, port?: number): Promise<{ srv: TestServer; fixture: FixtureApp; proxy: CutProxy; logged: string[] }> {
   const fixture = defineFixtureApp();
-  const srv = await startServer(fixture.app, options, port === undefined ? {} : { port });
+  const logged: string[] = [];
+  const keep = (...args: unknown[]): void => void logged.push(args.map((a) => (a instanceof Error ? a.message : String(a))).join(' '));
+  const srv = await startServer(fixture.app, { logger: { warn: keep, error: keep }, ...options }, port === undefined ? {} : { port });
   const proxy = await startCutProxy(srv.port);
   t.after(async () => {
     await proxy.close();
     await srv.close();
   });
-  return { srv, fixture, proxy };
+  return { srv, fixture, proxy, logged };
 }
 
 /** A tracked client of `url`, online with the board, closed after the test. */
@@ -335,7 +340,7 @@ describe('storage failing', () => {
   it('appends failing for 1.5 s: clients get retryable refusals, are not disconnected, and every write lands once', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const disk = failingStorage(createMemoryStorage());
     t.after(() => disk.storage.close());
-    const { srv, fixture, proxy } = await serveBoard(t, { storage: disk.storage });
+    const { srv, fixture, proxy, logged } = await serveBoard(t, { storage: disk.storage });
     const writers = await Promise.all([0, 1, 2].map(() => writer(t, proxy.url)));
     disk.failing = true;
     const writing = writers.map((w, i) => w.write(100, `disk${i}`, 10));
@@ -355,8 +360,9 @@ describe('storage failing', () => {
       t.diagnostic(`writer ${i} refusals on the wire: ${refusalCounts(w.log)}`);
       assert.equal(tally.acknowledged, 100, `writer ${i}: every write landed once storage was back`);
     }
-    t.diagnostic(`appends refused by storage: ${disk.refused}`);
+    t.diagnostic(`appends refused by storage: ${disk.refused}; lines logged for the operator: ${logged.length}`);
     assert.ok(disk.refused > 0, 'the storage did fail');
+    assert.ok(logged.some((line) => line.includes(STORAGE_FAILURE_MESSAGE)), 'whoever runs the server hears of the storage failure');
     const all = writers.flatMap((w) => w.log.received);
     assert.ok(all.some((m) => m.t === 'reject' && m.code === ErrorCode.UNAVAILABLE && m.retry === true), 'clients are told: unavailable, retry');
     assert.deepEqual(all.filter((m) => m.t === 'reject' && !RETRYABLE.has(String(m.code))).slice(0, 3), [], 'no final refusal for the server\'s trouble');
