@@ -139,3 +139,36 @@ describe('XSS payloads through the development sources\' elements', () => {
     expect(errors.some((e) => e.includes('refused a URL for href'))).to.equal(true);
   });
 });
+
+describe('<twin-bind> binding policy', () => {
+  it('allow-unsafe lets the listed names through; a refused URL removes the attribute until a safe one comes', async () => {
+    const { id, handle } = await hostileStore('color: red');
+    (handle as Xss & { url?: string }).url = '/first';
+    await settled(handle);
+    const errors: string[] = [];
+    const error = console.error;
+    console.error = (...args: unknown[]) => void errors.push(args.map(String).join(' '));
+    const wrap = document.createElement('div');
+    try {
+      wrap.setAttribute('store', `xss/${id}`);
+      wrap.innerHTML = '<twin-bind key="p" attr="style" allow-unsafe="style"><i id="allowed"></i></twin-bind>'
+        + '<twin-bind key="p" attr="style"><i id="refused" style="color: blue"></i></twin-bind>'
+        + '<twin-bind key="url" attr="href"><a id="link" href="/start">x</a></twin-bind>';
+      document.body.append(wrap);
+      const $ = (sel: string) => wrap.querySelector(sel)!;
+      expect($('#allowed').getAttribute('style')).to.equal('color: red');
+      expect($('#refused').getAttribute('style'), 'the page\'s own style stays').to.equal('color: blue');
+      expect($('#link').getAttribute('href')).to.equal('/first');
+      (handle as Xss & { url?: string }).url = 'JavaScript:alert(1)';
+      await flush();
+      expect($('#link').hasAttribute('href')).to.equal(false);
+      (handle as Xss & { url?: string }).url = 'https://example.com/ok';
+      await flush();
+      expect($('#link').getAttribute('href')).to.equal('https://example.com/ok');
+    } finally {
+      console.error = error;
+      wrap.remove();
+    }
+    expect(errors.filter((e) => e.includes('TWIN_ERR_UNSAFE'))).to.have.length(2);
+  });
+});
