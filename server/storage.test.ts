@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
+import { createClient } from 'redis';
 import { ErrorCode } from '../src/errors.js';
 import type { Json, JsonObject } from '../src/json.js';
 import { applyOps } from '../src/ops.js';
@@ -354,16 +355,31 @@ describe('createStorage', () => {
     }
   });
 
-  it('connects a redis:// spec', async () => {
+  it('connects a redis:// spec, with the Redis options and the client-record bounds', async () => {
     const server = await startRedis();
     try {
-      const storage = await createStorage(`${server.url}/1`);
-      await put(storage, 's', { v: 1, ops: [set(['a'], 1)] });
+      const storage = await createStorage(`${server.url}/1`, { prefix: 'app:', hashTag: 'tenant-7', clientTtlMs: 60_000 });
+      await put(storage, 's', { v: 1, ops: [set(['a'], 1)] }, { id: 'c1', seq: 1 });
       assert.deepEqual(await storage.since('s', 0), [{ v: 1, ops: [set(['a'], 1)] }]);
       await storage.close();
+      const raw = createClient({ url: `${server.url}/1` });
+      await raw.connect();
+      try {
+        assert.deepEqual((await raw.keys('*')).map(String).sort(), ['app:{tenant-7}:client:c1', 'app:{tenant-7}:clients', 'app:{tenant-7}:log:s', 'app:{tenant-7}:v:s']);
+        const ttl = await raw.pTTL('app:{tenant-7}:client:c1');
+        assert.ok(ttl > 50_000 && ttl <= 60_000, `the record expires in ${ttl} ms`);
+      } finally {
+        await raw.close();
+      }
     } finally {
       await server.stop();
     }
+  });
+
+  it('refuses bounds that are not positive integers, naming the option', async () => {
+    await assert.rejects(createStorage('memory', { maxClients: 0 }), { name: 'RangeError', message: /maxClients/ });
+    await assert.rejects(createStorage(`sqlite:${path.join(tmpDir(), 'x.db')}`, { clientTtlMs: 1.5 }), { name: 'RangeError', message: /clientTtlMs/ });
+    await assert.rejects(createStorage('redis://127.0.0.1:1', { prefix: 'a{b}:' }), { name: 'RangeError', message: /brace/ });
   });
 });
 
