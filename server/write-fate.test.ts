@@ -180,7 +180,7 @@ async function play(commands: readonly Command[], totals: Totals): Promise<void>
     totals.wronglyConfirmed += tally.wronglyConfirmed;
     totals.big += bigWrites;
     lastRun = { commands, sent: w.log.sent, received: w.log.received, closes: w.log.closes, server: board, client: snapshot(w.board) };
-    assert.deepEqual(violations(tally), [], 'every write is on the server exactly once and confirmed, or reported refused');
+    assert.deepEqual(violations(tally), [], 'every write is on the server exactly once and confirmed, or reported refused (and never refused before its outcome was known)');
     // Nothing here is the client's fault but its oversized writes: every other write must land.
     const reasons = [...new Set(w.ledger.rejects.filter((r) => r.code !== ErrorCode.TOO_BIG).map((r) => `${r.code}: ${r.message}`))];
     assert.equal(tally.refused, 0, `well-formed writes are not refused for good (refusals: ${reasons.join(' | ')})`);

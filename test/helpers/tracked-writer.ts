@@ -141,7 +141,7 @@ export function trackedWriter(url: string, options: { hydrated?: boolean } = {})
     judge(t, label, server, alone = true) {
       const tally = ledger.tally(server.items);
       t.diagnostic(formatTally(label, tally));
-      assert.deepEqual(violations(tally), [], `${label}: every write is on the server exactly once and confirmed, or reported refused`);
+      assert.deepEqual(violations(tally), [], `${label}: every write is on the server exactly once and confirmed, or reported refused (and never refused before its outcome was known)`);
       if (alone) assert.equal(server.counter, tally.expectedCounter, `${label}: the server's counter holds exactly the increments of the writes it holds`);
       assert.deepEqual(snapshot(board), server, `${label}: the client's confirmed view equals the server's state`);
       return tally;
