@@ -94,6 +94,23 @@ export const checks = [call, connect, isTwinError, store, TwinError, renderPage]
 // @ts-expect-error internals are not part of the package's API
 import('twin-state/dist/lib/src/replica.js');
 `;
+/** A server app, Node types only: no DOM in its lib, as a backend's tsconfig often is. */
+const SERVER_TS = `import Koa from 'koa';
+import { defineApp } from 'twin-state';
+import { twin } from 'twin-state/server';
+export const app = defineApp();
+const server = twin(app, { publicUrl: 'https://app.example' });
+const koa = new Koa();
+koa.use(server.middleware());
+server.attach(koa.listen(0));
+`;
+const TSCONFIG_SERVER = {
+  compilerOptions: {
+    target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022'],
+    strict: true, skipLibCheck: false, noEmit: true, types: ['node'],
+  },
+  files: ['server-check.ts'],
+};
 const TSCONFIG = {
   compilerOptions: {
     target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM', 'DOM.Iterable'],
@@ -188,6 +205,8 @@ before(async () => {
   writeFileSync(join(consumer, 'server.js'), SERVER_JS);
   writeFileSync(join(consumer, 'check.ts'), CHECK_TS);
   writeFileSync(join(consumer, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
+  writeFileSync(join(consumer, 'server-check.ts'), SERVER_TS);
+  writeFileSync(join(consumer, 'tsconfig.server.json'), JSON.stringify(TSCONFIG_SERVER, null, 2));
 });
 
 after(() => {
@@ -284,7 +303,8 @@ describe('twin-state serve (the bin, plain Node)', () => {
 
   test('serves a .js app: a rendered page, the bundles with CORS and caching, a clean stop on SIGTERM', async () => {
     const port = await freePort();
-    const serving = await start(bin(), ['serve', '--app', 'app.js', '--pages', 'pages', '--port', String(port), '--host', '127.0.0.1'], consumer, /twin-state serving/);
+    // Ready once both lines are out: where it serves, then the storage it chose.
+    const serving = await start(bin(), ['serve', '--app', 'app.js', '--pages', 'pages', '--port', String(port), '--host', '127.0.0.1'], consumer, /storage: \S+\n/);
     try {
       // better-sqlite3 is not installed: the default storage falls back to memory.
       assert.match(serving.output(), /storage: memory/);
@@ -382,6 +402,11 @@ describe('types that stand alone', () => {
       assert.throws(() => statSync(join(consumer, 'node_modules', optional)), `${optional} is installed in the consumer`);
     }
     const result = run(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], consumer);
+    assert.equal(result.status, 0, `tsc:\n${result.output}`);
+  });
+
+  test('a server app with Node types and no DOM lib type-checks too', () => {
+    const result = run(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.server.json'], consumer);
     assert.equal(result.status, 0, `tsc:\n${result.output}`);
   });
 });
