@@ -10,6 +10,9 @@
  * duplicated, wrongly confirmed (all but the first must be 0).
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import type { TestContext } from 'node:test';
@@ -21,6 +24,8 @@ import type { Board, FixtureApp } from '../test/fixtures/app.js';
 import { startCutProxy } from '../test/helpers/cut-proxy.js';
 import type { CutProxy } from '../test/helpers/cut-proxy.js';
 import { failingStorage, STORAGE_FAILURE_MESSAGE } from '../test/helpers/failing-storage.js';
+import { startNode } from '../test/helpers/node-process.js';
+import type { NodeProcess } from '../test/helpers/node-process.js';
 import { startRedisProcess } from '../test/helpers/redis-process.js';
 import { newClientId, startServer } from '../test/helpers/server.js';
 import type { Message, RawClient, TestServer } from '../test/helpers/server.js';
@@ -36,6 +41,8 @@ const RETRYABLE = new Set<string>([ErrorCode.RATE, ErrorCode.ORDER, ErrorCode.UN
 /** The default frame limits (src/protocol.ts, DEFAULT_LIMITS) the client must keep to when the server states them. */
 const DEFAULT_MAX_FRAME_BYTES = 1 << 20;
 const DEFAULT_MAX_MESSAGES = 256;
+/** The app `twin-state serve` runs in the crash test. */
+const FIXTURE_APP = 'test/fixtures/app.ts';
 /** An oversized write: 1.5 MB, over the default 1 MiB frame limit. */
 const BIG_WRITE_BYTES = 1.5e6;
 
@@ -224,6 +231,36 @@ describe('offline with 300 unconfirmed writes', () => {
     t.diagnostic(`refusals on the wire: ${refusalCounts(w.log)}`);
     assert.equal(tally.acknowledged, 300, 'all 300 are committed and confirmed');
     assertFramesWithin(w.log, DEFAULT_MAX_MESSAGES, DEFAULT_MAX_FRAME_BYTES, 'offline (restart)');
+  });
+});
+
+describe('offline with 300 unconfirmed writes, the server crashed', () => {
+  it('a SQLite server process SIGKILLed, 300 writes queued, restarted on its file and port: all 300 committed exactly once', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twin-stranded-'));
+    const storage = `sqlite:${path.join(dir, 'crash.db')}`;
+    const nodes: NodeProcess[] = [];
+    t.after(async () => {
+      await Promise.allSettled(nodes.map((n) => n.kill()));
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    const first = await startNode({ app: FIXTURE_APP, storage });
+    nodes.push(first);
+    const w = await writer(t, first.url);
+    w.writeOne('before-crash', 1);
+    await w.quiesced();
+    await first.kill();
+    await waitFor(() => w.client.state !== 'online', 'the client to notice the crash');
+    await w.write(300, 'crash');
+    assert.equal(status(w.board).pending, 300);
+    const second = await startNode({ app: FIXTURE_APP, storage, port: first.port });
+    nodes.push(second);
+    await w.quiesced(20_000);
+    // The server's state as a fresh client of the restarted process sees it.
+    const checker = await writer(t, second.url);
+    const server = snapshot(checker.board) as Board;
+    const tally = w.judge(t, 'offline (SIGKILL)', server);
+    assert.equal(tally.acknowledged, 301, 'the write before the crash and all 300 after it are committed and confirmed');
+    assertFramesWithin(w.log, DEFAULT_MAX_MESSAGES, DEFAULT_MAX_FRAME_BYTES, 'offline (SIGKILL)');
   });
 });
 
