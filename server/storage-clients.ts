@@ -30,7 +30,11 @@ export interface ClientStorageOptions {
    * outbox (DESIGN §9). Default {@link DEFAULT_CLIENT_TTL_MS} (48 h).
    */
   clientTtlMs?: number;
-  /** How many client records are kept at most; beyond it the least recently changed go first. Default 100,000. */
+  /**
+   * How many client records are kept at most; beyond it the least recently changed go first
+   * (SQLite and Redis know that to the millisecond: records changed in the same one go in any
+   * order). Default 100,000.
+   */
   maxClients?: number;
 }
 
