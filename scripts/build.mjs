@@ -3,8 +3,9 @@
 /**
  * `npm run build` (and `prepack`): everything the npm package ships in `dist/`.
  * 1. `dist/lib/`: the JavaScript and `.d.ts` of every entry (`twin-state`, `/elements`, `/lit`,
- *    `/server`, and the CLI), compiled by tsc from tsconfig.build.json, `@internal` declarations
- *    stripped. Full messages and dev warnings: the `development` and `node` export conditions.
+ *    `/server`, and the CLI), compiled by tsc from tsconfig.build.json; the `.d.ts` without their
+ *    `@internal` declarations when that still type-checks (scripts/strip-internal.mjs). Full
+ *    messages and dev warnings: the `development` and `node` export conditions.
  * 2. `dist/lib-prod/`: the browser entries again with `DEV_MODE` false — the `default` export
  *    condition, so an app's production bundle drops twin-state's long messages and warnings as
  *    the CDN bundle does (the same split as Lit's `development/` folder). Only `src/dev.js`
@@ -14,12 +15,13 @@
  * 4. `dist/custom-elements.json` (package.json `customElements`), the Custom Elements Manifest,
  *    by @custom-elements-manifest/analyzer (custom-elements-manifest.config.mjs).
  * A type error fails the build: a package must not ship declarations that do not hold.
- * `npm start` builds only the bundles (`npm run build:bundles`): the checkout runs its sources.
+ * `npm start` builds only the bundles (rollup alone): the checkout runs its sources.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { referenceDisposableLib, stripInternal } from './strip-internal.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = (name) => join(root, 'node_modules/.bin', name);
@@ -50,15 +52,13 @@ rmSync(join(root, 'dist/chunks'), { recursive: true, force: true });
 
 run('tsc (dist/lib: JavaScript and .d.ts)', bin('tsc'), ['-p', 'tsconfig.build.json'], { lenient: typeErrorsWarn });
 
-// `Symbol.dispose` (the `using` support of subscriptions) is declared by lib esnext.disposable
-// (or @types/node): a browser app whose tsconfig has neither would fail on our .d.ts.
-const DISPOSABLE_LIB = '/// <reference lib="esnext.disposable" />\n';
-for (const entry of readdirSync(join(root, 'dist/lib'), { recursive: true })) {
-  const file = join(root, 'dist/lib', String(entry));
-  if (!file.endsWith('.d.ts')) continue;
-  const text = readFileSync(file, 'utf8');
-  if (/Symbol\.(?:async)?[dD]ispose/.test(text)) writeFileSync(file, DISPOSABLE_LIB + text);
+const strip = stripInternal(root, bin('tsc'));
+if (strip.stripped) {
+  console.log('build: .d.ts with @internal declarations stripped');
+} else {
+  console.warn(`build: .d.ts keep their @internal declarations: stripped, they would not type-check:\n  ${strip.errors.join('\n  ')}`);
 }
+referenceDisposableLib(join(root, 'dist/lib'));
 
 for (const dir of ['src', 'elements']) {
   cpSync(join(root, 'dist/lib', dir), join(root, 'dist/lib-prod', dir), {
