@@ -7,16 +7,14 @@
  * and what a binding may write is decided by the same module, `src/binding-policy.ts`, so a
  * page renders what it hydrates to. The page walk that calls these is `render-html.ts`.
  */
-import { debuglog } from 'node:util';
 import { unsafeName, unsafeUrl } from '../src/binding-policy.js';
 import { parsePath, valueText } from '../src/json.js';
+import type { TwinError } from '../src/errors.js';
 import type { Json } from '../src/json.js';
 import type { Element } from './html-tree.js';
 import {
   ASCII_WHITESPACE, descendants, firstElementChild, getAttr, isHtml, removeAttr, replaceWithText, setAttr, textContent,
 } from './html-tree.js';
-
-const debug = debuglog('twin:server');
 
 /** Form controls a `<twin-bind>` binds two-way when no attr/toggle/prop is given. */
 const TWO_WAY_TAGS: ReadonlySet<string> = new Set(['input', 'textarea', 'select']);
@@ -26,12 +24,15 @@ const TWO_WAY_TAGS: ReadonlySet<string> = new Set(['input', 'textarea', 'select'
  */
 const INVALID_ATTR_NAME = /[\s\0/>="'<]/;
 
-/** Renders a `<twin-bind>` whose key has `value` (undefined: the key leads nowhere). */
-export function renderBind(el: Element, value: Json | undefined): void {
+/**
+ * Renders a `<twin-bind>` whose key has `value` (undefined: the key leads nowhere);
+ * `onUnsafe` hears each binding the binding policy refused.
+ */
+export function renderBind(el: Element, value: Json | undefined, onUnsafe: (error: TwinError) => void): void {
   const target = firstElementChild(el);
   const attr = getAttr(el, 'attr');
   if (attr !== undefined) {
-    if (target) bindAttribute(target, attr, value, getAttr(el, 'allow-unsafe'));
+    if (target) bindAttribute(target, attr, value, getAttr(el, 'allow-unsafe'), onUnsafe);
     return;
   }
   const toggle = getAttr(el, 'toggle');
@@ -79,19 +80,16 @@ export function valueAt(root: Json, key: string | undefined): Json | undefined {
  * A name the binding policy refuses is left alone (the browser leaves it too); a refused value
  * removes the attribute, as the browser does.
  */
-function bindAttribute(target: Element, name: string, value: Json | undefined, allow: string | undefined): void {
+function bindAttribute(target: Element, name: string, value: Json | undefined, allow: string | undefined, onUnsafe: (error: TwinError) => void): void {
   // setAttribute would throw in the browser; leave the element unrendered, as it will be there.
   if (name === '' || INVALID_ATTR_NAME.test(name)) return;
   const refused = unsafeName(target.tagName, name, allow);
-  if (refused) {
-    debug('render: %s', refused.message);
-    return;
-  }
+  if (refused) return onUnsafe(refused);
   // The browser's setAttribute lowercases names on HTML elements only (SVG keeps `viewBox`).
   const attrName = isHtml(target) ? name.toLowerCase() : name;
   const text = value === null || value === undefined || value === false ? undefined : value === true ? '' : valueText(value);
   const unsafe = text === undefined ? undefined : unsafeUrl(name, text, allow);
-  if (unsafe) debug('render: %s', unsafe.message);
+  if (unsafe) onUnsafe(unsafe);
   if (text === undefined || unsafe) removeAttr(target, attrName);
   else setAttr(target, attrName, text);
 }

@@ -465,6 +465,7 @@ describe('renderPage', () => {
 
   describe('binding policy', () => {
     it('refuses event handlers, srcdoc and style, and anything of script and base elements', async () => {
+      const heard: string[] = [];
       const { root } = await renderFragment(
         [
           '<twin-bind store="s" key="v" attr="onclick"><button id="a"></button></twin-bind>',
@@ -476,8 +477,11 @@ describe('renderPage', () => {
           '<twin-bind store="s" key="v" attr="style" allow-unsafe="style"><i id="g"></i></twin-bind>',
           '<twin-bind store="s" key="v" attr="title"><i id="h"></i></twin-bind>',
         ].join(''),
-        pageData({ s: shared({ v: 'top.__pwned=1', url: 'https://example.com/x.js' }) }),
+        { ...pageData({ s: shared({ v: 'top.__pwned=1', url: 'https://example.com/x.js' }) }), onUnsafe: (err) => void heard.push(err.message) },
       );
+      assert.deepEqual(heard.map((m) => /refused to bind (\S+) of a <(\w+)>/.exec(m)?.slice(1).join(' ')), [
+        'onclick button', 'ONMOUSEOVER b', 'srcdoc iframe', 'style i', 'src script', 'href base',
+      ], 'onUnsafe hears each refusal, with what was refused');
       const attrs = (id: string) => Object.fromEntries(one(root, '*', { id }).attrs.map((a) => [a.name, a.value]));
       assert.deepEqual(attrs('a'), { id: 'a' });
       assert.deepEqual(attrs('b'), { id: 'b' });
@@ -498,7 +502,10 @@ describe('renderPage', () => {
       const html = all.map((_, i) => `<twin-bind store="s" key="${i}" attr="href"><a href="/old"></a></twin-bind>`).join('')
         + `<twin-bind store="s" key="0" attr="xlink:href"><svg></svg></twin-bind><twin-bind store="s" key="${urls.ok.length}" attr="xlink:href"><svg></svg></twin-bind>`
         + `<twin-bind store="s" key="set" attr="srcset"><img></twin-bind><twin-bind store="s" key="okset" attr="srcset"><img></twin-bind>`;
-      const { root } = await renderFragment(html, pageData({ s: shared({ ...all, set: 'a.png 1x, javascript:x 2x', okset: 'a.png 1x, /b.png 2x' }) }));
+      const heard: string[] = [];
+      const data = pageData({ s: shared({ ...all, set: 'a.png 1x, javascript:x 2x', okset: 'a.png 1x, /b.png 2x' }) });
+      const { root } = await renderFragment(html, { ...data, onUnsafe: (err) => void heard.push(err.code) });
+      assert.equal(heard.length, urls.refused.length + 2, 'onUnsafe hears each refused URL');
       const hrefs = query(root, 'a').map((a) => attr(a, 'href'));
       assert.deepEqual(hrefs, [...urls.ok, ...urls.refused.map(() => undefined)], 'a refused URL removes the attribute');
       // Reparsed, xlink:href is a namespaced attribute: prefix xlink, name href.

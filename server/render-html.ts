@@ -14,9 +14,11 @@
  * Every call works on its own tree and its own store data: nothing is cached between
  * requests, so one reader's state can never reach another reader's page.
  */
+import { debuglog } from 'node:util';
 import { defaultTreeAdapter, html as spec, serialize } from 'parse5';
 import { fillStoreName } from '../src/store-name.js';
 import type { Json } from '../src/json.js';
+import type { TwinError } from '../src/errors.js';
 import type { Document, DocumentFragment, Element, ParentNode } from './html-tree.js';
 import { ASCII_WHITESPACE, cloneNode, getAttr, headOf, isElement, isHtml, isTemplate, parseInput, setAttr } from './html-tree.js';
 import { renderBind, renderShow, valueAt } from './render-bindings.js';
@@ -52,7 +54,14 @@ export interface PageData {
   store(name: string): Promise<StoreData | undefined>;
   /** Store names always put in the hydration data (the app's local stores), even if no element names them. */
   include?: readonly string[];
+  /**
+   * Hears each binding the binding policy refused (`TWIN_ERR_UNSAFE`: an `on*` attribute, a
+   * `javascript:` URL...), which renders without it. Default: `NODE_DEBUG=twin:server` logs it.
+   */
+  onUnsafe?: (error: TwinError) => void;
 }
+
+const debug = debuglog('twin:server');
 
 /** The id of the JSON script element the browser runtime hydrates from. */
 const HYDRATION_ID = 'twin-hydration';
@@ -103,7 +112,7 @@ export async function renderPage(html: string, data: PageData): Promise<string> 
   const stores = new Map<string, StoreData>();
   for (const [name, storeData] of fetched) if (storeData !== undefined) stores.set(name, storeData);
 
-  const ctx: RenderContext = { params, stores };
+  const ctx: RenderContext = { params, stores, onUnsafe: data.onUnsafe ?? ((err) => debug('render: %s', err.message)) };
   for (const child of [...root.childNodes]) if (isElement(child)) renderElement(child, undefined, ctx);
 
   for (const old of found.stale) defaultTreeAdapter.detachNode(old);
@@ -119,6 +128,7 @@ interface Found {
 
 interface RenderContext {
   params: URLSearchParams;
+  onUnsafe: (error: TwinError) => void;
   stores: ReadonlyMap<string, StoreData>;
 }
 
@@ -164,7 +174,7 @@ function renderElement(el: Element, inherited: Root, ctx: RenderContext): void {
   if (isHtml(el)) {
     switch (el.tagName) {
       case 'twin-bind':
-        if (root) renderBind(el, valueAt(root.value, getAttr(el, 'key')));
+        if (root) renderBind(el, valueAt(root.value, getAttr(el, 'key')), ctx.onUnsafe);
         break;
       case 'twin-show':
         if (root) renderShow(el, valueAt(root.value, getAttr(el, 'key')));
