@@ -54,7 +54,11 @@ export async function startRedisProcess(options: { appendonly?: boolean } = {}):
   const args = ['--port', String(port), '--bind', HOST, '--dir', dir, '--save', '', '--daemonize', 'no',
     ...(options.appendonly === false ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always'])];
   let child: ChildProcess | undefined;
-  const killOnExit = (): void => void child?.kill('SIGKILL');
+  // A test process that ends without its `after` (killed, timed out) leaves neither the server nor its files.
+  const killOnExit = (): void => {
+    child?.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
   process.once('exit', killOnExit);
 
   const launch = async (): Promise<void> => {
