@@ -292,6 +292,23 @@ describe('plain Node imports', () => {
   });
 });
 
+describe('an app bundle (esbuild, as an app\'s bundler)', () => {
+  test('picks the production build by default and the full messages with the development condition', () => {
+    writeFileSync(join(consumer, 'entry.js'), `import { connect, store } from 'twin-state';\nimport 'twin-state/elements';\nconnect('ws://127.0.0.1:1/_twin/ws');\nstore('a');\n`);
+    const esbuild = join(ROOT, 'node_modules/.bin/esbuild');
+    const bundle = (conditions: string[]) => {
+      const out = join(work, `bundle-${conditions.join('-') || 'default'}.js`);
+      const result = run(esbuild, ['entry.js', '--bundle', '--format=esm', '--platform=browser', '--minify', `--outfile=${out}`, ...conditions.map((c) => `--conditions=${c}`)], consumer);
+      assert.equal(result.status, 0, result.output);
+      return readFileSync(out, 'utf8');
+    };
+    // A message only the development build holds (src/replica.ts, behind DEV_MODE).
+    const devOnly = 'must hold an object or an array';
+    assert.ok(!bundle([]).includes(devOnly), 'the default (production) bundle kept a development message');
+    assert.ok(bundle(['development']).includes(devOnly), 'the development bundle lacks the full messages');
+  });
+});
+
 describe('twin-state serve (the bin, plain Node)', () => {
   const bin = () => join(consumer, 'node_modules/.bin/twin-state');
 
