@@ -32,6 +32,8 @@ const CONFLICT_BACKOFF_MAX_MS = 50;
 const RESTORE_ATTEMPTS = 20;
 const RESTORE_RETRY_BASE_MS = 50;
 const RESTORE_RETRY_MAX_MS = 1_000;
+/** How long a failed append waits for storage to say whether it happened after all. */
+const UNKNOWN_OUTCOME_WAIT_MS = 10_000;
 
 /** A client's batch or call: whose, and which. */
 export interface Sender {
@@ -112,7 +114,12 @@ export class Committer {
       } catch (err) {
         if (isTwinError(err) && err.code === ErrorCode.DUPLICATE) return false;
         if (isTwinError(err) && err.code !== ErrorCode.CONFLICT && err.code !== ErrorCode.INTERNAL && err.expose) throw new Repeated(err);
-        if (!isTwinError(err) || err.code !== ErrorCode.CONFLICT) throw this.storageTrouble(err);
+        if (!isTwinError(err) || err.code !== ErrorCode.CONFLICT) {
+          // The append may have happened all the same (Redis went away before it answered):
+          // report the batch refused only once storage says it holds no such commit.
+          if (sender && (await this.committedAfterAll(sender))) return false;
+          throw this.storageTrouble(err);
+        }
         if (attempt >= MAX_CONFLICT_RETRIES) {
           throw new TwinError(ErrorCode.UNAVAILABLE, 'Other servers keep writing this store first; try again.');
         }
@@ -178,6 +185,27 @@ export class Committer {
     this.storage.compact(store.key, store.replica.confirmed, store.v).catch((err) => {
       this.logger.warn(`compact:${store.name}`, `Compacting store ${store.name} failed; its log grows until the next try.`, err);
     });
+  }
+
+  /**
+   * Whether storage holds `sender`'s batch although the append failed, asked until storage
+   * answers (for {@link UNKNOWN_OUTCOME_WAIT_MS} at most; then it is taken as not committed —
+   * the client sends it again, and storage, which checks its record on every append, answers
+   * that copy as a duplicate if it was).
+   */
+  private async committedAfterAll(sender: Sender): Promise<boolean> {
+    const deadline = Date.now() + UNKNOWN_OUTCOME_WAIT_MS;
+    for (let attempt = 0; Date.now() < deadline && !this.closed(); attempt++) {
+      try {
+        const record = await this.storage.client(sender.client);
+        const committed = (record?.seq ?? 0) >= sender.seq;
+        if (committed) this.records.committed(sender.client, sender.seq);
+        return committed;
+      } catch {
+        await delay(Math.min(RESTORE_RETRY_MAX_MS, RESTORE_RETRY_BASE_MS * 2 ** attempt));
+      }
+    }
+    return false;
   }
 
   /** {@link restore} from outside a commit (storage told us it lost data), retried with backoff while storage is unreachable. */

@@ -161,8 +161,8 @@ function createCore(client: Client, options: ClientOptions): Core {
   const hydration = options.hydration ?? readHydration();
   const locals = createLocalStores(hydration, options.storage, (name, value) => replicas.get(name)?.reset(value, 0));
   let seq = 0;
-  /** The lowest seq refused for now, to send again (with everything after it) when the timer fires. */
-  let retryFrom = Infinity;
+  /** Batches and calls refused for now, to send again (in seq order) when the timer fires. */
+  const retries = new Set<string>();
   let retryAttempts = 0;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** The optimistic run of an action in progress: its id and the batch it opened per replica. */
@@ -235,28 +235,31 @@ function createCore(client: Client, options: ClientOptions): Core {
   };
 
   /** Every batch and call not yet answered, in seq order (the order the server must see them in). */
-  const unconfirmed = (from = 0): (OpMessage | Call)[] => {
+  const unconfirmed = (): (OpMessage | Call)[] => {
     const out: (OpMessage | Call)[] = [];
     for (const replica of replicas.values()) {
       for (const batch of replica.pending) {
         // A turn batch still being collected is sent when its turn ends.
-        if (batch.kind === 'ops' && batch.id && seqOf(batch.id) >= from) out.push({ t: 'op', id: batch.id, store: replica.name, ops: batch.ops });
+        if (batch.kind === 'ops' && batch.id) out.push({ t: 'op', id: batch.id, store: replica.name, ops: batch.ops });
       }
     }
-    for (const call of calls.values()) if (seqOf(call.message.id) >= from) out.push(call.message);
+    for (const call of calls.values()) out.push(call.message);
     return out.sort((a, b) => seqOf(a.id) - seqOf(b.id));
   };
 
-  /** The server refused `seq` for now: send it and every later one again, after a pause. */
+  /**
+   * The server refused `id` for now: send it again after a pause, with the others refused by
+   * then, in seq order. (Not the ones still on their way: each gets its own answer, and a copy
+   * sent twice would be answered twice.)
+   */
   const retryLater = (id: string) => {
-    retryFrom = Math.min(retryFrom, seqOf(id));
+    retries.add(id);
     if (retryTimer) return;
     const pause = Math.min(RETRY_MAX_DELAY, RETRY_MIN_DELAY * 2 ** retryAttempts++);
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
-      const from = retryFrom;
-      retryFrom = Infinity;
-      for (const message of unconfirmed(from)) if (!link.queued(message.id)) link.send(message);
+      for (const message of unconfirmed()) if (retries.has(message.id)) link.send(message);
+      retries.clear();
     }, pause * (0.5 + Math.random() / 2));
   };
 
@@ -289,7 +292,7 @@ function createCore(client: Client, options: ClientOptions): Core {
         // Start over: everything this client holds, from the versions it has.
         clearTimeout(retryTimer);
         retryTimer = undefined;
-        retryFrom = Infinity;
+        retries.clear();
         for (const replica of [...subscribed].slice(HELLO_SUBS)) link.send({ t: 'sub', store: replica.name, v: replica.v });
         for (const m of unconfirmed()) link.send(m);
         return;

@@ -60,8 +60,6 @@ export interface Link {
   limits: StatedLimits;
   /** Queues messages to send as soon as pacing allows; nothing goes before {@link ready}. */
   send(message: ClientMessage): void;
-  /** Whether `message` (by id) is waiting to be sent. */
-  queued(id: string): boolean;
   /** Sends at once, ahead of the queue (hello). */
   sendNow(message: ClientMessage): void;
   /** The server welcomed us: `online`, start sending. */
@@ -233,9 +231,6 @@ export function createLink(options: LinkOptions, defaultUrl: () => string | unde
         flushQueued = true;
         queueMicrotask(flush);
       }
-    },
-    queued(id) {
-      return outbox.some((m) => 'id' in m && m.id === id);
     },
     sendNow(message) {
       if (socket?.readyState === OPEN) socket.send(JSON.stringify(message));
