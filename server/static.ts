@@ -20,7 +20,7 @@ import type { Context } from 'koa';
  */
 export const PACKAGED = !/\.[cm]?ts$/.test(new URL(import.meta.url).pathname);
 
-/** The package root: two folders up from `dist/lib/server/`, one from `server/`. */
+/** The package root: three folders up from `dist/lib/server/`, one up from `server/`. */
 const PACKAGE_ROOT = new URL(PACKAGED ? '../../../' : '../', import.meta.url);
 
 /** Where the build (`npm run build`) puts the browser bundles. */
@@ -31,8 +31,8 @@ export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(new URL('package
 
 /**
  * A bundle URL: `/_twin/[v<version>/]<file>`, where the file is a bundle, its source map or
- * license text at the top of `dist/`, or a lazily loaded chunk in `dist/chunks/` — never the
- * Node modules under `dist/lib/`.
+ * license text at the top of `dist/` (or a lazily loaded chunk in `dist/chunks/`, should the
+ * build make some) — never the Node modules under `dist/lib/`.
  */
 const BUNDLE_URL = /^\/_twin\/(?:v([\w.+-]+)\/)?((?:chunks\/)?[a-z0-9][\w.-]*\.(?:js|map|txt))$/i;
 
