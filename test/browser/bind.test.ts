@@ -21,7 +21,7 @@ describe('<twin-bind> text', () => {
       <twin-bind id="a" store=${name} key="obj.b"></twin-bind>
       <twin-bind id="i" store=${name} key="obj.b.1"></twin-bind>
       <twin-bind id="d" store=${name} key="items.0.text"></twin-bind>
-      <twin-bind id="m" store=${name} key="missing.deeper"></twin-bind>
+      <twin-bind id="m" store=${name} key="obj.missing.deeper"></twin-bind>
       <twin-bind id="z" store=${name} key="forbidden"></twin-bind>
       <twin-bind id="p" store=${name} key="text.length"></twin-bind>
     </div>`);
@@ -82,8 +82,12 @@ describe('<twin-bind> text', () => {
     try {
       const el = await fixture(html`<twin-bind store="box/{box}" key="text"></twin-bind>`);
       expect(el.textContent).to.equal('hello');
-      const unbound = await fixture(html`<twin-bind store="box/{nope}" key="text">as rendered</twin-bind>`);
+      const warnings: string[] = [];
+      const warn = console.warn;
+      console.warn = (...args: unknown[]) => void warnings.push(args.join(' '));
+      const unbound = await fixture(html`<twin-bind store="box/{nope}" key="text">as rendered</twin-bind>`).finally(() => void (console.warn = warn));
       expect(unbound.textContent).to.equal('as rendered');
+      expect(warnings.some((w) => w.includes('"box/{nope}" needs a query parameter'))).to.equal(true);
     } finally {
       history.replaceState(null, '', before);
     }
