@@ -9,7 +9,7 @@ import { pageClient, settled } from '../../src/index.js';
 import type { RejectDetail } from '../../src/index.js';
 import { checked } from './app.js';
 import type { Checked } from './app.js';
-import { connectPage, freshBox, serverRead, uniq, until } from './helpers.js';
+import { captureConsole, connectPage, freshBox, serverRead, uniq, until } from './helpers.js';
 
 /** Types `text` into `input` as a user would (one input event). */
 function type(input: HTMLInputElement, text: string): void {
@@ -19,17 +19,15 @@ function type(input: HTMLInputElement, text: string): void {
 
 /** Collects what `console.warn` is given and the page client's `reject` events until `stop()`. */
 function capture(): { warnings: string[]; rejects: RejectDetail[]; stop(): void } {
-  const warnings: string[] = [];
+  const warnings = captureConsole('warn');
   const rejects: RejectDetail[] = [];
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(' '));
   const onReject = (event: Event) => void rejects.push((event as CustomEvent<RejectDetail>).detail);
   pageClient().addEventListener('reject', onReject);
   return {
-    warnings,
+    warnings: warnings.lines,
     rejects,
     stop() {
-      console.warn = warn;
+      warnings.stop();
       pageClient().removeEventListener('reject', onReject);
     },
   };

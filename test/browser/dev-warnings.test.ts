@@ -7,14 +7,12 @@
 import { expect, fixture, html } from '@open-wc/testing';
 import { settled } from '../../src/index.js';
 import type { TwinActionEvent } from '../../elements/index.js';
-import { connectPage, flush, freshBox, nextEvent, uniq, until } from './helpers.js';
+import { captureConsole, connectPage, flush, freshBox, nextEvent, uniq, until } from './helpers.js';
 
 /** Collects what `console.warn` is given until `stop()`. */
 function captureWarnings(): { warnings: string[]; stop(): void } {
-  const warnings: string[] = [];
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(' '));
-  return { warnings, stop: () => void (console.warn = warn) };
+  const { lines, stop } = captureConsole('warn');
+  return { warnings: lines, stop };
 }
 
 describe('dev-mode warnings for names the server or the store does not know', () => {

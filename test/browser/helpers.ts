@@ -89,3 +89,33 @@ export function recordMutations(root: Node): { stop(): MutationRecord[] } {
     },
   };
 }
+
+/** The iframes {@link loadFrame} opened, removed by {@link removeFrames}. */
+const frames: HTMLIFrameElement[] = [];
+
+/** Loads `url` in an iframe of this (same-origin) page; {@link removeFrames} removes it. */
+export async function loadFrame<W extends Window = Window>(url: string): Promise<{ doc: Document; win: W }> {
+  const frame = document.createElement('iframe');
+  frames.push(frame);
+  const loaded = new Promise((resolve) => frame.addEventListener('load', resolve, { once: true }));
+  frame.src = url;
+  document.body.append(frame);
+  await loaded;
+  return { doc: frame.contentDocument!, win: frame.contentWindow as unknown as W };
+}
+
+/** Removes the iframes {@link loadFrame} opened (call it in `afterEach`). */
+export function removeFrames(): void {
+  for (const frame of frames.splice(0)) frame.remove();
+}
+
+/**
+ * Collects what `console[method]` is given (its arguments joined as text) instead of printing
+ * it, until `stop()`: for tests of expected warnings and errors, so the output stays readable.
+ */
+export function captureConsole(method: 'warn' | 'error'): { lines: string[]; stop(): void } {
+  const lines: string[] = [];
+  const original = console[method];
+  console[method] = (...args: unknown[]) => void lines.push(args.map(String).join(' '));
+  return { lines, stop: () => void (console[method] = original) };
+}

@@ -7,31 +7,20 @@
  */
 import { expect } from '@open-wc/testing';
 import { executeServerCommand } from '@web/test-runner-commands';
-import { serverRead, serverWrite, uniq, until } from './helpers.js';
+import { loadFrame, removeFrames, serverRead, serverWrite, uniq, until } from './helpers.js';
 
 type Win = Window & typeof globalThis & { __warnings: string[]; renders?: number };
 
-const frames: HTMLIFrameElement[] = [];
 before(async function () {
   // The runner builds the bundles (and their manifest) on first request: slow on a busy machine.
   this.timeout(120_000);
   await fetch('/_twin/twin.js');
 });
 
-afterEach(() => {
-  for (const frame of frames.splice(0)) frame.remove();
-});
+afterEach(removeFrames);
 
 /** Loads `url` in an iframe of this (same-origin) page. */
-async function load(url: string): Promise<{ doc: Document; win: Win }> {
-  const frame = document.createElement('iframe');
-  frames.push(frame);
-  const loaded = new Promise((resolve) => frame.addEventListener('load', resolve, { once: true }));
-  frame.src = url;
-  document.body.append(frame);
-  await loaded;
-  return { doc: frame.contentDocument!, win: frame.contentWindow as Win };
-}
+const load = (url: string) => loadFrame<Win>(url);
 
 /** A new box on the server with some state, so the server-rendered page differs from the initial value. */
 async function boxOnServer(): Promise<{ id: string; name: string }> {

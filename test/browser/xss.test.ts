@@ -10,7 +10,7 @@
  */
 import { expect } from '@open-wc/testing';
 import { settled, store } from '../../src/index.js';
-import { connectPage, flush, uniq, until } from './helpers.js';
+import { captureConsole, connectPage, flush, loadFrame, removeFrames, uniq, until } from './helpers.js';
 import { attrProblem, XSS_PAYLOADS } from './xss-payloads.js';
 
 type Win = Window & typeof globalThis & { __pwned?: unknown; __errors: string[] };
@@ -19,22 +19,10 @@ type Xss = { p?: string; list?: string[] };
 /** Time for what a payload could trigger by itself (an image's error event, a frame's load). */
 const SETTLE_MS = 150;
 
-const frames: HTMLIFrameElement[] = [];
 afterEach(() => {
-  for (const frame of frames.splice(0)) frame.remove();
+  removeFrames();
   delete (window as Partial<Win>).__pwned;
 });
-
-/** Loads `url` in an iframe of this (same-origin) page. */
-async function load(url: string): Promise<{ doc: Document; win: Win }> {
-  const frame = document.createElement('iframe');
-  frames.push(frame);
-  const loaded = new Promise((resolve) => frame.addEventListener('load', resolve, { once: true }));
-  frame.src = url;
-  document.body.append(frame);
-  await loaded;
-  return { doc: frame.contentDocument!, win: frame.contentWindow as Win };
-}
 
 /** A fresh `xss/<id>` store holding `payload` at `p` and in `list`, written by this page's client. */
 async function hostileStore(payload: string): Promise<{ id: string; handle: Xss }> {
@@ -83,7 +71,7 @@ describe('XSS payloads through every binding, server-rendered and hydrated by /_
   XSS_PAYLOADS.forEach((payload, i) => {
     it(`runs nothing for ${JSON.stringify(payload)}`, async () => {
       const { id, handle } = await hostileStore(payload);
-      const { doc, win } = await load(`/twin-pages/xss.html?id=${id}&room=${encodeURIComponent(payload)}`);
+      const { doc, win } = await loadFrame<Win>(`/twin-pages/xss.html?id=${id}&room=${encodeURIComponent(payload)}`);
       const text = () => doc.querySelector('#text')!.textContent;
       expect(text(), 'rendered by the server (or hydrated already)').to.be.oneOf([shown(payload), payload]);
       await until(() => win.customElements.get('twin-bind') && doc.querySelectorAll('#list li').length === 2 && !doc.querySelector('[data-twin-ssr]'), 'the page to come alive');
@@ -112,9 +100,7 @@ describe('XSS payloads through the development sources\' elements', () => {
     const raw = await (await fetch('/twin-pages/xss.html')).text(); // no ?id: the elements stay unrendered
     const forms = new DOMParser().parseFromString(raw, 'text/html').querySelector('#forms')!;
     const { id, handle } = await hostileStore(XSS_PAYLOADS[0]!);
-    const errors: string[] = [];
-    const error = console.error;
-    console.error = (...args: unknown[]) => void errors.push(args.map(String).join(' '));
+    const { lines: errors, stop } = captureConsole('error');
     const section = document.createElement('section');
     try {
       section.setAttribute('store', `xss/${id}`);
@@ -129,7 +115,7 @@ describe('XSS payloads through the development sources\' elements', () => {
       }
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     } finally {
-      console.error = error;
+      stop();
       section.remove();
     }
     expect((window as Partial<Win>).__pwned).to.equal(undefined);
@@ -145,9 +131,7 @@ describe('<twin-bind> binding policy', () => {
     const { id, handle } = await hostileStore('color: red');
     (handle as Xss & { url?: string }).url = '/first';
     await settled(handle);
-    const errors: string[] = [];
-    const error = console.error;
-    console.error = (...args: unknown[]) => void errors.push(args.map(String).join(' '));
+    const { lines: errors, stop } = captureConsole('error');
     const wrap = document.createElement('div');
     try {
       wrap.setAttribute('store', `xss/${id}`);
@@ -166,7 +150,7 @@ describe('<twin-bind> binding policy', () => {
       await flush();
       expect($('#link').getAttribute('href')).to.equal('https://example.com/ok');
     } finally {
-      console.error = error;
+      stop();
       wrap.remove();
     }
     expect(errors.filter((e) => e.includes('TWIN_ERR_UNSAFE'))).to.have.length(2);
