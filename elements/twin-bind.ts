@@ -45,6 +45,12 @@ type Control = HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement;
  * <twin-bind store="game" key="score" prop="score"><score-board></score-board></twin-bind>
  * ```
  *
+ * @attr store - the store's name (`{param}` filled from the page's query); else the list item or ancestor's
+ * @attr key - the dotted key of the value (`.` or empty: the whole scope)
+ * @attr attr - bind the value to this attribute of the first element child
+ * @attr toggle - add this class to the first element child while the value is truthy
+ * @attr prop - bind the value to this property of the first element child
+ * @attr allow-unsafe - names (space-separated) the binding policy lets through: `style`, `href` with any scheme...
  * @slot - the bound element (for attr, toggle, prop and two-way bindings), or the text
  */
 export class TwinBindElement extends TwinElement {
