@@ -55,6 +55,8 @@ export interface ConnectionOwner {
 
 /** Codes that are the server's trouble or a consequence of one: they never count as the client's strikes. */
 const NOT_THE_CLIENTS_FAULT: ReadonlySet<string> = new Set([ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL, ErrorCode.ORDER, ErrorCode.OVERLOAD]);
+/** Batches one connection may have refused for now (held) before it is closed. */
+const MAX_HELD = 4096;
 /** Longest a `hello` runs before it lets other work in (ms). */
 const SLICE_MS = 4;
 
@@ -69,8 +71,11 @@ export class Connection implements Subscriber {
   private outbox: Buffer[] = [];
   private chain: Promise<void> = Promise.resolve();
   private strikes = 0;
-  /** The lowest seq refused for now: later seqs wait until it comes again. */
-  private heldFrom: number | undefined;
+  /**
+   * Seqs refused for now and not sent again yet: a later seq waits (is refused too) until every
+   * one below it came again, so no batch is committed before an earlier one of its client.
+   */
+  private readonly held = new Set<number>();
   private isClosed = false;
   alive = true;
 
@@ -223,14 +228,17 @@ export class Connection implements Subscriber {
   private admit(id: string): number {
     const { client, seq } = parseBatchId(id);
     if (client !== this.client) throw new TwinError(ErrorCode.ID, 'A batch id must start with your own client id.');
-    // The hold lifts when the refused batch comes back, or turns out committed after all (a
-    // storage call that failed after writing: the batch arrived from storage meanwhile, and the
-    // client, which got it confirmed then, will not send it again). Earlier seqs may still be on
-    // their way (sent before the refusal): they pass, and do not lift it.
-    if (this.heldFrom !== undefined && (seq === this.heldFrom || this.owner.hub.records.committedSeq(this.client) >= this.heldFrom)) this.heldFrom = undefined;
-    if (this.heldFrom !== undefined && seq > this.heldFrom) {
-      throw new TwinError(ErrorCode.ORDER, `Batch ${this.heldFrom} was refused for now; send it again before the ones after it.`);
+    // A held seq is let go when it comes again, or turns out committed after all (a storage call
+    // that failed after writing: the batch arrived from storage meanwhile and was confirmed, so
+    // the client will not send it again). Earlier seqs may still be on their way (sent before
+    // the refusal): they pass.
+    this.held.delete(seq);
+    if (this.held.size) {
+      const committed = this.owner.hub.records.committedSeq(this.client);
+      for (const h of this.held) if (h <= committed) this.held.delete(h);
     }
+    const first = this.held.size ? Math.min(...this.held) : Infinity;
+    if (seq > first) throw new TwinError(ErrorCode.ORDER, `Batch ${first} was refused for now; send it again before the ones after it.`);
     return seq;
   }
 
@@ -243,8 +251,11 @@ export class Connection implements Subscriber {
     this.owner.hub.emit('refusal', { code });
     if (message.t === 'op' || message.t === 'call') {
       if (retry) {
-        const { seq } = parseBatchId(message.id);
-        if (this.heldFrom === undefined || seq < this.heldFrom) this.heldFrom = seq;
+        // Bounded: a client that piles up this many refusals without sending any again is not
+        // one that follows the protocol (ours re-sends them after a pause).
+        if (this.held.add(parseBatchId(message.id).seq).size > MAX_HELD) {
+          this.fail(new TwinError(ErrorCode.ORDER, 'Too many batches refused for now and never sent again; disconnecting.'), CloseCode.POLICY);
+        }
       }
       this.send({ t: 'reject', id: message.id, code, message: text, ...(message.t === 'op' ? { store: message.store } : {}), ...(retry ? { retry } : {}) });
     } else {
