@@ -12,6 +12,7 @@ import { defineApp, ErrorCode, settled, snapshot } from '../src/index.js';
 import type { StandardSchemaV1 } from '../src/standard-schema.js';
 import { Hub } from './hub.js';
 import { createMemoryStorage } from './index.js';
+import { failingStorage } from '../test/helpers/failing-storage.js';
 import { newClientId, startServer, until } from '../test/helpers/server.js';
 import type { RawClient, TestServer } from '../test/helpers/server.js';
 
@@ -259,3 +260,37 @@ describe('clientWrites: false', () => {
     assert.deepEqual(snapshot(board).posts, ['hello', 'from the server']);
   });
 });
+
+describe("server.on('error')", () => {
+  it('hears a refused write by server code and a storage failure; the operator log has each once', async (t) => {
+    const app = defineApp();
+    const score = app.shared('score', () => ({ n: 0 }), { schema: nonNegative() as never });
+    const failing = failingStorage(createMemoryStorage());
+    const logged: unknown[][] = [];
+    const srv = await serve(t, app, { storage: failing.storage, logger: { warn: (...a: unknown[]) => logged.push(a), error: (...a: unknown[]) => logged.push(a) } });
+    const errors: unknown[] = [];
+    srv.server.on('error', (err) => errors.push(err));
+
+    score.n = -1; // server code breaks the schema
+    await until(() => errors.length === 1, 'the refused server write');
+    assert.equal((errors[0] as { code?: string }).code, ErrorCode.SCHEMA);
+
+    failing.failing = true;
+    score.n = 5;
+    await until(() => errors.length === 2, 'the storage failure');
+    assert.match(String((errors[1] as Error).message), /SQLITE_IOERR/);
+    assert.equal(snapshot(score).n, 0, 'nothing was written');
+    assert.ok(logged.some((line) => /server code/.test(String(line[0]))) && logged.some((line) => /Storage failed/.test(String(line[0]))), 'both are in the operator log');
+  });
+});
+
+/** A schema refusing a negative `n`. */
+function nonNegative(): StandardSchemaV1 {
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'test',
+      validate: (value) => ((value as { n: number }).n < 0 ? { issues: [{ message: 'n must not be negative', path: ['n'] }] } : { value }),
+    },
+  };
+}

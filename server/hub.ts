@@ -327,7 +327,8 @@ export class Hub extends EventEmitter implements Runtime {
       const error = err instanceof Repeated ? err.error : asTwinError(err);
       replica.reject(batch.id, error);
       this.logger.warn(`server-write:${replica.name}:${error.code}`, `A write by server code to ${replica.name} was refused: ${error.message}`);
-      if (this.listenerCount('error')) this.emit('error', error);
+      // Storage trouble was reported where it happened (with storage's own error).
+      if (error.code !== ErrorCode.UNAVAILABLE && this.listenerCount('error')) this.emit('error', error);
     }
   }
 

@@ -267,7 +267,14 @@ export class TwinServer implements ConnectionOwner {
    * `listener` throws is logged (`console.error`, as Koa logs an app's errors) and stops
    * nothing: not the other listeners, nor the connection the event is about.
    */
-  on(event: 'connect' | 'disconnect' | 'subscribe' | 'unsubscribe', listener: (info: ClientEvent) => void): this {
+  on(event: 'connect' | 'disconnect' | 'subscribe' | 'unsubscribe', listener: (info: ClientEvent) => void): this;
+  /**
+   * `error`: what went wrong that no client's answer carries — a write by server code that was
+   * refused (a `TwinError` with its code), or storage failing (the error storage threw). These
+   * are also logged (`logger`, rate-limited); a listener is for an app that reports them.
+   */
+  on(event: 'error', listener: (error: unknown) => void): this;
+  on(event: string, listener: (info: ClientEvent) => void): this {
     this.hub.on(event, (info: ClientEvent) => {
       try {
         listener(info);
