@@ -96,3 +96,50 @@ describe('Client confirming a re-sent batch', () => {
     assert.deepEqual([...doc.items], ['a'], 'the view shows it once');
   });
 });
+
+describe('Client and how the server closes', () => {
+  /** A server that welcomes each connection, then closes it with `code` and `reason`; records when each connection came. */
+  async function closingServer(t: import('node:test').TestContext, code: number, reason: string) {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => server.once('listening', resolve));
+    const arrivals: number[] = [];
+    server.on('connection', (ws: WebSocket) => {
+      arrivals.push(Date.now());
+      ws.on('message', (data) => {
+        if (([JSON.parse(String(data))].flat() as { t: string }[]).some((m) => m.t === 'hello')) {
+          ws.send(JSON.stringify({ t: 'welcome', proto: 1 }));
+          setTimeout(() => ws.close(code, reason), 20);
+        }
+      });
+    });
+    t.after(() => new Promise((resolve) => server.close(resolve)));
+    return { url: `ws://127.0.0.1:${(server.address() as { port: number }).port}`, arrivals };
+  }
+
+  it('waits at least half the retry hint of a restart (1012) before reconnecting, however short its own backoff', async (t) => {
+    const { url, arrivals } = await closingServer(t, 1012, 'TWIN_ERR_UNAVAILABLE retry=400: The server is restarting.');
+    const client: Client = createClient({ url, WebSocket: NodeWebSocket as unknown as WebSocketClass, minDelay: 5, maxDelay: 20 });
+    t.after(() => client.close());
+    client.connect();
+    await until(() => arrivals.length >= 3, 'two reconnects', 5000);
+    for (let i = 1; i < arrivals.length; i++) assert.ok(arrivals[i]! - arrivals[i - 1]! >= 200, `reconnect ${i} came ${arrivals[i]! - arrivals[i - 1]!} ms after the last`);
+  });
+
+  it('stops on a refusal (4403): state refused, no reconnect, a pending call and write end refused with the reason', async (t) => {
+    const { url, arrivals } = await closingServer(t, 4403, 'TWIN_ERR_ORIGIN: WebSocket connections from http://evil.example are not allowed.');
+    const client: Client = createClient({ url, WebSocket: NodeWebSocket as unknown as WebSocketClass, minDelay: 5, maxDelay: 20 });
+    t.after(() => client.close());
+    const rejects: string[] = [];
+    client.addEventListener('reject', (e) => rejects.push((e as CustomEvent<{ code: string }>).detail.code));
+    const call = client.call('anything', []).then(() => 'resolved', (err: { code: string; message: string }) => `${err.code} ${err.message}`);
+    client.connect();
+    await until(() => client.state === 'refused', 'the refused state');
+    assert.match(await call, /^TWIN_ERR_ORIGIN .*not allowed/);
+    assert.ok(rejects.includes('TWIN_ERR_ORIGIN'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(arrivals.length, 1, 'no reconnect after a refusal');
+    // connect() tries again, on purpose.
+    client.connect();
+    await until(() => arrivals.length === 2, 'the reconnect asked for');
+  });
+});
