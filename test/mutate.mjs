@@ -14,7 +14,7 @@
  * shared. Exits non-zero when Stryker itself fails; a low score is reported, not failed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPORT_DIR, reportName, TARGETS } from '../stryker.config.mjs';
 
@@ -35,7 +35,7 @@ const targets = files.length ? files : TARGETS;
 /** Counts one Stryker JSON report (mutation-testing-report-schema) into a row. */
 function row(file, seconds) {
   const path = join(root, REPORT_DIR, `${reportName(file)}.json`);
-  if (!existsSync(path)) return { file, seconds, error: 'no report' };
+  if (!existsSync(path)) return { file, seconds, error: strykerFlags.includes('--dryRunOnly') ? 'dry run only' : 'no report' };
   const report = JSON.parse(readFileSync(path, 'utf8'));
   const mutants = Object.values(report.files).flatMap((f) => f.mutants);
   const count = (status) => mutants.filter((m) => m.status === status).length;
@@ -51,6 +51,8 @@ const rows = [];
 let failed = false;
 for (const file of targets) {
   console.log(`\n=== mutate ${file}`);
+  // A report left by an earlier run must not pass for this one's.
+  rmSync(join(root, REPORT_DIR, `${reportName(file)}.json`), { force: true });
   const started = Date.now();
   const result = spawnSync('nice', ['-n', '19', join(root, 'node_modules/.bin/stryker'), 'run', 'stryker.config.mjs', ...strykerFlags], {
     cwd: root,
