@@ -136,6 +136,12 @@ describe('Client and how the server closes', () => {
     await until(() => client.state === 'refused', 'the refused state');
     assert.match(await call, /^TWIN_ERR_ORIGIN .*not allowed/);
     assert.ok(rejects.includes('TWIN_ERR_ORIGIN'));
+    // A write and a call made now end refused at once, instead of waiting for a connection that will not come.
+    const doc = client.store<{ a?: number }>('doc');
+    doc.a = 1;
+    await assert.rejects(settled(doc), (err: { code?: string }) => err.code === 'TWIN_ERR_ORIGIN');
+    assert.deepEqual(snapshot(doc), {}, 'the write is rolled back');
+    assert.match(await client.call('later', []).then(() => 'resolved', (err: { code: string }) => err.code), /TWIN_ERR_ORIGIN/);
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(arrivals.length, 1, 'no reconnect after a refusal');
     // connect() tries again, on purpose.

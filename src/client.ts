@@ -182,11 +182,13 @@ function createCore(client: Client, options: ClientOptions): Core {
     changed: (next) => client.dispatchEvent(new CustomEvent('status', { detail: next })),
     // The server will not take this page: nothing waiting can end otherwise, so it ends refused.
     refused: (error) => {
+      let ended = 0;
       for (const replica of replicas.values()) {
-        for (const batch of [...replica.pending]) if (batch.id) refuse(replica, batch.id, error);
+        for (const batch of [...replica.pending]) if (batch.id && ++ended) refuse(replica, batch.id, error);
       }
-      for (const id of [...calls.keys()]) refuse(undefined, id, error);
-      if (!replicas.size && !calls.size) announce(undefined, '', error);
+      for (const id of [...calls.keys()]) if (++ended) refuse(undefined, id, error);
+      // Nothing was waiting: the page still hears why it is not connected (`<twin-error>`).
+      if (!ended) announce(undefined, '', error);
     },
   });
 
@@ -201,8 +203,9 @@ function createCore(client: Client, options: ClientOptions): Core {
     flush: (replica, batch) => {
       if (!replica.local) {
         const message: OpMessage = { t: 'op', id: batch.id, store: replica.name, ops: batch.ops };
-        const tooBig = oversized(message, batch.ops.length);
-        // A write the server would refuse whatever happens is refused here, at once, alone.
+        // A write the server would refuse whatever happens is refused here, at once, alone (as is
+        // any write while the server refuses this page).
+        const tooBig = link.refusal ?? oversized(message, batch.ops.length);
         if (tooBig) queueMicrotask(() => refuse(replica, batch.id, tooBig));
         else link.send(message);
         return;
@@ -388,7 +391,7 @@ function createCore(client: Client, options: ClientOptions): Core {
       return new Promise<Json>((resolve, reject) => {
         const message: Call = { t: 'call', id, action: def ? def.name : (action as string), args };
         calls.set(id, { message, resolve, reject });
-        const tooBig = oversized(message, 0);
+        const tooBig = link.refusal ?? oversized(message, 0);
         if (tooBig) queueMicrotask(() => refuse(undefined, id, tooBig));
         else link.send(message);
       });

@@ -70,6 +70,8 @@ export interface Link {
   close(): void;
   /** Whether the owner asked for the link to stay closed. */
   readonly closed: boolean;
+  /** Why the server refused this page (until `connect()` is called again). */
+  readonly refusal: TwinError | undefined;
 }
 
 /** Creates the link; it opens when first woken. */
@@ -79,6 +81,7 @@ export function createLink(options: LinkOptions, defaultUrl: () => string | unde
   let socket: WebSocket | undefined;
   let online = false;
   let closed = false;
+  let refusal: TwinError | undefined;
   let attempts = 0;
   let heard = 0;
   let tokens = 0;
@@ -153,7 +156,8 @@ export function createLink(options: LinkOptions, defaultUrl: () => string | unde
       // Retrying cannot help: say why, and wait for connect().
       closed = true;
       setState(code === CloseCode.REPLACED ? 'offline' : 'refused');
-      events.refused(new TwinError(why.code ?? (code === CloseCode.AUTH_REFUSED ? ErrorCode.AUTH : code === CloseCode.ORIGIN_REFUSED ? ErrorCode.ORIGIN : ErrorCode.REPLACED), why.message || reason));
+      refusal = new TwinError(why.code ?? (code === CloseCode.AUTH_REFUSED ? ErrorCode.AUTH : code === CloseCode.ORIGIN_REFUSED ? ErrorCode.ORIGIN : ErrorCode.REPLACED), why.message || reason);
+      events.refused(refusal);
       return;
     }
     setState('offline');
@@ -221,6 +225,9 @@ export function createLink(options: LinkOptions, defaultUrl: () => string | unde
     get closed() {
       return closed;
     },
+    get refusal() {
+      return refusal;
+    },
     send(message) {
       // The first message to send opens the connection.
       link.wake();
@@ -252,6 +259,7 @@ export function createLink(options: LinkOptions, defaultUrl: () => string | unde
       url ??= defaultUrl();
       if (!url) throw new TypeError(DEV_MODE ? 'twin-state: no server URL: call connect("wss://host/_twin/ws").' : 'twin-state: no URL');
       closed = false;
+      refusal = undefined;
       attempts = 0;
       const old = socket;
       drop();

@@ -118,8 +118,8 @@ export async function sendMessage(page: Page, text: string): Promise<void> {
 //#region servers
 
 /** The demo served in this process (`serve()` from server/cli.ts). */
-export function serveDemo(storage = 'memory'): Promise<Serving> {
-  return serve(['--port', '0', '--storage', storage, ...DEMO_ARGS], {});
+export function serveDemo(storage = 'memory', ...args: string[]): Promise<Serving> {
+  return serve(['--port', '0', '--storage', storage, ...args, ...DEMO_ARGS], {});
 }
 
 /** A demo server in a child process (`node server/bin.js serve`), which a test may kill. */
