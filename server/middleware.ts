@@ -6,6 +6,7 @@
  * bodies set by other middleware alike — so the first paint shows current values and the
  * client resumes from them instead of fetching them again.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware, Next } from 'koa';
 import { definitionsOf, initialValue } from '../src/define.js';
 import { renderPage } from './render-html.js';
@@ -14,10 +15,18 @@ import type { Json } from '../src/json.js';
 import { serveOperations } from './operations.js';
 import { readStatic, serveBundle } from './static.js';
 import type { StaticFile } from './static.js';
-import type { TwinServer } from './twin.js';
+import type { OperationsHost } from './operations.js';
+import type { Hub } from './hub.js';
+
+/** What the middleware needs of the server (a `TwinServer`): its hub, its auth, its health. */
+export interface MiddlewareHost extends OperationsHost {
+  readonly hub: Hub;
+  /** The user of a request as the `auth` hook says, or false if it refuses. */
+  authenticate(request: IncomingMessage): Promise<unknown>;
+}
 
 /** @internal */
-export function twinMiddleware(server: TwinServer, pages: string | undefined): Middleware {
+export function twinMiddleware(server: MiddlewareHost, pages: string | undefined): Middleware {
   return async function twinState(ctx: Context, next: Next) {
     if (await serveOperations(server, ctx)) return;
     if (await serveBundle(ctx)) return;
@@ -41,7 +50,7 @@ export function twinMiddleware(server: TwinServer, pages: string | undefined): M
 }
 
 /** Renders current store values into `html`, as this request's user may see them. */
-async function render(server: TwinServer, ctx: Context, html: string): Promise<string> {
+async function render(server: MiddlewareHost, ctx: Context, html: string): Promise<string> {
   const hub = server.hub;
   const defs = definitionsOf(hub.app);
   const user = await server.authenticate(ctx.req);

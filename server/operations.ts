@@ -6,7 +6,18 @@
  * `failed`), and `/_twin/metrics` for Prometheus when the `metrics` option is on.
  */
 import type { Context } from 'koa';
-import type { TwinServer } from './twin.js';
+import type { IncomingMessage } from 'node:http';
+
+/** What `/_twin/health` says: starting (stores loading), ready, draining (closing), failed (stores did not load). */
+export type ServerStatus = 'starting' | 'ready' | 'draining' | 'failed';
+
+/** What the health and metrics endpoints read of the server (a `TwinServer`). */
+export interface OperationsHost {
+  readonly status: ServerStatus;
+  readonly connectionCount: number;
+  readonly metrics: { readonly contentType: string; text(): Promise<string> } | undefined;
+  metricsAllowed(request: IncomingMessage): boolean;
+}
 
 const HEALTH_PATH = '/_twin/health';
 const METRICS_PATH = '/_twin/metrics';
@@ -18,7 +29,7 @@ const NOT_READY_STATUS = 503;
  * Answers `ctx` if it asks for the health check or the metrics; false (touching nothing) for
  * any other request. @internal
  */
-export async function serveOperations(server: TwinServer, ctx: Context): Promise<boolean> {
+export async function serveOperations(server: OperationsHost, ctx: Context): Promise<boolean> {
   if (ctx.path === HEALTH_PATH) {
     const status = server.status;
     ctx.set('Cache-Control', 'no-store');

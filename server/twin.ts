@@ -143,8 +143,9 @@ const CLOSE_TIMEOUT_MS = 5_000;
 /** How long `close()` waits for clients to answer its close frames. */
 const DRAIN_CLOSE_MS = 2_000;
 
-/** What `/_twin/health` says: starting (stores loading), ready, draining (closing), failed (stores did not load). */
-export type ServerStatus = 'starting' | 'ready' | 'draining' | 'failed';
+import type { ServerStatus } from './operations.js';
+
+export type { ServerStatus };
 
 /** Information passed to `connect`/`disconnect`/`subscribe`/`unsubscribe` listeners. */
 export interface ClientEvent {
