@@ -13,8 +13,7 @@ import { renderPage } from './render-html.js';
 import type { StoreData } from './render-html.js';
 import type { Json } from '../src/json.js';
 import { serveOperations } from './operations.js';
-import { readStatic, serveBundle } from './static.js';
-import type { StaticFile } from './static.js';
+import { readStatic, sendFile, serveBundle } from './static.js';
 import type { OperationsHost } from './operations.js';
 import type { Hub } from './hub.js';
 
@@ -36,7 +35,7 @@ export function twinMiddleware(server: MiddlewareHost, pages: string | undefined
         ctx.type = file.type;
         ctx.body = file.type.startsWith('text/html') ? file.body.toString('utf8') : file.body;
         if (!file.type.startsWith('text/html')) {
-          send(ctx, file, 'no-cache');
+          sendFile(ctx, file, 'no-cache');
           return;
         }
       }
@@ -78,15 +77,5 @@ async function render(server: MiddlewareHost, ctx: Context, html: string): Promi
   });
 }
 
-function send(ctx: Context, file: StaticFile, cacheControl: string): void {
-  ctx.set('ETag', file.etag);
-  ctx.set('Cache-Control', cacheControl);
-  ctx.type = file.type;
-  if (ctx.get('If-None-Match') === file.etag) {
-    ctx.status = 304;
-    return;
-  }
-  ctx.body = file.body;
-}
 
 
