@@ -22,10 +22,10 @@ describe('a page that goes offline', () => {
     await user.setOffline(true);
     // Going offline ends the socket (the page may notice by its heartbeat; force it here).
     await page.evaluate(() => window.dispatchEvent(new Event('offline')));
-    await page.evaluate(async () => {
-      const { pageClient } = await import('/_twin/twin.js');
-      (pageClient() as unknown as { connect(url?: string): void }).connect(); // drops the socket; the new one fails offline
-    });
+    await page.evaluate(async (src) => {
+      const { pageClient } = (await import(src)) as { pageClient(): { connect(): void } };
+      pageClient().connect(); // drops the socket; the new one fails offline
+    }, '/_twin/twin.js');
     await page.locator('twin-status:not([state="online"])').waitFor({ timeout: TIMEOUT_MS });
     const whileOffline = opened.length;
     await page.waitForTimeout(2000);
