@@ -58,9 +58,8 @@ const REASON = /^(TWIN_ERR_[A-Z_]+)(?: retry=(\d+))?(?:: ?([^]*))?$/;
  */
 export function parseCloseReason(reason: string): CloseReason {
   const match = REASON.exec(reason);
-  if (!match) return { code: undefined, message: reason };
-  const parsed = { code: match[1] as ErrorCode, message: match[3] ?? '' };
-  return match[2] === undefined ? parsed : { ...parsed, retry: Number(match[2]) };
+  // `retry` only when the reason has one (group 2 is digits, never empty).
+  return match ? { code: match[1] as ErrorCode, message: match[3] ?? '', ...(match[2] && { retry: +match[2] }) } : { code: undefined, message: reason };
 }
 
 /**

@@ -88,7 +88,9 @@ export type ErrorCode = ErrorCodes[keyof ErrorCodes];
  * Codes of refusals that are not the refused batch's fault — a limit, the order of batches, the
  * server's own trouble — so sending it again later can succeed. Every other code is final.
  */
-export const RETRYABLE: ReadonlySet<string> = new Set([ErrorCode.RATE, ErrorCode.ORDER, ErrorCode.UNAVAILABLE, ErrorCode.OVERLOAD]);
+// Literal codes (typed, so a misspelt one fails to compile): `ErrorCode.RATE`... are property
+// reads, which a bundler must keep even where the set itself is unused (the browser bundle).
+export const RETRYABLE: ReadonlySet<string> = new Set<ErrorCode>(['TWIN_ERR_RATE', 'TWIN_ERR_ORDER', 'TWIN_ERR_UNAVAILABLE', 'TWIN_ERR_OVERLOAD']);
 
 /**
  * An error with a fixed `code`. `expose` marks errors whose message may be sent to a client;

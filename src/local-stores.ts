@@ -47,12 +47,13 @@ export function createLocalStores(hydration: HydratedLocals, storage: { local?: 
       // Storage access can throw (sandboxed frames, disabled cookies): keep it in memory.
     }
     areas.set(name, area);
-    const text = area?.getItem(PERSIST_PREFIX + name);
+    const key = PERSIST_PREFIX + name;
+    const text = area?.getItem(key);
     if (text == null) return fallback;
     /** Forgets the stored value, once found corrupted or refused by the store's schema. */
     const discard = () => {
       console.warn(DEV_MODE ? `[twin-state] The stored value of local store ${JSON.stringify(name)} is corrupted or fails its schema; using its default.` : `[twin-state] corrupted ${name}`);
-      area!.removeItem(PERSIST_PREFIX + name);
+      area!.removeItem(key);
     };
     try {
       const value = JSON.parse(text) as Json;
