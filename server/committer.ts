@@ -60,6 +60,8 @@ export interface CommitterOptions {
   readonly stores: () => Iterable<HubStore>;
   /** Whether the hub is closing (restores stop retrying then). */
   readonly closed: () => boolean;
+  /** Follows the store anew from its version (it started a new epoch). */
+  readonly refollow: (store: HubStore) => void;
 }
 
 export class Committer {
@@ -70,6 +72,7 @@ export class Committer {
   private readonly bounds: LogBounds & { readonly hubBytes: number };
   private readonly stores: () => Iterable<HubStore>;
   private readonly closed: () => boolean;
+  private readonly refollow: (store: HubStore) => void;
   /** Bytes held by every store's catch-up log. */
   private logBytes = 0;
 
@@ -81,6 +84,7 @@ export class Committer {
     this.bounds = options.bounds;
     this.stores = options.stores;
     this.closed = options.closed;
+    this.refollow = options.refollow;
   }
 
   /** A store leaves memory: its log no longer counts. */
@@ -106,7 +110,9 @@ export class Committer {
           await this.unavailable(this.storage.compact(store.key, store.replica.confirmed, store.v));
           store.stored = true;
         }
-        stored.push({ store: store.key, batch: { v: store.v + 1, ops, ...(sender ? { id } : {}) } });
+        // Every batch keeps its id in storage: a node merging into a restored store finds by id
+        // which of its batches the store lacks.
+        stored.push({ store: store.key, batch: { v: store.v + 1, ops, id }, epoch: store.epoch });
       }
       try {
         if (stored.length) await this.storage.append(stored, sender && { id: sender.client, seq: sender.seq });
@@ -126,8 +132,15 @@ export class Committer {
         // Losing again and again means others write as fast as we can catch up: step back a
         // random moment (before catching up, so we retry fresh), as Ethernet does.
         if (attempt > 0) await delay(Math.random() * Math.min(CONFLICT_BACKOFF_MAX_MS, 2 ** attempt));
+        const restored = (err as { epoch?: string }).epoch;
         for (const { store } of parts) {
           if (store.key === undefined) continue;
+          if (restored !== undefined) {
+            // Another node put the store back after storage lost it, from a state this node never
+            // saw: give it what only this node holds, then take the store as it stands.
+            await this.unavailable(this.merge(store));
+            continue;
+          }
           const known = store.v;
           await this.unavailable(this.catchUp(store));
           // Nothing was stored after our version, yet the next one was refused: storage is
@@ -223,8 +236,59 @@ export class Committer {
   private async restore(store: HubStore): Promise<void> {
     if (!this.storage.restore) return;
     await this.storage.restoreClients?.(this.records.held());
-    const restored = await this.storage.restore(store.key!, { value: store.replica.confirmed, v: store.v });
-    this.logger.warn(`restored:${store.name}`, `Storage was behind store ${store.name} at version ${store.v}; ${restored ? 'restored it' : 'another node restored it'}.`);
+    const epoch = await this.storage.restore(store.key!, { value: store.replica.confirmed, v: store.v });
+    if (epoch !== undefined) {
+      store.epoch = epoch;
+      this.refollow(store);
+      this.logger.warn(`restored:${store.name}`, `Storage had lost store ${store.name}; this node put it back at version ${store.v}.`);
+      return;
+    }
+    // Storage holds the store again: another node put it back (or it was never lost).
+    const stored = await this.storage.load(store.key!);
+    if (stored && (stored.epoch ?? '') !== store.epoch) await this.merge(store);
+  }
+
+  /**
+   * Merges this node into a store another node restored (epoch `<id>:<base>`): the batches
+   * after `base` this node holds and the store lacks (by id) are appended to it, in order, and
+   * this node then takes the store as it stands. Batches this node no longer holds in its log
+   * cannot be found, and are reported.
+   */
+  private async merge(store: HubStore): Promise<void> {
+    await this.storage.restoreClients?.(this.records.held());
+    for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
+      const stored = await this.storage.load(store.key!);
+      if (!stored) {
+        await this.restore(store);
+        return;
+      }
+      const epoch = stored.epoch ?? '';
+      const base = Number(epoch.slice(epoch.lastIndexOf(':') + 1)) || 0;
+      if (store.v > base && (store.log[0]?.v ?? Infinity) > base + 1) {
+        this.logger.error(`merge:${store.name}`, `Store ${store.name} was restored by another node from version ${base}; this node's batches after it are no longer in its log (it holds ${store.log.length}), so any of them the store lacks are lost.`);
+      }
+      try {
+        let state = stored.value;
+        for (const entry of store.log) {
+          if (entry.v <= base || !entry.id) continue;
+          try {
+            // Only batches that still apply on top of the restored state (as the hub checked them).
+            state = applyOps(state, entry.ops);
+          } catch (err) {
+            this.logger.error(`merge:${store.name}`, `Batch ${entry.id} of store ${store.name} no longer applies after a restore by another node; it is dropped.`, err);
+            continue;
+          }
+          await this.storage.reappend!(store.key!, { ops: entry.ops, id: entry.id }, base, epoch);
+        }
+      } catch (err) {
+        if ((err as { epoch?: string }).epoch !== undefined) continue; // restored again meanwhile
+        throw err;
+      }
+      await this.reload(store);
+      this.refollow(store);
+      return;
+    }
+    throw new TwinError(ErrorCode.UNAVAILABLE, `Store ${JSON.stringify(store.name)} keeps being restored; try again.`);
   }
 
   /** Applies batches other nodes stored that this node has not seen yet. */
@@ -241,6 +305,7 @@ export class Committer {
   private async reload(store: HubStore): Promise<void> {
     const stored = await this.storage.load(store.key!);
     if (!stored) return;
+    store.epoch = stored.epoch ?? '';
     store.replica.reset(stored.value, stored.v);
     this.logBytes -= store.clearLog();
     for (const subscriber of store.subscribers) subscriber.enqueue(store.snapshot());

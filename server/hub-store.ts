@@ -57,6 +57,8 @@ export class HubStore {
   logBytes = 0;
   /** False until the store's initial state is in storage (a new store is written on its first commit). */
   stored: boolean;
+  /** Which life of the store in storage this node is on (see `StoredState.epoch`). */
+  epoch = '';
   sinceCompact = 0;
   /** When the store was last used (a commit, a subscriber, a load): idle stores are unloaded. */
   lastUsed = Date.now();

@@ -130,6 +130,7 @@ export class Hub extends EventEmitter implements Runtime {
       events: this,
       bounds: { count: options.logSize ?? DEFAULT_LOG_SIZE, bytes: options.logBytes ?? DEFAULT_LOG_BYTES, hubBytes: options.hubLogBytes ?? DEFAULT_HUB_LOG_BYTES },
       stores: () => this.stores.values(),
+      refollow: (store) => this.follow(store),
       closed: () => this.closed,
     });
     this.maxDepth = options.maxDepth;
@@ -240,13 +241,23 @@ export class Hub extends EventEmitter implements Runtime {
     if (this.maxDepth) replica.maxDepth = this.maxDepth;
     // A new store reaches storage with its first commit: reading one (a page, a subscription) writes nothing.
     const store = new HubStore(name, key, found.def, found.id, replica, stored !== undefined);
+    store.epoch = stored?.epoch ?? '';
     this.stores.set(name, store);
-    if (key !== undefined) {
-      // Other nodes' batches (Redis) arrive here; our own come back too and are skipped by version.
-      store.unfollow = this.storage.follow(key, store.v, (batch) => void store.lock.run(() => this.committer.adopt(store, batch)),
-        () => this.committer.restoreSoon(store));
-    }
+    if (key !== undefined) this.follow(store);
     return store;
+  }
+
+  /**
+   * Hears other nodes' batches of `store` (Redis; our own come back too and are skipped by
+   * version), from its version on. Called again when the store starts a new epoch: batches
+   * read from the old one but not yet handled are dropped then, not applied on the new one.
+   */
+  private follow(store: HubStore): void {
+    store.unfollow?.();
+    const epoch = store.epoch;
+    store.unfollow = this.storage.follow(store.key!, store.v,
+      (batch) => void store.lock.run(() => (store.epoch === epoch ? this.committer.adopt(store, batch) : undefined)),
+      () => this.committer.restoreSoon(store));
   }
 
   /** All stores loaded now. */

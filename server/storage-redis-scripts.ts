@@ -27,6 +27,8 @@ export interface RedisKeys {
   log(store: string): string;
   v(store: string): string;
   snap(store: string): string;
+  /** The store's epoch, `<random>:<base>`: set when a node restores the store (Redis had lost it). */
+  epoch(store: string): string;
   client(id: string): string;
   /** What precedes a client id in its key, for scripts that delete evicted records. */
   clientBase: string;
@@ -47,6 +49,7 @@ export function redisKeys(prefix: string, hashTag: string): RedisKeys {
     log: (store) => `${base}log:${store}`,
     v: (store) => `${base}v:${store}`,
     snap: (store) => `${base}snap:${store}`,
+    epoch: (store) => `${base}epoch:${store}`,
     client: (id) => `${base}client:${id}`,
     clientBase: `${base}client:`,
     clients: `${base}clients`,
@@ -114,6 +117,13 @@ if client then
   local rec = redis.call('HMGET', KEYS[2 * n + 1], 'seq', 'r:' .. ARGV[c])
   if rec[2] then return {'refused', rec[2]} end
   if rec[1] and tonumber(rec[1]) >= tonumber(ARGV[c]) then return {'duplicate', rec[1]} end
+end
+-- The epoch of each part (its key and the value the node knows) comes last in KEYS and ARGV:
+-- a node that did not see a restore of the store may not write on top of it.
+for i = 1, n do
+  local known = ARGV[#ARGV - n + i]
+  local epoch = redis.call('GET', KEYS[#KEYS - n + i]) or ''
+  if epoch ~= known then return {'epoch', tostring(i), epoch} end
 end
 for i = 1, n do
   local current = redis.call('GET', KEYS[2 * i - 1]) or '0'
@@ -189,11 +199,37 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('XTRIM', KEYS[2], 'MINID', ARGV[3])
 return 'ok'`;
 
-/** Writes a node's state back when the stored version is below it (Redis lost its data). KEYS: `v`, `log`, `snap`. */
+/**
+ * Writes a node's state back when Redis lost the store (it holds nothing of it), as a new
+ * epoch `<ARGV[3]>:<version>`. A store that is there (maybe restored by another node a moment
+ * ago, and written since) is left alone: the node merges into it instead. KEYS: `v`, `log`,
+ * `snap`, `epoch`. ARGV: snapshot JSON, version, a random epoch id. Replies the new epoch, or ''.
+ */
 export const RESTORE_SCRIPT = `
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if current >= tonumber(ARGV[2]) then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return '' end
 redis.call('DEL', KEYS[2])
 redis.call('SET', KEYS[3], ARGV[1])
 redis.call('SET', KEYS[1], ARGV[2])
-return 1`;
+local epoch = ARGV[3] .. ':' .. ARGV[2]
+redis.call('SET', KEYS[4], epoch)
+return epoch`;
+
+/**
+ * Appends a batch a node held that the store, restored by another node, lacks — unless a batch
+ * with its id is already there after the restore's base. KEYS: `v`, `log`, `epoch`. ARGV: the
+ * epoch the node merges into, the base version, ops JSON, id. Replies 'appended', 'present',
+ * or 'epoch' (the store was restored again meanwhile).
+ */
+export const REAPPEND_SCRIPT = `
+if (redis.call('GET', KEYS[3]) or '') ~= ARGV[1] then return 'epoch' end
+local entries = redis.call('XRANGE', KEYS[2], (tonumber(ARGV[2]) + 1) .. '-0', '+')
+for _, entry in ipairs(entries) do
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'id' and fields[i + 1] == ARGV[4] then return 'present' end
+  end
+end
+local v = tonumber(redis.call('GET', KEYS[1]) or '0') + 1
+redis.call('XADD', KEYS[2], v .. '-0', 'v', v, 'ops', ARGV[3], 'id', ARGV[4])
+redis.call('SET', KEYS[1], v)
+return 'appended'`;

@@ -15,6 +15,7 @@
  * the hash tag (`twin:log:<store>`, `twin:seq:<store>`) are not read: an upgrade starts empty.
  */
 import { createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { debuglog } from 'node:util';
 import { createClient } from 'redis';
 import { ErrorCode, isTwinError, TwinError } from '../src/errors.js';
@@ -28,7 +29,7 @@ import { checkCompactVersion, closedError, conflictError, EMPTY_STATE } from './
 import { COMMAND_TIMEOUT_MS, createFollowLoop, toBatch } from './storage-redis-follow.js';
 import type { RedisClient } from './storage-redis-follow.js';
 import {
-  APPEND_SCRIPT, CLAIM_SCRIPT, COMPACT_SCRIPT, defaultHashTag, FORGET_SCRIPT, MERGE_SCRIPT, redisKeys, REFUSE_SCRIPT, RESTORE_SCRIPT,
+  APPEND_SCRIPT, CLAIM_SCRIPT, COMPACT_SCRIPT, defaultHashTag, FORGET_SCRIPT, MERGE_SCRIPT, REAPPEND_SCRIPT, redisKeys, REFUSE_SCRIPT, RESTORE_SCRIPT,
 } from './storage-redis-scripts.js';
 
 /** The key prefix when none is given. */
@@ -127,11 +128,11 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
 
   return {
     load: (store) => run(`load ${ofStore(store)}`, async () => {
-      const [snapJson, entries] = await main.multi().get(key.snap(store)).xRange(key.log(store), '-', '+').execTyped();
+      const [snapJson, entries, epoch] = await main.multi().get(key.snap(store)).xRange(key.log(store), '-', '+').get(key.epoch(store)).execTyped();
       if (snapJson == null && !entries?.length) return undefined;
       const snap = snapJson == null ? { v: 0, value: EMPTY_STATE } : (JSON.parse(String(snapJson)) as { v: number; value: Json });
       const log = (entries ?? []).map(toBatch).filter((b) => b.v > snap.v);
-      const state: StoredState = { value: applyOps(snap.value, log.flatMap((b) => b.ops)), v: log.at(-1)?.v ?? snap.v };
+      const state: StoredState = { value: applyOps(snap.value, log.flatMap((b) => b.ops)), v: log.at(-1)?.v ?? snap.v, ...(epoch ? { epoch: String(epoch) } : {}) };
       return state;
     }),
 
@@ -139,13 +140,19 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
       const p = run(`append to ${parts.map((x) => ofStore(x.store)).join(', ') || 'no store'}`, async () => {
         checkAppend(parts, client);
         if (parts.length === 0 && !client) return;
-        const keys = [...parts.flatMap(({ store }) => [key.v(store), key.log(store)]), ...(client ? [key.client(client.id), key.clients] : [])];
+        const keys = [...parts.flatMap(({ store }) => [key.v(store), key.log(store)]), ...(client ? [key.client(client.id), key.clients] : []),
+          ...parts.map(({ store }) => key.epoch(store))];
         const reply = (await script(APPEND_SCRIPT, keys, [
           String(parts.length),
           ...parts.flatMap(({ batch }) => [String(batch.v), JSON.stringify(batch.ops), batch.id ?? '']),
           ...(client ? [String(client.seq), ...touchArgs(client.id)] : ['']),
+          ...parts.map(({ epoch }) => epoch ?? ''),
         ])) as string[];
         const [status, a = '', b = ''] = reply.map(String);
+        if (status === 'epoch') {
+          const part = parts[Number(a) - 1]!;
+          throw Object.assign(conflictError(part.store, part.batch.v, -1), { epoch: b, message: `Store ${JSON.stringify(part.store)} was restored by another node (epoch ${JSON.stringify(b)}); merge into it first.` });
+        }
         if (status === 'conflict') {
           const part = parts[Number(a) - 1]!;
           throw conflictError(part.store, part.batch.v, Number(b));
@@ -178,9 +185,15 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
 
     restore: (store, state) => run(`restore ${ofStore(store)}`, async () => {
       checkCompactVersion(store, state.v);
-      const reply = await script(RESTORE_SCRIPT, [key.v(store), key.log(store), key.snap(store)],
-        [`{"v":${state.v},"value":${JSON.stringify(state.value)}}`, String(state.v)]);
-      return Number(reply) === 1;
+      const reply = String(await script(RESTORE_SCRIPT, [key.v(store), key.log(store), key.snap(store), key.epoch(store)],
+        [`{"v":${state.v},"value":${JSON.stringify(state.value)}}`, String(state.v), randomUUID().slice(0, 8)]));
+      return reply === '' ? undefined : reply;
+    }),
+
+    reappend: (store, batch, base, epoch) => run(`merge into ${ofStore(store)}`, async () => {
+      const reply = String(await script(REAPPEND_SCRIPT, [key.v(store), key.log(store), key.epoch(store)], [epoch, String(base), JSON.stringify(batch.ops), batch.id]));
+      if (reply === 'epoch') throw Object.assign(conflictError(store, 0, -1), { epoch: '' });
+      return reply as 'appended' | 'present';
     }),
 
     follow(store, v, onBatch, onBehind) {

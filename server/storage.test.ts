@@ -291,17 +291,25 @@ for (const backend of storageBackends) {
     }
 
     if (backend.name === 'redis') {
-      it('restore() writes a snapshot only over a lower stored version, and appends go on from it', async () => {
-        assert.ok(storage.restore);
-        const store = fresh('restore');
-        await put(storage, store, { v: 1, ops: [set(['a'], 1)] });
-        await put(storage, store, { v: 2, ops: [set(['a'], 2)] });
-        assert.equal(await storage.restore(store, { value: { a: 'old' }, v: 2 }), false);
-        assert.equal(await storage.restore(store, { value: { a: 'node' }, v: 5 }), true);
-        assert.deepEqual(await storage.load(store), { value: { a: 'node' }, v: 5 });
-        assert.equal(await storage.since(store, 2), undefined);
-        await put(storage, store, { v: 6, ops: [set(['b'], 6)] });
-        assert.deepEqual(await opened.peer.load(store), { value: { a: 'node', b: 6 }, v: 6 });
+      it('restore() puts a store back only when storage lost it, as a new epoch; appends from another epoch are refused; reappend() adds once what the store lacks', async () => {
+        assert.ok(storage.restore && storage.reappend);
+        const there = fresh('restore');
+        await put(storage, there, { v: 1, ops: [set(['a'], 1)] });
+        assert.equal(await storage.restore(there, { value: { a: 'old' }, v: 2 }), undefined, 'not over a store storage holds');
+        const lost = fresh('lost');
+        const epoch = await storage.restore(lost, { value: { a: 'node' }, v: 5 });
+        assert.match(epoch ?? '', /^\w+:5$/);
+        assert.deepEqual(await storage.load(lost), { value: { a: 'node' }, v: 5, epoch });
+        assert.equal(await storage.since(lost, 2), undefined);
+        // A node that did not see the restore may not write on top of it.
+        await assert.rejects(storage.append([{ store: lost, batch: { v: 6, ops: [set(['b'], 6)], id: 'other:1' } }]),
+          (err: { code?: string; epoch?: string }) => err.code === ErrorCode.CONFLICT && err.epoch === epoch);
+        await storage.append([{ store: lost, batch: { v: 6, ops: [set(['b'], 6)], id: 'x:1' }, epoch: epoch! }]);
+        assert.equal(await storage.reappend(lost, { ops: [set(['c'], 7)], id: 'y:1' }, 5, epoch!), 'appended');
+        assert.equal(await storage.reappend(lost, { ops: [set(['c'], 7)], id: 'y:1' }, 5, epoch!), 'present', 'a batch merged twice is there once');
+        assert.equal(await storage.reappend(lost, { ops: [set(['b'], 6)], id: 'x:1' }, 5, epoch!), 'present', 'one appended since the restore is there');
+        await assert.rejects(storage.reappend(lost, { ops: [], id: 'z:1' }, 5, 'stale:1'), { code: ErrorCode.CONFLICT });
+        assert.deepEqual(await opened.peer.load(lost), { value: { a: 'node', b: 6, c: 7 }, v: 7, epoch });
       });
 
       it('rejects with TWIN_ERR_INTERNAL while Redis is down, then recovers: a follower resumes, appends work', async () => {

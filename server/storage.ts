@@ -33,12 +33,23 @@ export interface StoredState {
   /** The state at version `v`: the last snapshot with every later logged batch applied. */
   value: Json;
   v: number;
+  /**
+   * Which life of the store this is (backends that can lose data: Redis): `''` until a node
+   * restored it, then `<random>:<base>` where `base` is the version the restore started from.
+   */
+  epoch?: string;
 }
 
 /** One store's batch in an {@link StorageAdapter.append}. */
 export interface AppendPart {
   store: string;
   batch: StoredBatch;
+  /**
+   * The store's epoch as the appending node knows it (see {@link StoredState.epoch}): a backend
+   * that keeps epochs refuses the append with `TWIN_ERR_CONFLICT` and `epoch` set to the stored
+   * one when they differ — the store was restored by a node whose state this one never saw.
+   */
+  epoch?: string;
 }
 
 /**
@@ -116,12 +127,21 @@ export interface StorageAdapter {
 
   /**
    * Puts back a store that storage lost (a Redis restarted without persistence) from a node
-   * that still holds it: writes `state` as the snapshot at `state.v`, but only if the stored
-   * version is below `state.v`. Resolves true if it wrote, false otherwise.
+   * that still holds it: writes `state` as the snapshot at `state.v`, as a new epoch, but only
+   * if storage holds nothing of the store (else the node merges into it, see {@link reappend}).
+   * Resolves to the new epoch if it wrote, undefined otherwise.
    * Like {@link compact}, it takes what it needs of `state.value` before it returns.
    * Optional: single-process backends cannot lose data behind their hub's back.
    */
-  restore?(store: string, state: StoredState): Promise<boolean>;
+  restore?(store: string, state: StoredState): Promise<string | undefined>;
+
+  /**
+   * After another node restored `store` (epoch `epoch`, from version `base`), appends a batch
+   * this node held that the store lacks, as the store's next version — unless a batch with its
+   * id is there after `base` already. Rejects with `TWIN_ERR_CONFLICT` (and `epoch`) if the
+   * store's epoch is no longer `epoch`. Optional, with {@link restore}.
+   */
+  reappend?(store: string, batch: { ops: Op[]; id: string }, base: number, epoch: string): Promise<'appended' | 'present'>;
 
   /** The record of client `id`, or `undefined` if there is none (never written, or expired). */
   client(id: string): Promise<ClientRecord | undefined>;
