@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloseCode } from '../src/close-codes.js';
-import { createClient, defineApp, ErrorCode, settled, snapshot } from '../src/index.js';
+import { connect, createClient, defineApp, ErrorCode, settled, snapshot } from '../src/index.js';
 import type { ClientEvent } from './index.js';
 import { delay, newClientId, NodeWebSocket, startServer, until } from '../test/helpers/server.js';
 import type { TestServer } from '../test/helpers/server.js';
@@ -128,5 +128,25 @@ describe('a connection', () => {
     t.after(() => page.close());
     page.store<{ n: number }>('slow').n;
     await until(() => store.subscribers.size === 1, 'the live subscriber');
+  });
+});
+
+describe('a page whose bundle renamed a store (a minifier)', () => {
+  it('is told in development, once, that the server has no store by that name and how to fix it', async (t) => {
+    const srv = await serve(t);
+    // The browser's copy of the definitions, minified: `function chat_room` became `function a`.
+    const browserApp = defineApp();
+    const renamed = browserApp.shared(function a() {
+      return { items: [] as string[] };
+    });
+    const warnings: unknown[][] = [];
+    t.mock.method(console, 'warn', (...args: unknown[]) => warnings.push(args));
+    // The page's own client, as a bundle uses it (Node 20 has no global WebSocket: lend it ws's).
+    (globalThis as { WebSocket?: unknown }).WebSocket = NodeWebSocket;
+    const page = connect(srv.url);
+    t.after(() => page.close());
+    void renamed.items; // reading subscribes
+    await until(() => warnings.some((w) => String(w[0]).includes('"a"')), 'the warning');
+    assert.match(String(warnings.find((w) => String(w[0]).includes('"a"'))![0]), /minified.*name it explicitly/);
   });
 });

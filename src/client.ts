@@ -159,6 +159,8 @@ function createCore(client: Client, options: ClientOptions): Core {
   const calls = new Map<string, PendingCall>();
   const unsubTimers = new Map<Replica, ReturnType<typeof setTimeout>>();
   const hydration = options.hydration ?? readHydration();
+  /** Shared stores this page defines (dev mode: to name a minified store name the server lacks). */
+  const defined = new Set<string>();
   const locals = createLocalStores(hydration, options.storage, (name, value) => replicas.get(name)?.reset(value, 0));
   let seq = 0;
   /** Batches and calls refused for now, to send again (in seq order) when the timer fires. */
@@ -332,6 +334,11 @@ function createCore(client: Client, options: ClientOptions): Core {
         const { store, code } = message;
         const error = new TwinError(code as ErrorCode, message.message);
         if (store) replicas.get(store)?.reject('', error);
+        if (DEV_MODE && code === ErrorCode.STORE && store && defined.has(store)) {
+          // A store this bundle defines, unknown to the server: a minifier renamed its function.
+          defined.delete(store);
+          console.warn(`[twin-state] The server has no store ${JSON.stringify(store)}, which this page defines. If the page's bundle is minified, the store's name may come from a renamed function: name it explicitly, app.shared('name', () => ...), on both sides.`);
+        }
         announce(store, '', error);
       }
     }
@@ -360,6 +367,7 @@ function createCore(client: Client, options: ClientOptions): Core {
         replicas.set(name, replica);
       } else {
         const hydrated = hydration.shared?.[name];
+        if (DEV_MODE && def) defined.add(name);
         replica = new Replica(name, hydrated?.value ?? (def ? initialValue(def, id) : {}), hydrated?.v ?? 0, host);
         replicas.set(name, replica);
         subscribe(replica);
