@@ -4,32 +4,32 @@
  * The authority over every shared store. A batch becomes state here and only here: authorize
  * → check that it applies and satisfies the schema → append to storage (with the sender's
  * client record, atomically) → commit as version v+1 → broadcast, serialized once, to every
- * subscriber. Each store has its own lock, so the server's order is the order per store and a
- * slow store delays no other. An action locks every store it touches, in name order, and runs
- * again when it lost a race to another node, so it always commits against the state it read.
+ * subscriber (the last three are `committer.ts`). Each store has its own lock, so the server's
+ * order is the order per store and a slow store delays no other. An action locks every store it
+ * touches, in name order, and runs again when it lost a race to another node, so it always
+ * commits against the state it read (`action-runner.ts`).
  *
  * The hub is also the runtime of the app on the server: the stores users import resolve to
  * the hub's replicas, so server code (a timer, a Koa route, an action) reads and writes them
  * like a client does, and its writes broadcast like anyone's.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { ActionDef, App, StoreDef } from '../src/define.js';
 import { definitionsOf, initialValue, resolveStore } from '../src/define.js';
 import { ErrorCode, isTwinError, RETRYABLE, TwinError } from '../src/errors.js';
-import { cloneJson } from '../src/json.js';
 import type { Json } from '../src/json.js';
 import type { Op } from '../src/ops.js';
 import { Replica } from '../src/replica.js';
 import type { Batch, ReplicaHost } from '../src/replica.js';
 import { bindRuntime } from '../src/runtime.js';
 import type { Runtime, StoreStatus } from '../src/runtime.js';
+import { ActionRunner, NeedsStore } from './action-runner.js';
 import { ClientRecords } from './client-records.js';
 import { RateLimitedLogger } from './logger.js';
 import { HubStore } from './hub-store.js';
-import { check, Committer, Repeated, Rerun } from './committer.js';
-import type { Part, Sender } from './committer.js';
+import { check, Committer, Repeated } from './committer.js';
+import type { Sender } from './committer.js';
 import { withLocks } from './store-lock.js';
 import type { StorageAdapter } from './storage.js';
 
@@ -43,10 +43,6 @@ const DEFAULT_LOG_BYTES = 8 << 20;
 const DEFAULT_HUB_LOG_BYTES = 128 << 20;
 /** A family member nobody used for this long is unloaded from memory (reloaded on demand). */
 const DEFAULT_IDLE_MS = 60_000;
-/** Times an action may run again because it touched a store it did not hold yet. */
-const MAX_STORE_RETRIES = 8;
-/** Runs of an action that lost the race to another node before giving up (retryably). */
-const MAX_ACTION_RERUNS = 20;
 
 /** Who is on the other end of a write: a client connection, or the server's own code. */
 export interface Origin {
@@ -58,14 +54,6 @@ export interface Origin {
 }
 
 
-
-interface ActionContext {
-  readonly user: unknown;
-  readonly id: string;
-  readonly batches: Map<Replica, Batch>;
-  /** The stores this run holds the locks of; touching another makes it run again holding that one too. */
-  readonly held: ReadonlySet<HubStore>;
-}
 
 /** Options of a store load: who asks, and whether they may create a family member now. */
 export interface LoadOptions {
@@ -104,13 +92,11 @@ export class Hub extends EventEmitter implements Runtime {
   private readonly stores = new Map<string, HubStore>();
   private readonly loading = new Map<string, Promise<HubStore | undefined>>();
   private readonly locals = new Map<string, Replica>();
-  private readonly context = new AsyncLocalStorage<ActionContext>();
-  /** Per action, the stores its last run needed: locked up front next time. */
-  private readonly actionStores = new Map<string, string[]>();
   /** Server batch ids are unique across nodes, so another node never takes ours for its own. */
   private readonly serverPrefix = `~${randomUUID().slice(0, 8)}`;
   private serverSeq = 0;
   private readonly committer: Committer;
+  private readonly actions: ActionRunner;
   private readonly maxDepth: number | undefined;
   private readonly host: ReplicaHost;
   private readonly idleTimer: ReturnType<typeof setInterval>;
@@ -134,13 +120,20 @@ export class Hub extends EventEmitter implements Runtime {
       closed: () => this.closed,
     });
     this.maxDepth = options.maxDepth;
+    this.actions = new ActionRunner({
+      committer: this.committer,
+      logger: this.logger,
+      maxDepth: this.maxDepth,
+      loaded: (name) => this.stores.get(name),
+      load: (name, loadOptions) => this.load(name, loadOptions),
+    });
     this.idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
     this.idleTimer = setInterval(() => this.unloadIdle(), Math.max(1000, this.idleMs / 2));
     this.idleTimer.unref();
     this.host = {
       nextBatchId: () => this.serverId(),
       batchFor: (replica) => {
-        const ctx = this.context.getStore();
+        const ctx = this.actions.context.getStore();
         if (!ctx) return undefined;
         let batch = ctx.batches.get(replica);
         if (!batch) ctx.batches.set(replica, (batch = replica.openBatch(ctx.id, 'call')));
@@ -160,7 +153,7 @@ export class Hub extends EventEmitter implements Runtime {
   /** @internal */
   replica(name: string, def?: StoreDef, id?: string): Replica {
     const loaded = this.stores.get(name);
-    const ctx = this.context.getStore();
+    const ctx = this.actions.context.getStore();
     if (loaded) {
       // An action sees a store only while it holds its lock: it runs again holding it.
       if (ctx && !ctx.held.has(loaded)) throw new NeedsStore(name, true);
@@ -197,7 +190,7 @@ export class Hub extends EventEmitter implements Runtime {
 
   /** @internal */
   caller(): unknown {
-    return this.context.getStore()?.user;
+    return this.actions.context.getStore()?.user;
   }
 
   //#endregion Runtime
@@ -361,67 +354,8 @@ export class Hub extends EventEmitter implements Runtime {
         if (fate === 'applied') return { value: null, stores: [] };
         if (fate !== 'new') throw new Repeated(fate);
       }
-      const need = new Set<HubStore>();
-      for (const name of this.actionStores.get(def.name) ?? []) {
-        const store = this.stores.get(name);
-        if (store) need.add(store);
-      }
-      for (let attempt = 0, conflicts = 0; ; attempt++) {
-        const outcome = await withLocks(need, () => this.runHolding(def, args, origin.user, id, need, sender));
-        if ('value' in outcome) {
-          this.actionStores.set(def.name, [...need].map((s) => s.name));
-          return outcome;
-        }
-        if ('missing' in outcome) {
-          const store = attempt < MAX_STORE_RETRIES ? await this.load(outcome.missing, { user: origin.user }) : undefined;
-          if (!store) throw new TwinError(ErrorCode.STORE, `The action ${JSON.stringify(def.name)} uses store ${JSON.stringify(outcome.missing)}, which does not exist.`);
-          need.add(store);
-        } else if (++conflicts > MAX_ACTION_RERUNS) {
-          throw new TwinError(ErrorCode.UNAVAILABLE, `The action ${JSON.stringify(def.name)} kept losing the race to other servers; try again.`);
-        }
-      }
+      return this.actions.run(def, args, origin.user, id, sender);
     });
-  }
-
-  /** One run of an action, holding the locks of `held`. */
-  private async runHolding(def: ActionDef, args: Json[], user: unknown, id: string, held: ReadonlySet<HubStore>, sender: Sender | undefined): Promise<{ value: Json; stores: HubStore[] } | { missing: string } | { rerun: true }> {
-    const ctx: ActionContext = { user, id, batches: new Map(), held };
-    const dropAll = () => {
-      for (const replica of ctx.batches.keys()) replica.drop(id);
-    };
-    let value: unknown;
-    try {
-      value = await this.context.run(ctx, () => (def.run as (...a: Json[]) => unknown)(...args));
-    } catch (err) {
-      dropAll();
-      if (err instanceof NeedsStore) return { missing: err.store };
-      throw isTwinError(err) && err.expose ? err
-        : new TwinError(ErrorCode.ACTION_FAILED, exposedMessage(err) ?? `The action ${JSON.stringify(def.name)} failed.`, { cause: err });
-    }
-    const parts: Part[] = [];
-    for (const [replica, batch] of ctx.batches) {
-      const store = this.stores.get(replica.name);
-      if (store && batch.ops.length) parts.push({ store, ops: batch.ops });
-      else replica.drop(id);
-    }
-    try {
-      for (const { store, ops } of parts) await check(store, ops, this.maxDepth);
-      if (parts.length && !(await this.committer.commit(parts, id, sender, () => Promise.reject(new Rerun())))) {
-        dropAll();
-        return { value: null, stores: [] };
-      }
-    } catch (err) {
-      dropAll();
-      if (err instanceof Rerun) return { rerun: true };
-      throw err;
-    }
-    let result: Json = null;
-    try {
-      result = value === undefined ? null : cloneJson(value);
-    } catch {
-      this.logger.warn(`result:${def.name}`, `The action ${def.name} returned a value that is not JSON; the caller gets null.`);
-    }
-    return { value: result, stores: parts.map((p) => p.store) };
   }
 
   //#endregion actions
@@ -441,24 +375,6 @@ export class Hub extends EventEmitter implements Runtime {
     // Listeners written against this hub's stores must not run against another runtime.
     this.removeAllListeners();
   }
-}
-
-/**
- * Server code touched a shared store it does not hold: not loaded yet (outside an action: an
- * error for the caller), or, inside an action, not locked by this run (it runs again holding it).
- */
-class NeedsStore extends TwinError {
-  readonly store: string;
-  constructor(store: string, inAction: boolean) {
-    super(ErrorCode.STORE, inAction ? `The action needs store ${JSON.stringify(store)}.`
-      : `Store ${JSON.stringify(store)} is not loaded yet: await server.ready (or hub.load(${JSON.stringify(store)})) before using it outside an action.`);
-    this.store = store;
-  }
-}
-
-/** The message of an error an app marked as safe to show (`expose: true`), if it is one. */
-function exposedMessage(err: unknown): string | undefined {
-  return err instanceof Error && (err as { expose?: unknown }).expose === true ? err.message : undefined;
 }
 
 /** `err` as a coded error; anything unexpected is the server's (final) fault, its message not shown. */
