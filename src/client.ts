@@ -184,13 +184,14 @@ function createCore(client: Client, options: ClientOptions): Core {
     changed: (next) => client.dispatchEvent(new CustomEvent('status', { detail: next })),
     // The server will not take this page: nothing waiting can end otherwise, so it ends refused.
     refused: (error) => {
-      let ended = 0;
+      const waiting: [Replica | undefined, string][] = [...calls.keys()].map((id) => [undefined, id]);
       for (const replica of replicas.values()) {
-        for (const batch of [...replica.pending]) if (batch.id && ++ended) refuse(replica, batch.id, error);
+        // (An optimistic call's batches end with their call.)
+        for (const batch of replica.pending) if (batch.kind === 'ops' && batch.id) waiting.push([replica, batch.id]);
       }
-      for (const id of [...calls.keys()]) if (++ended) refuse(undefined, id, error);
+      for (const [replica, id] of waiting) refuse(replica, id, error);
       // Nothing was waiting: the page still hears why it is not connected (`<twin-error>`).
-      if (!ended) announce(undefined, '', error);
+      if (!waiting.length) announce(undefined, '', error);
     },
   });
 
