@@ -27,7 +27,7 @@ export const MAX_SWEEP_INTERVAL_MS = 60_000;
 export interface ClientStorageOptions {
   /**
    * How long a client record lives after its last change, in ms. It must outlive any client's
-   * outbox (DESIGN §9). Default {@link DEFAULT_CLIENT_TTL_MS} (48 h).
+   * outbox (ARCHITECTURE.md rules). Default {@link DEFAULT_CLIENT_TTL_MS} (48 h).
    */
   clientTtlMs?: number;
   /**

@@ -57,7 +57,7 @@ export interface AppendPart {
  * batch re-sent after a reconnect — to any node, after any restart — is answered exactly once.
  * A record expires {@link DEFAULT_CLIENT_TTL_MS} after it last changed (the option
  * `clientTtlMs` of each backend; `maxClients` bounds their number, the least recently changed
- * going first); a client's outbox never outlives that window (see DESIGN §9).
+ * going first); a client's outbox never outlives that window (ARCHITECTURE.md rules).
  */
 export interface ClientRecord {
   /** A hash of the client's key: a connection must present that key to use the id. */
