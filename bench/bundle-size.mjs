@@ -30,7 +30,7 @@ const VARIANTS = [
     export { TwinStatusElement } from '${ELEMENT('twin-status')}';
     export { TwinErrorElement } from '${ELEMENT('twin-error')}';
     export { runAction } from '${ELEMENT('actions')}';`],
-  ['without the extras beyond DESIGN §1', `
+  ['without the extras beyond the core API', `
     export { call, computed, connect, defineApp, effect, ErrorCode, increment, isTwinError, Signal, signalOf,
       snapshot, status, store, subscribe, TwinError } from '${CORE}';
     export { TwinBindElement } from '${ELEMENT('twin-bind')}';

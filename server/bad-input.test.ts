@@ -135,7 +135,7 @@ async function assertRefused(url: string, options: WebSocket.ClientOptions, code
 
 //#endregion fixtures
 
-describe('bad input (DESIGN §4)', () => {
+describe('bad input (README: what bad input gets)', () => {
   const { app, s, locked } = makeApp();
   const stores = { s, locked };
   let srv: TestServer;
