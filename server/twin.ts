@@ -23,109 +23,22 @@ import { CloseCode, formatCloseReason } from '../src/close-codes.js';
 import type { App } from '../src/define.js';
 import { definitionsOf } from '../src/define.js';
 import { ErrorCode, TwinError } from '../src/errors.js';
-import { DEFAULT_LIMITS, WS_PATH } from '../src/protocol.js';
+import { WS_PATH } from '../src/protocol.js';
 import { AddressLimits, clientAddress } from './address-limits.js';
 import { Connection } from './connection.js';
-import type { ConnectionOwner, ServerLimits } from './connection.js';
+import type { ConnectionOwner } from './connection.js';
 import { Hub } from './hub.js';
 import { RateLimitedLogger } from './logger.js';
-import type { Logger } from './logger.js';
 import { TwinMetrics } from './metrics.js';
 import { twinMiddleware } from './middleware.js';
 import { originPolicy } from './origins.js';
-import type { OriginPolicy, OriginsOption } from './origins.js';
-import type { StorageAdapter } from './storage.js';
+import type { OriginPolicy } from './origins.js';
 import { createMemoryStorage } from './storage-memory.js';
+import { DEFAULT_SERVER_LIMITS } from './twin-options.js';
+import type { ClientEvent, RequestInfo, TwinLimits, TwinOptions } from './twin-options.js';
 
-/** What the `auth` hook sees of a request (the WebSocket upgrade, or a page request for SSR). */
-export interface RequestInfo {
-  readonly request: IncomingMessage;
-  readonly url: URL;
-  readonly headers: IncomingMessage['headers'];
-  /** The request's cookies, parsed. */
-  readonly cookies: Readonly<Record<string, string>>;
-}
-
-export interface TwinOptions {
-  /** Where shared stores are kept. Default: in memory (`createMemoryStorage()`). */
-  storage?: StorageAdapter;
-  /**
-   * The app's public address(es), as users type them (`'https://chat.example'`): pages from
-   * these origins may connect. Behind a proxy this is the proxy's public URL, not the address
-   * Node listens on. The CLI reads it from `PUBLIC_URL`.
-   */
-  publicUrl?: string | readonly string[];
-  /**
-   * Further origins allowed to open a WebSocket: a list (`['https://admin.example']`, compared
-   * exactly: scheme, host and port), `'*'` for any, or a predicate of the Origin header.
-   * With neither this nor `publicUrl`, only loopback pages (`localhost`, `127.0.0.1`, `[::1]`,
-   * any port) may connect. Never inferred from the request's Host header (DNS rebinding).
-   * Clients without an Origin header (not browsers) are allowed; `auth` is their gate.
-   */
-  origins?: OriginsOption;
-  /**
-   * Who is connecting: return a user (any value) or `false` (or throw) to refuse the
-   * connection: it is closed at once with code 4401 and `TWIN_ERR_AUTH`. Default: everyone,
-   * as `undefined`.
-   */
-  auth?: (request: RequestInfo) => unknown;
-  /** Limits on what clients may send and buffer; see {@link TwinLimits} for the defaults. */
-  limits?: Partial<TwinLimits>;
-  /**
-   * Take the client's address from `X-Forwarded-For` (for the per-address limits): `true` for
-   * the first address (a proxy that sets the header), a number `n` for the n-th from the right
-   * (`n` proxies that each append to it). Only set it behind a proxy: otherwise any client can
-   * name any address. Default: the socket's peer address.
-   */
-  trustProxy?: boolean | number;
-  /**
-   * Serve Prometheus metrics on `/_twin/metrics`: `true`, or a predicate of the request that
-   * says who may read them (the endpoint answers 403 to the others). Default: off.
-   */
-  metrics?: boolean | ((request: IncomingMessage) => boolean);
-  /**
-   * Where the server logs what an operator must know (refused connections, by reason, at most
-   * once a minute each). Default: `console`.
-   */
-  logger?: Logger;
-  /** Folder of HTML pages (and their assets) to serve, rendered with current values. */
-  pages?: string;
-  /** Ping period in ms; a client that misses a pong is dropped. Default 30,000. */
-  heartbeat?: number;
-  /** Batches kept in memory per store for catch-up. Default 1,000. */
-  logSize?: number;
-}
-
-/** Limits of a server: per connection ({@link ServerLimits}), per address and in all. */
-export interface TwinLimits extends ServerLimits {
-  /** Open connections in all; past it, newcomers are closed with 1013 `TWIN_ERR_OVERLOAD`. Default 10,000. */
-  maxConnections: number;
-  /** Open connections from one address; past it, 1013 `TWIN_ERR_OVERLOAD`. Default 64. */
-  maxConnectionsPerAddress: number;
-  /**
-   * Messages per second, on average, for all connections of one address together, so
-   * reconnecting, or opening more connections, buys at most this much. It is a multiple of
-   * `rate` so a few honest clients behind one NAT, each pacing itself within `rate`, fit;
-   * raise it for many users behind one NAT. Default 1,000, or `rate` if that is higher.
-   */
-  addressRate: number;
-  /** Messages in a burst for all connections of one address. Default 2,000, or `burst` if that is higher. */
-  addressBurst: number;
-}
-
-export const DEFAULT_SERVER_LIMITS: Readonly<TwinLimits> = Object.freeze({
-  ...DEFAULT_LIMITS,
-  rate: 200,
-  burst: 400,
-  strikes: 50,
-  maxBuffer: 8 << 20,
-  maxSubs: 256,
-  createRate: 5,
-  maxConnections: 10_000,
-  maxConnectionsPerAddress: 64,
-  addressRate: 1_000,
-  addressBurst: 2_000,
-});
+export { DEFAULT_SERVER_LIMITS };
+export type { ClientEvent, RequestInfo, TwinLimits, TwinOptions };
 
 const HEARTBEAT = 30_000;
 /**
@@ -146,13 +59,6 @@ const DRAIN_CLOSE_MS = 2_000;
 import type { ServerStatus } from './operations.js';
 
 export type { ServerStatus };
-
-/** Information passed to `connect`/`disconnect`/`subscribe`/`unsubscribe` listeners. */
-export interface ClientEvent {
-  readonly client: string;
-  readonly user: unknown;
-  readonly store?: string;
-}
 
 /**
  * The server of an app. Create it with {@link twin}.
