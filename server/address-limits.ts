@@ -14,6 +14,7 @@
  * `maxAddresses` idle entries; a sweep runs at most every few seconds, on a new connection.
  */
 import type { IncomingMessage } from 'node:http';
+import { TokenBucket } from './token-bucket.js';
 import type { RateBucket } from './token-bucket.js';
 
 /** Options of {@link AddressLimits}. */
@@ -37,25 +38,10 @@ export const DEFAULT_MAX_ADDRESSES = 100_000;
 /** Shortest time between two sweeps of refilled idle addresses. */
 const SWEEP_INTERVAL_MS = 5_000;
 
-/** Tokens refilled at `rate` per second up to `burst`. */
-class Bucket {
-  tokens: number;
-  at: number;
-  constructor(burst: number, now: number) {
-    this.tokens = burst;
-    this.at = now;
-  }
-
-  refill(rate: number, burst: number, now: number): number {
-    this.tokens = Math.min(burst, this.tokens + ((now - this.at) / 1000) * rate);
-    this.at = now;
-    return this.tokens;
-  }
-}
 
 interface AddressEntry {
   connections: number;
-  readonly bucket: Bucket;
+  readonly bucket: TokenBucket;
 }
 
 /**
@@ -104,11 +90,11 @@ export class AddressLimits {
     let entry = this.entries.get(address);
     if (entry && entry.connections >= this.options.maxConnectionsPerAddress) return undefined;
     if (!entry) {
-      entry = { connections: 0, bucket: new Bucket(this.options.addressBurst, now) };
+      entry = { connections: 0, bucket: new TokenBucket(this.options.addressRate, this.options.addressBurst, now) };
       this.entries.set(address, entry);
     }
     entry.connections++;
-    return this.bucketFor(entry, new Bucket(this.options.burst, now));
+    return this.bucketFor(entry.bucket, new TokenBucket(this.options.rate, this.options.burst, now));
   }
 
   /** A connection from `peer` closed. */
@@ -123,11 +109,10 @@ export class AddressLimits {
    */
   sweep(now: number = Date.now()): void {
     this.lastSweep = now;
-    const { addressRate, addressBurst } = this.options;
     let idle = 0;
     for (const [address, entry] of this.entries) {
       if (entry.connections > 0) continue;
-      if (entry.bucket.refill(addressRate, addressBurst, now) >= addressBurst) this.entries.delete(address);
+      if (entry.bucket.available(now) >= entry.bucket.burst) this.entries.delete(address);
       else idle++;
     }
     // Map order is insertion order: the first idle entries are the oldest.
@@ -139,18 +124,19 @@ export class AddressLimits {
     }
   }
 
-  private bucketFor(entry: AddressEntry, own: Bucket): RateBucket {
-    const { rate, burst, addressRate, addressBurst } = this.options;
+  private bucketFor(address: TokenBucket, own: TokenBucket): RateBucket {
     return {
+      // From both or from neither.
       take(count) {
         const now = Date.now();
-        if (own.refill(rate, burst, now) < count || entry.bucket.refill(addressRate, addressBurst, now) < count) return false;
-        own.tokens -= count;
-        entry.bucket.tokens -= count;
+        if (own.available(now) < count || address.available(now) < count) return false;
+        own.spend(count);
+        address.spend(count);
         return true;
       },
     };
   }
+
 }
 
 /** Hextets in an IPv6 /64 prefix. */

@@ -508,6 +508,33 @@ describe('bad input: rate limit per message', () => {
   });
 });
 
+describe('bad input: batches refused for now and never sent again', () => {
+  it('are held up to a bound: past 4,096 the client is disconnected (1008, TWIN_ERR_ORDER); nothing changed, the others are served', async (t) => {
+    const { app, s, locked } = makeApp();
+    // A burst small enough to refuse one frame (which holds its batches), a rate that lets the
+    // next frames in at once (each of their batches then waits behind the held ones), and no
+    // strike limit in the way.
+    const srv = await serveOwn(t, app, { limits: { rate: 1_000_000, burst: 300, maxMessages: 400, strikes: 1_000_000 } });
+    const c = await setUp(srv, { s, locked });
+    const off = await offender(srv, { s: 0 });
+    const op = (seq: number) => ({ t: 'op', id: `${off.clientId}:${seq}`, store: 's', ops: [{ op: 'add', path: ['score'], delta: 1 }] });
+    let seq = 0;
+    off.send(Array.from({ length: 301 }, () => op(++seq))); // over the burst: refused for now, held
+    await until(() => off.messages.some((m) => m.t === 'reject' && m.code === ErrorCode.RATE), 'a rate refusal');
+    while (seq < 4_400 && off.ws.readyState === WebSocket.OPEN) {
+      off.send(Array.from({ length: 200 }, () => op(++seq)));
+      await delay(5);
+    }
+    const closed = await off.closed;
+    assert.equal(closed.code, 1008);
+    assert.match(closed.reason, /^TWIN_ERR_ORDER/);
+    // Not before: a client that keeps re-sending (ours) never holds more than it has in flight.
+    assert.ok(off.messages.filter((m) => m.t === 'reject' && m.retry === true).length > 3_000, 'it was closed only after thousands were held');
+    assert.equal(snapshot(s).score, (c.before.s!.value as { score: number }).score, 'no batch of the offender was applied');
+    await assertServes({ ...c, before: stateOf(c.stores), healthyFrom: c.healthy.messages.length });
+  });
+});
+
 describe('bad input: a client that stops reading', () => {
   it('is dropped once its buffer passes maxBuffer; the others keep receiving promptly', async (t) => {
     const app = defineApp();

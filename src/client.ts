@@ -21,7 +21,7 @@ import { DEV_MODE } from './dev.js';
 import { ErrorCode, TwinError, twinError } from './errors.js';
 import { deepFreeze } from './json.js';
 import type { Json } from './json.js';
-import { createLink, utf8Length } from './link.js';
+import { backoffDelay, createLink, utf8Length } from './link.js';
 import { createLocalStores } from './local-stores.js';
 import type { ConnectionState, Link, WebSocketClass } from './link.js';
 import { PROTOCOL_VERSION, WS_PATH } from './protocol.js';
@@ -261,7 +261,7 @@ function createCore(client: Client, options: ClientOptions): Core {
   const retryLater = (id: string) => {
     retries.add(id);
     if (retryTimer) return;
-    const pause = Math.min(RETRY_MAX_DELAY, RETRY_MIN_DELAY * 2 ** retryAttempts++);
+    const pause = backoffDelay(retryAttempts++, RETRY_MIN_DELAY, RETRY_MAX_DELAY);
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
       for (const message of unconfirmed()) if (retries.has(message.id)) link.send(message);

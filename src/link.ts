@@ -166,7 +166,7 @@ export function createLink(options: LinkOptions, defaultUrl: () => string | unde
 
   const reconnectLater = (hint?: number) => {
     if (paused()) return; // resumed by the `visibilitychange` / `online` listeners
-    const backoff = Math.min(options.maxDelay ?? MAX_DELAY, (options.minDelay ?? MIN_DELAY) * 2 ** attempts++);
+    const backoff = backoffDelay(attempts++, options.minDelay ?? MIN_DELAY, options.maxDelay ?? MAX_DELAY);
     const delay = Math.max(backoff, hint ?? 0);
     clearTimeout(reconnectTimer);
     reconnectTimer = setTimeout(open, delay * (0.5 + Math.random()));
@@ -277,6 +277,11 @@ export function createLink(options: LinkOptions, defaultUrl: () => string | unde
     },
   };
   return link;
+}
+
+/** The pause before try `attempt` (0, 1, …): doubling from `min`, capped at `max`; callers add jitter. */
+export function backoffDelay(attempt: number, min: number, max: number): number {
+  return Math.min(max, min * 2 ** attempt);
 }
 
 /** Bytes of `text` in UTF-8. */

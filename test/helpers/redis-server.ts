@@ -168,8 +168,8 @@ function command(port: number, line: string): Promise<string> {
   });
 }
 
-/** One raw `PING` over TCP; true on `+PONG`. */
-function ping(port: number): Promise<boolean> {
+/** One raw `PING` over TCP to 127.0.0.1:`port`; true on `+PONG`. */
+export function ping(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: HOST, port });
     let reply = '';
