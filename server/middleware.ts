@@ -9,6 +9,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware, Next } from 'koa';
 import { definitionsOf, initialValue } from '../src/define.js';
+import { localValueFromCookie } from './local-cookies.js';
+import type { RateLimitedLogger } from './logger.js';
 import { renderPage } from './render-html.js';
 import type { StoreData } from './render-html.js';
 import type { Json } from '../src/json.js';
@@ -22,6 +24,8 @@ export interface MiddlewareHost extends OperationsHost {
   readonly hub: Hub;
   /** The user of a request as the `auth` hook says, or false if it refuses. */
   authenticate(request: IncomingMessage): Promise<unknown>;
+  /** Where a request's bad input (a mirror cookie that fails its checks) is logged, rate-limited. */
+  readonly log: RateLimitedLogger;
 }
 
 /** @internal */
@@ -61,9 +65,11 @@ async function render(server: MiddlewareHost, ctx: Context, html: string): Promi
     async store(name): Promise<StoreData | undefined> {
       const local = defs.stores.get(name);
       if (local?.kind === 'local') {
-        // Computed per request: one visitor's local state never reaches another.
+        // Computed per request: one visitor's local state never reaches another. A store
+        // mirrored to a cookie renders the visitor's own value (checked), so it never flashes.
         const persist = local.options.persist;
-        return { kind: 'local', value: initialValue(local), ...(persist ? { persist } : {}) };
+        const value = (await localValueFromCookie(local, ctx.get('cookie'), server.log)) ?? initialValue(local);
+        return { kind: 'local', value, ...(persist ? { persist } : {}), ...(persist === 'local' && local.options.cookie ? { cookie: true } : {}) };
       }
       const store = await hub.load(name).catch(() => undefined);
       if (!store || user === false) return undefined;

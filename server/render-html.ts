@@ -36,6 +36,8 @@ export interface LocalStoreData {
   kind: 'local';
   value: Json;
   persist?: 'local' | 'session';
+  /** The browser mirrors the store to a cookie (`LocalOptions.cookie`). */
+  cookie?: true;
 }
 
 /** What {@link PageData.store} returns for a store the reader may see. */
@@ -224,10 +226,10 @@ function renderList(el: Element, value: Json | undefined, ctx: RenderContext): v
 /** Adds the hydration script: end of `<head>` in a document, start of a fragment. */
 function insertHydration(root: Document | DocumentFragment, stores: ReadonlyMap<string, StoreData>): void {
   const shared: [string, { value: Json; v: number }][] = [];
-  const local: [string, { value: Json; persist?: 'local' | 'session' }][] = [];
+  const local: [string, Omit<LocalStoreData, 'kind'>][] = [];
   for (const [name, data] of stores) {
     if (data.kind === 'shared') shared.push([name, { value: data.value, v: data.v }]);
-    else local.push([name, data.persist === undefined ? { value: data.value } : { value: data.value, persist: data.persist }]);
+    else local.push([name, { value: data.value, ...(data.persist && { persist: data.persist }), ...(data.cookie && { cookie: true }) }]);
   }
   // fromEntries defines own properties, so a store named "__proto__" stays data.
   const json = JSON.stringify({ shared: Object.fromEntries(shared), local: Object.fromEntries(local) });

@@ -59,13 +59,27 @@ export interface SharedOptions {
    * `TWIN_ERR_ACTIONS_ONLY`. Server code and actions always write. Default true.
    */
   clientWrites?: boolean;
+  /**
+   * The version of this store's shape. Raise it when a change of the schema or of the data's
+   * meaning makes old writes wrong: a write a closed page left in its outbox, made against
+   * another version, is handed back as stale (`client.staleWrites`) instead of being sent.
+   */
+  version?: number;
 }
 
 /** Options of a local store. */
 export interface LocalOptions {
   /** Keep the value across reloads in `localStorage` ('local') or `sessionStorage` ('session'). */
   persist?: 'local' | 'session' | false;
-  /** A Standard Schema the stored value must satisfy when restored. */
+  /**
+   * With `persist: 'local'`: also mirror the value to a cookie (`twin.<store>`, path `/`,
+   * SameSite=Lax), so the server renders it in the page's first paint instead of the default
+   * (a theme that never flashes). The server checks the cookie as untrusted input (JSON, depth,
+   * `schema`) and renders the default if it fails. A value over 3,000 bytes URI-encoded is not
+   * mirrored (`TWIN_ERR_TOO_BIG`, logged); it stays in `localStorage`. Default false.
+   */
+  cookie?: boolean;
+  /** A Standard Schema the stored value must satisfy when restored (and when read from its cookie on the server). */
   schema?: StandardSchemaV1;
 }
 
