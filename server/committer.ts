@@ -180,7 +180,7 @@ export class Committer {
     this.logBytes += store.record(entry, this.bounds);
     if (this.logBytes > this.bounds.hubBytes) this.trimLogs();
     for (const subscriber of store.subscribers) {
-      subscriber.enqueue(client && subscriber.client === client && entry.own ? entry.own : entry.public);
+      subscriber.enqueue(client && entry.own && subscriber.owns(client) ? entry.own : entry.public);
     }
   }
 

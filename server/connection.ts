@@ -15,8 +15,8 @@ import type { WebSocket } from 'ws';
 import { CloseCode, formatCloseReason } from '../src/close-codes.js';
 import { definitionsOf } from '../src/define.js';
 import { ErrorCode, RETRYABLE, TwinError } from '../src/errors.js';
-import { parseBatchId, PROTOCOL_VERSION, readClientFrame } from '../src/protocol.js';
-import type { ClientMessage, Limits, ServerMessage } from '../src/protocol.js';
+import { MAX_ADOPT, parseBatchId, PROTOCOL_VERSION, readClientFrame } from '../src/protocol.js';
+import type { ClientClaim, ClientMessage, Limits, ServerMessage } from '../src/protocol.js';
 import { asTwinError } from './hub.js';
 import type { Hub, HubStore, Subscriber } from './hub.js';
 import { TokenBucket } from './token-bucket.js';
@@ -45,8 +45,11 @@ export interface ServerLimits extends Limits {
 export interface ConnectionOwner {
   readonly hub: Hub;
   readonly limits: ServerLimits;
-  /** Claims `client` for `connection`, closing whichever connection held it before. */
-  claim(client: string, connection: Connection): void;
+  /**
+   * Claims `client` for `connection`, closing whichever connection held it before. `adopted`:
+   * a closed page's id, claimed by the page after it to send its outbox (no `connect` event).
+   */
+  claim(client: string, connection: Connection, adopted?: boolean): void;
   /** Marks `connection` as having something to send this tick. */
   dirty(connection: Connection): void;
   /** The connection closed. */
@@ -71,11 +74,13 @@ export class Connection implements Subscriber {
   private outbox: Buffer[] = [];
   private chain: Promise<void> = Promise.resolve();
   private strikes = 0;
+  /** Closed pages' ids this connection also sends for (their outboxes: see `Hello.adopt`). */
+  private readonly adopted = new Set<string>();
   /**
-   * Seqs refused for now and not sent again yet: a later seq waits (is refused too) until every
-   * one below it came again, so no batch is committed before an earlier one of its client.
+   * Seqs refused for now and not sent again yet, per client: a later seq waits (is refused too)
+   * until every one below it came again, so no batch is committed before an earlier one of its client.
    */
-  private readonly held = new Set<number>();
+  private readonly held = new Map<string, Set<number>>();
   private isClosed = false;
   alive = true;
 
@@ -153,6 +158,7 @@ export class Connection implements Subscriber {
         return;
       case 'hello':
         await this.hello(message.client, message.key, message.subs);
+        if (message.adopt) await this.adopt(message.adopt);
         return;
     }
     if (!this.client) throw new TwinError(ErrorCode.ID, 'Say hello first.');
@@ -164,19 +170,19 @@ export class Connection implements Subscriber {
         this.unsubscribe(message.store);
         return;
       case 'op': {
-        const seq = this.admit(message.id);
+        const { client, seq } = this.admit(message.id);
         const store = await this.readable(message.store);
-        const applied = await hub.commitClientBatch(store, message.id, message.ops, { user: this.user, client: this.client, seq });
+        const applied = await hub.commitClientBatch(store, message.id, message.ops, { user: this.user, client, seq });
         // A re-sent batch that was applied before: confirm it without repeating it.
         if (!applied) this.send({ t: 'sync', store: store.name, v: store.v, ops: [], id: message.id });
         return;
       }
       case 'call': {
-        const seq = this.admit(message.id);
+        const { client, seq } = this.admit(message.id);
         const def = definitionsOf(hub.app).actions.get(message.action);
         if (!def) throw new TwinError(ErrorCode.ACTION, `There is no action ${JSON.stringify(message.action)}.`);
         // A call re-sent after a reconnect that was committed already is answered by the hub.
-        const { value } = await hub.runAction(def, message.args, { user: this.user, client: this.client, seq }, message.id);
+        const { value } = await hub.runAction(def, message.args, { user: this.user, client, seq }, message.id);
         this.send({ t: 'result', id: message.id, value });
         return;
       }
@@ -224,22 +230,60 @@ export class Connection implements Subscriber {
     }
   }
 
-  /** Parses a batch or call id (once, here): it must be this client's, and not wait behind one refused for now. */
-  private admit(id: string): number {
+  /**
+   * Claims closed pages' ids, each with its key, so this connection may send their outboxes.
+   * An id that is not theirs to claim is refused alone (its batches will be refused as not this
+   * connection's); the connection and the others go on.
+   */
+  private async adopt(claims: readonly ClientClaim[]): Promise<void> {
+    for (const { client, key } of claims) {
+      if (this.isClosed || this.adopted.has(client) || client === this.client) continue;
+      if (this.adopted.size >= MAX_ADOPT) {
+        this.send({ t: 'error', code: ErrorCode.ID, message: `A connection may send for at most ${MAX_ADOPT} other client ids.` });
+        return;
+      }
+      const owned = await this.owner.hub.records.claim(client, key).catch(() => false);
+      if (!owned || this.isClosed) {
+        this.send({ t: 'error', code: ErrorCode.ID, message: `The client id ${client} could not be claimed with the key given.` });
+        continue;
+      }
+      this.adopted.add(client);
+      this.owner.claim(client, this, true);
+    }
+  }
+
+  /** Whether batches of `client` come through this connection (its own id, or an adopted one). */
+  owns(client: string): boolean {
+    return client === this.client || this.adopted.has(client);
+  }
+
+  /** The ids this connection holds: its own and the adopted ones. */
+  clients(): string[] {
+    return this.client ? [this.client, ...this.adopted] : [];
+  }
+
+  /** Parses a batch or call id (once, here): it must be this connection's, and not wait behind one refused for now. */
+  private admit(id: string): { client: string; seq: number } {
     const { client, seq } = parseBatchId(id);
-    if (client !== this.client) throw new TwinError(ErrorCode.ID, 'A batch id must start with your own client id.');
+    if (!this.owns(client)) throw new TwinError(ErrorCode.ID, 'A batch id must start with your own client id.');
+    const held = this.held.get(client);
+    if (!held) return { client, seq };
     // A held seq is let go when it comes again, or turns out committed after all (a storage call
     // that failed after writing: the batch arrived from storage meanwhile and was confirmed, so
     // the client will not send it again). Earlier seqs may still be on their way (sent before
     // the refusal): they pass.
-    this.held.delete(seq);
-    if (this.held.size) {
-      const committed = this.owner.hub.records.committedSeq(this.client);
-      for (const h of this.held) if (h <= committed) this.held.delete(h);
+    held.delete(seq);
+    if (held.size) {
+      const committed = this.owner.hub.records.committedSeq(client);
+      for (const h of held) if (h <= committed) held.delete(h);
     }
-    const first = this.held.size ? Math.min(...this.held) : Infinity;
+    if (!held.size) {
+      this.held.delete(client);
+      return { client, seq };
+    }
+    const first = Math.min(...held);
     if (seq > first) throw new TwinError(ErrorCode.ORDER, `Batch ${first} was refused for now; send it again before the ones after it.`);
-    return seq;
+    return { client, seq };
   }
 
   /** Tells the client why `message` was refused: a `reject` for a batch or call, else an `error`. */
@@ -253,7 +297,10 @@ export class Connection implements Subscriber {
       if (retry) {
         // Bounded: a client that piles up this many refusals without sending any again is not
         // one that follows the protocol (ours re-sends them after a pause).
-        if (this.held.add(parseBatchId(message.id).seq).size > MAX_HELD) {
+        const { client, seq } = parseBatchId(message.id);
+        const held = this.held.get(client) ?? new Set<number>();
+        this.held.set(client, held.add(seq));
+        if ([...this.held.values()].reduce((sum, seqs) => sum + seqs.size, 0) > MAX_HELD) {
           this.fail(new TwinError(ErrorCode.ORDER, 'Too many batches refused for now and never sent again; disconnecting.'), CloseCode.POLICY);
         }
       }
@@ -281,7 +328,7 @@ export class Connection implements Subscriber {
       this.enqueue(store.snapshot());
       return;
     }
-    for (const entry of missed) this.enqueue(entry.client === this.client && entry.own ? entry.own : entry.public);
+    for (const entry of missed) this.enqueue(entry.own && entry.client && this.owns(entry.client) ? entry.own : entry.public);
   }
 
   private unsubscribe(name: string): void {

@@ -15,6 +15,8 @@ import type { StoredBatch } from './storage.js';
 export interface Subscriber {
   readonly client: string;
   readonly user: unknown;
+  /** Whether `client`'s batches come through this subscriber (it is told their ids). */
+  owns(client: string): boolean;
   /** Queues an already serialized message for this subscriber. */
   enqueue(message: Buffer): void;
 }

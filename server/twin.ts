@@ -207,7 +207,7 @@ export class TwinServer implements ConnectionOwner {
   //#region ConnectionOwner
 
   /** @internal */
-  claim(client: string, connection: Connection): void {
+  claim(client: string, connection: Connection, adopted = false): void {
     const previous = this.byClient.get(client);
     if (previous && previous !== connection) {
       // The newcomer proved it owns the id (its key, see ClientRecords.claim), so it is the same
@@ -215,7 +215,7 @@ export class TwinServer implements ConnectionOwner {
       previous.fail(new TwinError(ErrorCode.REPLACED, 'This client connected again elsewhere.'), CloseCode.REPLACED);
     }
     this.byClient.set(client, connection);
-    this.hub.emit('connect', { client, user: connection.user });
+    if (!adopted) this.hub.emit('connect', { client, user: connection.user });
   }
 
   /** @internal */
@@ -231,9 +231,10 @@ export class TwinServer implements ConnectionOwner {
   closed(connection: Connection): void {
     this.connections.delete(connection);
     this.dirtyConnections.delete(connection);
-    if (connection.client && this.byClient.get(connection.client) === connection) {
-      this.byClient.delete(connection.client);
-      this.hub.emit('disconnect', { client: connection.client, user: connection.user });
+    for (const client of connection.clients()) {
+      if (this.byClient.get(client) !== connection) continue;
+      this.byClient.delete(client);
+      if (client === connection.client) this.hub.emit('disconnect', { client, user: connection.user });
     }
   }
 

@@ -23,6 +23,8 @@ import { deepFreeze } from './json.js';
 import type { Json } from './json.js';
 import { backoffDelay, createLink, utf8Length } from './link.js';
 import { createLocalStores } from './local-stores.js';
+import { createOutbox, DEFAULT_MAX_AGE, seqOf } from './outbox.js';
+import type { Locks, OutboxEntry } from './outbox.js';
 import type { ConnectionState, Link, WebSocketClass } from './link.js';
 import { PROTOCOL_VERSION, WS_PATH } from './protocol.js';
 import type { Call, OpMessage, ServerMessage } from './protocol.js';
@@ -47,12 +49,41 @@ export interface ClientOptions {
   hydration?: Hydration;
   /** Where persisted local stores go; default the page's `localStorage`/`sessionStorage`. */
   storage?: { local?: Storage | undefined; session?: Storage | undefined };
+  /**
+   * Where unconfirmed writes and calls wait, so a reload or a closed tab does not lose them
+   * (see `outbox.ts`). The page's own client uses `localStorage`; other clients keep them in
+   * memory unless given one.
+   */
+  outbox?: Storage | undefined;
+  /** Age in ms past which a write found in the outbox is stale: handed back, not sent. Default 24 h. */
+  outboxMaxAge?: number;
+  /** Warn before the page unloads while a write is pending that the outbox could not keep. */
+  guardUnload?: boolean;
 }
 
 /** The data the server renders into a page so the client starts where the page is. */
 export interface Hydration {
   shared?: Record<string, { value: Json; v: number }>;
   local?: Record<string, { value: Json; persist?: 'local' | 'session' }>;
+}
+
+/**
+ * A write a gone page left in the outbox that was not sent: older than `outboxMaxAge`, or made
+ * against another `version` of its store. The app decides: send it after all, or drop it.
+ */
+export interface StaleWrite {
+  /** Its batch id. */
+  readonly id: string;
+  /** The store it writes to (undefined for an action call). */
+  readonly store: string | undefined;
+  /** When it was made (ms since the epoch). */
+  readonly made: number;
+  readonly code: string;
+  readonly message: string;
+  /** Sends it (the server still applies it at most once, while it remembers its client: 48 h by default). */
+  retry(): void;
+  /** Forgets it. */
+  discard(): void;
 }
 
 /** Details of a `reject` event. */
@@ -126,6 +157,11 @@ export class Client extends EventTarget implements Runtime {
     return this;
   }
 
+  /** Stored writes of gone pages that were not sent: stale (tracked when read in a signal consumer). */
+  get staleWrites(): readonly StaleWrite[] {
+    return this.__core.stale.get();
+  }
+
   /** Closes the connection for good; writes keep queueing until `connect()` is called again. */
   close(): void {
     this.__core.close();
@@ -140,6 +176,7 @@ export class Client extends EventTarget implements Runtime {
 /** What a {@link Client} forwards to. */
 interface Core extends Runtime {
   readonly state: ReturnType<typeof state<ConnectionState>>;
+  readonly stale: ReturnType<typeof state<readonly StaleWrite[]>>;
   wake(): void;
   connect(url: string | undefined): void;
   close(): void;
@@ -172,13 +209,79 @@ function createCore(client: Client, options: ClientOptions): Core {
 
   const nextBatchId = () => `${client.clientId}:${++seq}`;
 
+  const outbox = options.outbox && createOutbox(options.outbox, (globalThis.navigator as { locks?: Locks } | undefined)?.locks, client.clientId, client.clientKey);
+  const maxAge = options.outboxMaxAge ?? DEFAULT_MAX_AGE;
+  /** The `version` option of each store this page defines (a stored write made against another is stale). */
+  const versions = new Map<string, number | undefined>();
+  /** Pending messages the outbox could not keep: lost if the page unloads now. */
+  const unsaved = new Set<string>();
+  /** Stored writes of gone pages not sent: too old, or made against another version of their store. */
+  const stale = state<readonly StaleWrite[]>([]);
+  /** The hellos started: one whose socket was replaced before it could be said is dropped. */
+  let opens = 0;
+
+  /** Keeps `message` (in the outbox, if any) until it is confirmed or refused. */
+  const keep = (message: OpMessage | Call) => {
+    const version = message.t === 'op' ? versions.get(message.store) : undefined;
+    if (!outbox?.put({ message, at: Date.now(), ...(version === undefined ? {} : { version }) })) unsaved.add(message.id);
+  };
+
+  /** `id` is confirmed or refused: nothing is left to keep of it. */
+  const settle = (id: string) => {
+    outbox?.remove(id);
+    unsaved.delete(id);
+  };
+
+  /** Sends (after the welcome) a message a gone page left in the outbox, under its own id. */
+  const resend = ({ message }: OutboxEntry) => {
+    if (message.t === 'op') core.replica(message.store).restorePending(message.id, message.ops);
+    else calls.set(message.id, { message, resolve: noop, reject: noop });
+    link.send(message);
+  };
+
+  /** Takes over what gone pages left: sent again, or handed back as stale. */
+  const takeBack = (entries: OutboxEntry[]) => {
+    const now = Date.now();
+    const found: StaleWrite[] = [];
+    for (const entry of entries) {
+      const { message } = entry;
+      const store = message.t === 'op' ? message.store : undefined;
+      const changed = store !== undefined && versions.has(store) && versions.get(store) !== entry.version;
+      if (now - entry.at <= maxAge && !changed) {
+        resend(entry);
+        continue;
+      }
+      const error = twinError(ErrorCode.STALE, DEV_MODE && (changed ? `This write was made against another version of store ${JSON.stringify(store)}; it was not sent.` : `This write waited ${Math.round((now - entry.at) / 60_000)} minutes, longer than outboxMaxAge; it was not sent.`));
+      const forget = () => stale.set(stale.get().filter((w) => w.id !== message.id));
+      found.push({
+        id: message.id, store, made: entry.at, code: error.code, message: error.message,
+        retry: () => (forget(), resend(entry)),
+        discard: () => (forget(), settle(message.id)),
+      });
+      announce(store, message.id, error);
+    }
+    if (found.length) stale.set([...stale.get(), ...found]);
+  };
+
+  if (options.guardUnload) {
+    globalThis.addEventListener?.('beforeunload', (event) => {
+      if (unsaved.size) event.preventDefault();
+    });
+  }
+
   const link: Link = createLink(options, defaultUrl, {
     opened: () => {
-      // The first stores go in the hello (the server answers each with what it missed); any
-      // more follow the welcome as `sub`s, paced within the limits the welcome states.
-      const subs: Record<string, number> = {};
-      for (const replica of [...subscribed].slice(0, HELLO_SUBS)) subs[replica.name] = replica.v;
-      link.sendNow({ t: 'hello', proto: PROTOCOL_VERSION, client: client.clientId, key: client.clientKey, subs });
+      // After the outbox took over what gone pages left (their ids are claimed here too).
+      const opening = ++opens;
+      void (outbox?.adopted ?? Promise.resolve()).then(() => {
+        if (opening !== opens) return;
+        // The first stores go in the hello (the server answers each with what it missed); any
+        // more follow the welcome as `sub`s, paced within the limits the welcome states.
+        const subs: Record<string, number> = {};
+        for (const replica of [...subscribed].slice(0, HELLO_SUBS)) subs[replica.name] = replica.v;
+        const adopt = outbox?.claims() ?? [];
+        link.sendNow({ t: 'hello', proto: PROTOCOL_VERSION, client: client.clientId, key: client.clientKey, subs, ...(adopt.length ? { adopt } : {}) });
+      });
     },
     message: (message) => receive(message),
     changed: (next) => client.dispatchEvent(new CustomEvent('status', { detail: next })),
@@ -210,7 +313,10 @@ function createCore(client: Client, options: ClientOptions): Core {
         // any write while the server refuses this page).
         const tooBig = link.refusal ?? oversized(message, batch.ops.length);
         if (tooBig) queueMicrotask(() => refuse(replica, batch.id, tooBig));
-        else link.send(message);
+        else {
+          keep(message);
+          link.send(message);
+        }
         return;
       }
       locals.persist(replica);
@@ -250,7 +356,10 @@ function createCore(client: Client, options: ClientOptions): Core {
       }
     }
     for (const call of calls.values()) out.push(call.message);
-    return out.sort((a, b) => seqOf(a.id) - seqOf(b.id));
+    // Per client in seq order; gone pages' before this page's own.
+    const own = `${client.clientId}:`;
+    const clientOf = (id: string) => (id.startsWith(own) ? '~' : id.slice(0, id.lastIndexOf(':')));
+    return out.sort((a, b) => clientOf(a.id).localeCompare(clientOf(b.id)) || seqOf(a.id) - seqOf(b.id));
   };
 
   /**
@@ -271,6 +380,7 @@ function createCore(client: Client, options: ClientOptions): Core {
 
   /** Ends batch or call `id` refused: rolled back, its promise rejected, the refusal announced. */
   const refuse = (replica: Replica | undefined, id: string, error: TwinError) => {
+    settle(id);
     replica?.reject(id, error);
     const call = calls.get(id);
     calls.delete(id);
@@ -307,13 +417,17 @@ function createCore(client: Client, options: ClientOptions): Core {
         return;
       case 'sync': {
         const replica = replicas.get(message.store);
-        if (message.id) retryAttempts = 0;
+        if (message.id) {
+          retryAttempts = 0;
+          settle(message.id);
+        }
         // A gap (a message we never got): ask again from the version we have.
         if (replica && !replica.receive(message.v, message.ops, message.id)) subscribe(replica);
         return;
       }
       case 'result': {
         retryAttempts = 0;
+        settle(message.id);
         // Optimistic writes the server's run did not repeat are dropped now.
         for (const replica of replicas.values()) replica.drop(message.id);
         const call = calls.get(message.id);
@@ -356,8 +470,9 @@ function createCore(client: Client, options: ClientOptions): Core {
     };
   };
 
-  return {
+  const core: Core = {
     state: link.state,
+    stale,
     status,
     wake: link.wake,
     replica(name, def, id) {
@@ -369,6 +484,7 @@ function createCore(client: Client, options: ClientOptions): Core {
       } else {
         const hydrated = hydration.shared?.[name];
         if (DEV_MODE && def) defined.add(name);
+        if (def) versions.set(name, def.options.version);
         replica = new Replica(name, hydrated?.value ?? (def ? initialValue(def, id) : {}), hydrated?.v ?? 0, host);
         replicas.set(name, replica);
         subscribe(replica);
@@ -402,21 +518,24 @@ function createCore(client: Client, options: ClientOptions): Core {
         calls.set(id, { message, resolve, reject });
         const tooBig = link.refusal ?? oversized(message, 0);
         if (tooBig) queueMicrotask(() => refuse(undefined, id, tooBig));
-        else link.send(message);
+        else {
+          keep(message);
+          link.send(message);
+        }
       });
     },
     connect: link.connect,
     close: link.close,
   };
+  void outbox?.adopted.then((slots) => takeBack(slots.flatMap((slot) => slot.entries)));
+  return core;
 }
+
+function noop(): void {}
 
 /** Creates a runtime of its own (another user, for tests and tools). The page has one already. */
 export function createClient(options: ClientOptions = {}): Client {
   return new Client(options);
-}
-
-function seqOf(id: string): number {
-  return Number(id.slice(id.lastIndexOf(':') + 1));
 }
 
 function randomId(): string {
@@ -446,7 +565,18 @@ function defaultUrl(): string | undefined {
   return undefined;
 }
 
-setPageRuntimeFactory(() => new Client());
+// The page's own client keeps its unconfirmed writes across reloads, and says so before it
+// unloads when it could not.
+setPageRuntimeFactory(() => new Client({ outbox: pageStorage(), guardUnload: true }));
+
+/** The page's `localStorage`, if it has one it may use (a sandboxed frame may not). */
+function pageStorage(): Storage | undefined {
+  try {
+    return globalThis.localStorage;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The page's own client: the runtime every store without a server binding uses. */
 export function pageClient(): Client {

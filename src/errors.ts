@@ -66,9 +66,13 @@ export interface ErrorCodes {
   readonly UNSAFE: 'TWIN_ERR_UNSAFE';
   /** The store takes writes only through its actions (`clientWrites: false`). */
   readonly ACTIONS_ONLY: 'TWIN_ERR_ACTIONS_ONLY';
+  /** A write kept in the outbox is older than its `maxAge`, or was made against another `version` of its store: not sent blindly. */
+  readonly STALE: 'TWIN_ERR_STALE';
+  /** The browser's storage refused or garbled what twin-state keeps there (full, forbidden, edited by hand). */
+  readonly STORAGE: 'TWIN_ERR_STORAGE';
 }
 
-const CODE_NAMES = 'PATH VALUE DEPTH OP FRAME TOO_BIG PROTO STORE ACTION ACTION_FAILED SCHEMA FORBIDDEN RATE ID REPLACED ORIGIN AUTH CONFLICT READONLY DEFINE INTERNAL DUPLICATE ORDER UNAVAILABLE OVERLOAD UNSAFE ACTIONS_ONLY';
+const CODE_NAMES = 'PATH VALUE DEPTH OP FRAME TOO_BIG PROTO STORE ACTION ACTION_FAILED SCHEMA FORBIDDEN RATE ID REPLACED ORIGIN AUTH CONFLICT READONLY DEFINE INTERNAL DUPLICATE ORDER UNAVAILABLE OVERLOAD UNSAFE ACTIONS_ONLY STALE STORAGE';
 type Words<S extends string> = S extends `${infer Head} ${infer Tail}` ? Head | Words<Tail> : S;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 // Compile-time check that CODE_NAMES lists exactly the codes of ErrorCodes.

@@ -9,7 +9,7 @@ export type { Action, App, LocalOptions, ReadRequest, SharedOptions, WriteReques
 export { caller, increment, settled, signalOf, snapshot, status, store, subscribe, unstable_watchers } from './store-api.js';
 export type { Change, DeepReadonly, StoreStatus, Unsubscribe } from './store-api.js';
 export { call, Client, connect, createClient, pageClient } from './client.js';
-export type { ClientOptions, ConnectionState, Hydration, RejectDetail, WebSocketClass } from './client.js';
+export type { ClientOptions, ConnectionState, Hydration, RejectDetail, StaleWrite, WebSocketClass } from './client.js';
 export { applyOps } from './ops.js';
 export type { AddOp, DelOp, Op, PushOp, SetOp, SpliceOp } from './ops.js';
 export { ErrorCode, isTwinError, TwinError } from './errors.js';

@@ -7,7 +7,7 @@
  * and depth before anything else touches it, and return typed messages or throw a coded error.
  * The grammar, in brief (PROTOCOL.md has it in full):
  *
- * client → server: hello {proto, client, key, subs} · sub {store, v} · unsub {store}
+ * client → server: hello {proto, client, key, subs, adopt?} · sub {store, v} · unsub {store}
  *                  · op {id, store, ops} · call {id, action, args} · ping
  * server → client: welcome {proto, limits} · snapshot {store, v, value} · sync {store, v, ops, id?}
  *                  · reject {id, code, message, store?, retry?} · result {id, value}
@@ -61,7 +61,11 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 //#region messages
 
 /** `key` is the client's secret: the server binds the id to it, so only its owner can use the id. */
-export interface Hello { t: 'hello'; proto: number; client: string; key?: string; subs: Record<string, number> }
+/** `adopt`: client ids (with their keys) of closed pages whose outboxes this page sends on their behalf. */
+export interface Hello { t: 'hello'; proto: number; client: string; key?: string; subs: Record<string, number>; adopt?: ClientClaim[] }
+export interface ClientClaim { client: string; key: string }
+/** Client ids one hello may adopt. */
+export const MAX_ADOPT = 8;
 export interface Sub { t: 'sub'; store: string; v: number }
 export interface Unsub { t: 'unsub'; store: string }
 export interface OpMessage { t: 'op'; id: string; store: string; ops: Op[] }
@@ -137,6 +141,10 @@ function readClientMessage(m: unknown, limits: Readonly<Limits>): ClientMessage 
       if (!isRecord(subs) || !Object.values(subs).every(isVersion)) throw fieldError('hello', 'subs', 'an object of store versions');
       const hello: Hello = { t: 'hello', proto: PROTOCOL_VERSION, client: str(m, 'hello', 'client', CLIENT_ID), subs: subs as Record<string, number> };
       if (m.key !== undefined) hello.key = str(m, 'hello', 'key', CLIENT_KEY);
+      if (m.adopt !== undefined) {
+        if (!Array.isArray(m.adopt) || m.adopt.length > MAX_ADOPT || !m.adopt.every(isRecord)) throw fieldError('hello', 'adopt', `an array of at most ${MAX_ADOPT} {client, key}`);
+        hello.adopt = m.adopt.map((claim) => ({ client: str(claim, 'hello adopt', 'client', CLIENT_ID), key: str(claim, 'hello adopt', 'key', CLIENT_KEY) }));
+      }
       return hello;
     }
     case 'sub':

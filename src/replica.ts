@@ -181,6 +181,13 @@ export class Replica {
     return batch;
   }
 
+  /** Takes back a batch an earlier page sent (its outbox): pending again, under its own id. */
+  restorePending(id: string, ops: readonly Op[]): void {
+    if (this.pending.some((b) => b.id === id)) return;
+    this.pending.push({ id, ops: [...ops], kind: 'ops' });
+    this._rebuild();
+  }
+
   private _turnBatch(): Batch {
     if (this._turn) return this._turn;
     const batch = (this._turn = this.openBatch('', 'ops'));

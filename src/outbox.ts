@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module outbox
+ * Unconfirmed writes and calls, kept in `localStorage` so that a reload, a crash or a closed
+ * tab does not lose them. `localStorage` rather than IndexedDB because it is synchronous: a
+ * write is stored in the very turn it is made, before the page can go away, whereas an
+ * IndexedDB transaction commits later and a write made just before unload could be lost.
+ *
+ * Each page writes as its own client (id, key, seqs) into its own **slot**: a header key
+ * `twin:outbox:<id>` with the key, and one key per message, `twin:outbox:<id>:<seq>`, so a
+ * write costs one small `setItem` however long the queue. A page holds a Web Lock named after
+ * its slot for as long as it lives; a slot whose lock nobody holds or waits for belongs to a
+ * page that is gone (reloaded, closed, crashed), and the next page of the origin **adopts** it:
+ * it claims that client id with its key, and sends its messages again under their own ids, so
+ * the server, which remembers each client's batches (`clientTtlMs`, 48 h by default), applies
+ * each exactly once. Messages older than `maxAge` (24 h by default, below that window), or
+ * written against another version of their store, are not sent blindly: they are handed back
+ * as stale for the app to retry or discard.
+ *
+ * What is stored is untrusted (another app's keys, edits by hand, a quota): anything that does
+ * not parse as a slot is warned about once and ignored, and a full storage keeps the write in
+ * memory (it is still sent), with one warning.
+ */
+import { DEV_MODE } from './dev.js';
+import { ErrorCode } from './errors.js';
+import { isPlainObject } from './json.js';
+import { MAX_ADOPT } from './protocol.js';
+import type { Call, OpMessage } from './protocol.js';
+
+/** Key prefix of outbox slots. */
+const PREFIX = 'twin:outbox:';
+/** Default age past which a stored message is stale (ms): well below the server's 48 h memory. */
+export const DEFAULT_MAX_AGE = 24 * 60 * 60 * 1000;
+
+/** A message as stored: when it was made, and the version of its store's definition then. */
+export interface OutboxEntry {
+  readonly message: OpMessage | Call;
+  /** When the write was made (ms since the epoch). */
+  readonly at: number;
+  /** The `version` option of the store's definition when the write was made. */
+  readonly version?: number;
+}
+
+/** A gone page's slot, now this page's to send (or hand back as stale). */
+export interface AdoptedSlot {
+  readonly client: string;
+  readonly key: string;
+  readonly entries: OutboxEntry[];
+}
+
+export interface Outbox {
+  /** Stores `entry` before it is sent; false (after one warning) when the storage refused it. */
+  put(entry: OutboxEntry): boolean;
+  /** Forgets message `id` (confirmed or refused); an adopted slot left empty is let go. */
+  remove(id: string): void;
+  /** The slots of gone pages this page took over: settles before this page says hello. */
+  readonly adopted: Promise<AdoptedSlot[]>;
+  /** The ids (with their keys) of the adopted slots not yet emptied: the hello claims them. */
+  claims(): { client: string; key: string }[];
+}
+
+/** The Web Locks this module needs (`navigator.locks`). */
+export interface Locks {
+  request(name: string, options: { ifAvailable?: boolean }, callback: (lock: unknown) => Promise<void> | void): Promise<unknown>;
+  query(): Promise<{ held?: { name?: string }[]; pending?: { name?: string }[] }>;
+}
+
+/**
+ * The outbox of the client `id` (proven by `key`) in `storage`. Without Web Locks nothing can
+ * tell a live tab from a gone one, so no slot is adopted (each page still stores its own, for
+ * the next page that can).
+ */
+export function createOutbox(storage: Storage, locks: Locks | undefined, id: string, key: string): Outbox {
+  /** Ids stored, per client (this page's and the adopted ones'). */
+  const stored = new Map<string, Set<string>>([[id, new Set()]]);
+  /** The adopted slots not yet emptied: their keys, and how to release their locks. */
+  const releases = new Map<string, { key: string; release: () => void }>();
+  let headerWritten = false;
+  let warnedFull = false;
+
+  /** Takes the lock `name` (at once or not at all, if `ifAvailable`); resolves with its release. */
+  const hold = (name: string, options: { ifAvailable?: boolean } = {}): Promise<(() => void) | undefined> =>
+    new Promise((granted) => {
+      const callback = (lock: unknown) => {
+        if (!lock) return granted(undefined);
+        return new Promise<void>((release) => granted(release));
+      };
+      locks!.request(name, options, callback).catch(() => granted(undefined));
+    });
+
+  // This page's own slot is locked from the start (before anything is stored in it), so no
+  // other page can take it for a gone one's.
+  const own = locks ? hold(PREFIX + id) : Promise.resolve(undefined);
+
+  const adopted = locks ? own.then(() => adopt()).catch(() => []) : Promise.resolve([]);
+
+  /** Takes over the slots nobody holds a lock on (nor waits for). */
+  const adopt = async (): Promise<AdoptedSlot[]> => {
+    const { held = [], pending = [] } = await locks!.query();
+    const busy = new Set([...held, ...pending].map((lock) => lock.name));
+    const slots: AdoptedSlot[] = [];
+    for (const header of slotHeaders(storage)) {
+      if (slots.length >= MAX_ADOPT) break;
+      if (header.client === id || busy.has(PREFIX + header.client)) continue;
+      const release = await hold(PREFIX + header.client, { ifAvailable: true });
+      if (!release) continue;
+      const entries = readEntries(storage, header.client);
+      if (!entries.length) {
+        storage.removeItem(PREFIX + header.client);
+        release();
+        continue;
+      }
+      releases.set(header.client, { key: header.key, release });
+      stored.set(header.client, new Set(entries.map((entry) => entry.message.id)));
+      slots.push({ ...header, entries });
+    }
+    return slots;
+  };
+
+  return {
+    adopted,
+    claims: () => [...releases].map(([client, { key }]) => ({ client, key })),
+    put(entry) {
+      try {
+        if (!headerWritten) {
+          storage.setItem(PREFIX + id, JSON.stringify({ key }));
+          headerWritten = true;
+        }
+        storage.setItem(PREFIX + entry.message.id, JSON.stringify(entry));
+        stored.get(id)!.add(entry.message.id);
+        return true;
+      } catch {
+        if (!warnedFull) console.warn(`[twin-state] ${ErrorCode.STORAGE}: ${DEV_MODE ? 'The browser refused to store a write in the outbox (storage full or forbidden); it is sent, but lost if the page closes before it is confirmed.' : 'outbox not stored'}`);
+        warnedFull = true;
+        return false;
+      }
+    },
+    remove(messageId) {
+      const client = messageId.slice(0, messageId.lastIndexOf(':'));
+      const ids = stored.get(client);
+      if (!ids?.delete(messageId)) return;
+      storage.removeItem(PREFIX + messageId);
+      const adoptedSlot = releases.get(client);
+      if (adoptedSlot && !ids.size) {
+        // A gone page's slot, all sent: it ends here.
+        storage.removeItem(PREFIX + client);
+        stored.delete(client);
+        releases.delete(client);
+        adoptedSlot.release();
+      }
+    },
+  };
+}
+
+/** The slots in `storage`: a header that does not parse is warned about and skipped. */
+function slotHeaders(storage: Storage): { client: string; key: string }[] {
+  const out: { client: string; key: string }[] = [];
+  for (let i = 0; i < storage.length; i++) {
+    const name = storage.key(i);
+    if (!name?.startsWith(PREFIX) || name.includes(':', PREFIX.length)) continue;
+    const header = parse(storage.getItem(name));
+    if (isPlainObject(header) && typeof header.key === 'string') out.push({ client: name.slice(PREFIX.length), key: header.key });
+    else warnCorrupt(name);
+  }
+  return out;
+}
+
+/** The messages of slot `client`, in seq order; corrupt ones are warned about and removed. */
+function readEntries(storage: Storage, client: string): OutboxEntry[] {
+  const prefix = `${PREFIX}${client}:`;
+  const out: OutboxEntry[] = [];
+  const names: string[] = [];
+  for (let i = 0; i < storage.length; i++) {
+    const name = storage.key(i);
+    if (name?.startsWith(prefix)) names.push(name);
+  }
+  for (const name of names) {
+    const entry = parse(storage.getItem(name));
+    if (isEntry(entry, name.slice(PREFIX.length))) out.push(entry);
+    else {
+      warnCorrupt(name);
+      storage.removeItem(name);
+    }
+  }
+  return out.sort((a, b) => seqOf(a.message.id) - seqOf(b.message.id));
+}
+
+/** Whether `value` is a stored message with the id `id` (the key it was found under). */
+function isEntry(value: unknown, id: string): value is OutboxEntry {
+  if (!isPlainObject(value) || typeof value.at !== 'number' || !isPlainObject(value.message)) return false;
+  if (value.version !== undefined && typeof value.version !== 'number') return false;
+  const m = value.message;
+  if (m.id !== id) return false;
+  if (m.t === 'op') return typeof m.store === 'string' && Array.isArray(m.ops) && m.ops.length > 0;
+  return m.t === 'call' && typeof m.action === 'string' && Array.isArray(m.args);
+}
+
+function parse(text: string | null): unknown {
+  try {
+    return text === null ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function warnCorrupt(name: string): void {
+  console.warn(`[twin-state] ${ErrorCode.STORAGE}: ${DEV_MODE ? `The outbox entry ${JSON.stringify(name)} is not one twin-state wrote (edited, or another app's); it is ignored.` : 'bad outbox entry'}`);
+}
+
+/** The seq of a batch id `client:seq`. */
+export function seqOf(id: string): number {
+  return Number(id.slice(id.lastIndexOf(':') + 1));
+}

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+/**
+ * The durable outbox in real Chromium (localStorage and Web Locks of a real browser): writes
+ * made offline survive a reload and a closed tab and reach the server exactly once; a live tab's
+ * writes are never sent by another tab; a write left too long is handed back as stale.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { $room } from '../../demo/stores/index.js';
+import { openPage, TIMEOUT_MS, useDemo, waitOnline } from './harness.js';
+
+const TWIN = '/_twin/twin.js';
+
+/** What these tests use of the page's `twin.js`. */
+interface PageTwin {
+  pageClient(): {
+    store<T>(name: string): T;
+    close(): void;
+    readonly staleWrites: readonly { code: string; store: string | undefined; retry(): void; discard(): void }[];
+  };
+}
+
+/** Pushes messages `texts` to `room/<room>` from the page, one write (batch) each. */
+async function push(page: Page, room: string, texts: string[]): Promise<void> {
+  await page.evaluate(async ([src, name, list]) => {
+    const { pageClient } = (await import(src!)) as PageTwin;
+    const store = pageClient().store<{ messages: { text: string }[] }>(`room/${name}`);
+    for (const text of list as string[]) {
+      store.messages.push({ text });
+      await Promise.resolve();
+    }
+  }, [TWIN, room, texts] as const);
+}
+
+/** Subscribes the page to `room/<room>` and waits for its value (a plain page has no definition of it). */
+async function load(page: Page, room: string): Promise<void> {
+  await page.evaluate(async ([src, name]) => {
+    const { pageClient } = (await import(src!)) as PageTwin;
+    const store = pageClient().store<{ messages?: unknown[] }>(`room/${name}`);
+    while (!store.messages) await new Promise((r) => setTimeout(r, 20));
+  }, [TWIN, room] as const);
+}
+
+/** Ends the page's connection and keeps it closed: writes queue, as when offline. */
+async function disconnect(page: Page): Promise<void> {
+  await page.evaluate(async (src) => ((await import(src)) as PageTwin).pageClient().close(), TWIN);
+}
+
+/** The server's messages of `room/<room>`, as texts. */
+const onServer = (room: string) => $room(room).messages.map((m) => m.text);
+
+/** Waits until the server holds `texts` in `room/<room>`. */
+async function waitServer(room: string, texts: string[]): Promise<void> {
+  const until = Date.now() + TIMEOUT_MS;
+  while (Date.now() < until && onServer(room).length < texts.length) await new Promise((r) => setTimeout(r, 50));
+  // Anything sent twice would arrive right after: give it a moment to show.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(onServer(room), texts);
+}
+
+/** Outbox keys of the page's origin. */
+const outboxKeys = (page: Page) => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('twin:outbox:')));
+
+describe('the durable outbox', () => {
+  const demo = useDemo();
+
+  test('writes made offline survive a reload made offline, and are applied once back online', async () => {
+    const user = await demo.user();
+    const page = await openPage(user, demo.serving.url, '/room.html');
+    await load(page, 'reload');
+    await user.setOffline(true);
+    await disconnect(page);
+    await push(page, 'reload', ['one', 'two', 'three']);
+    assert.equal((await outboxKeys(page)).length, 4, 'a slot header and three messages are stored');
+    // Reloading offline fails to load the page: the page that made the writes is gone.
+    await page.reload().catch(() => undefined);
+    assert.deepEqual(onServer('reload'), []);
+    await user.setOffline(false);
+    await page.goto(`${demo.serving.url}/room.html`);
+    await waitOnline(page);
+    await waitServer('reload', ['one', 'two', 'three']);
+    // The adopted slot, all confirmed, is gone from storage.
+    await page.waitForFunction(() => !Object.keys(localStorage).some((k) => k.startsWith('twin:outbox:')), undefined, { timeout: TIMEOUT_MS });
+  });
+
+  test('a live tab keeps its writes; the tab after it sends them once it is closed', async () => {
+    const user = await demo.user();
+    const first = await openPage(user, demo.serving.url, '/room.html');
+    await load(first, 'tabs');
+    await disconnect(first);
+    await push(first, 'tabs', ['from the first tab']);
+    // Another tab of the same origin must not send the live tab's writes.
+    const second = await openPage(user, demo.serving.url, '/room.html');
+    await second.waitForTimeout(500);
+    assert.deepEqual(onServer('tabs'), []);
+    await first.close();
+    // A page opened after it takes them over (the second tab is past its start by now).
+    const third = await openPage(user, demo.serving.url, '/room.html');
+    await waitServer('tabs', ['from the first tab']);
+    await Promise.all([second.close(), third.close()]);
+  });
+
+  test('a write left longer than the outbox keeps them is handed back as stale, to retry or discard', async () => {
+    const user = await demo.user();
+    const page = await openPage(user, demo.serving.url, '/room.html');
+    await load(page, 'stale');
+    await disconnect(page);
+    await push(page, 'stale', ['old news', 'older news']);
+    await page.close();
+    // Age the stored writes by two days, as if the tab had been closed since.
+    const next = await user.newPage();
+    // (A page without twin-state, which would take them over while they are young.)
+    await next.goto(`${demo.serving.url}/style.css`);
+    await next.evaluate(() => {
+      for (const key of Object.keys(localStorage)) {
+        const entry = JSON.parse(localStorage.getItem(key)!) as { at?: number };
+        if (key.startsWith('twin:outbox:') && entry.at) localStorage.setItem(key, JSON.stringify({ ...entry, at: entry.at - 48 * 3600_000 }));
+      }
+    });
+    await next.goto(`${demo.serving.url}/room.html`);
+    await waitOnline(next);
+    const stale = await next.evaluate(async (src) => {
+      const { pageClient } = (await import(src)) as PageTwin;
+      const client = pageClient();
+      while (client.staleWrites.length < 2) await new Promise((r) => setTimeout(r, 20));
+      return client.staleWrites.map((w) => ({ code: w.code, store: w.store }));
+    }, TWIN);
+    assert.deepEqual(stale, [{ code: 'TWIN_ERR_STALE', store: 'room/stale' }, { code: 'TWIN_ERR_STALE', store: 'room/stale' }]);
+    await next.waitForTimeout(300);
+    assert.deepEqual(onServer('stale'), [], 'nothing stale is sent by itself');
+    // The app sends one after all and drops the other.
+    await next.evaluate(async (src) => {
+      const { pageClient } = (await import(src)) as PageTwin;
+      const [older, newer] = pageClient().staleWrites;
+      older!.retry();
+      newer!.discard();
+    }, TWIN);
+    await waitServer('stale', ['old news']);
+    await next.waitForFunction(() => !Object.keys(localStorage).some((k) => k.startsWith('twin:outbox:')), undefined, { timeout: TIMEOUT_MS });
+    await next.close();
+  });
+});
