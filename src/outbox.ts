@@ -152,29 +152,42 @@ export function createOutbox(storage: Storage, locks: Locks | undefined, id: str
   };
 }
 
-/** The slots in `storage`: a header that does not parse is warned about and skipped. */
+/**
+ * The slots in `storage`. What is not a slot — a header that does not parse, messages with no
+ * header (edited by hand, another app's) — is warned about and removed.
+ */
 function slotHeaders(storage: Storage): { client: string; key: string }[] {
   const out: { client: string; key: string }[] = [];
-  for (let i = 0; i < storage.length; i++) {
-    const name = storage.key(i);
-    if (!name?.startsWith(PREFIX) || name.includes(':', PREFIX.length)) continue;
+  const names = keysStartingWith(storage, PREFIX);
+  for (const name of names) {
+    if (name.includes(':', PREFIX.length)) continue;
     const header = parse(storage.getItem(name));
-    if (isPlainObject(header) && typeof header.key === 'string') out.push({ client: name.slice(PREFIX.length), key: header.key });
-    else warnCorrupt(name);
+    const client = name.slice(PREFIX.length);
+    if (isPlainObject(header) && typeof header.key === 'string') out.push({ client, key: header.key });
+  }
+  const headed = new Set(out.map((slot) => slot.client));
+  for (const name of names) {
+    const client = name.slice(PREFIX.length).split(':')[0]!;
+    if (headed.has(client)) continue;
+    warnCorrupt(name);
+    storage.removeItem(name);
   }
   return out;
 }
 
-/** The messages of slot `client`, in seq order; corrupt ones are warned about and removed. */
-function readEntries(storage: Storage, client: string): OutboxEntry[] {
-  const prefix = `${PREFIX}${client}:`;
-  const out: OutboxEntry[] = [];
+function keysStartingWith(storage: Storage, prefix: string): string[] {
   const names: string[] = [];
   for (let i = 0; i < storage.length; i++) {
     const name = storage.key(i);
     if (name?.startsWith(prefix)) names.push(name);
   }
-  for (const name of names) {
+  return names;
+}
+
+/** The messages of slot `client`, in seq order; corrupt ones are warned about and removed. */
+function readEntries(storage: Storage, client: string): OutboxEntry[] {
+  const out: OutboxEntry[] = [];
+  for (const name of keysStartingWith(storage, `${PREFIX}${client}:`)) {
     const entry = parse(storage.getItem(name));
     if (isEntry(entry, name.slice(PREFIX.length))) out.push(entry);
     else {
@@ -204,7 +217,7 @@ function parse(text: string | null): unknown {
 }
 
 function warnCorrupt(name: string): void {
-  console.warn(`[twin-state] ${ErrorCode.STORAGE}: ${DEV_MODE ? `The outbox entry ${JSON.stringify(name)} is not one twin-state wrote (edited, or another app's); it is ignored.` : 'bad outbox entry'}`);
+  console.warn(`[twin-state] ${ErrorCode.STORAGE}: ${DEV_MODE ? `The outbox entry ${JSON.stringify(name)} is not one twin-state wrote (edited, or another app's); it is removed.` : 'bad outbox entry'}`);
 }
 
 /** The seq of a batch id `client:seq`. */

@@ -17,6 +17,7 @@ interface PageTwin {
   pageClient(): {
     store<T>(name: string): T;
     close(): void;
+    connect(): void;
     readonly staleWrites: readonly { code: string; store: string | undefined; retry(): void; discard(): void }[];
   };
 }
@@ -139,5 +140,70 @@ describe('the durable outbox', () => {
     await waitServer('stale', ['old news']);
     await next.waitForFunction(() => !Object.keys(localStorage).some((k) => k.startsWith('twin:outbox:')), undefined, { timeout: TIMEOUT_MS });
     await next.close();
+  });
+
+  test('what is not an outbox (edited by hand, another app’s) is warned about with a code and removed; the rest is sent', async () => {
+    const user = await demo.user();
+    const setup = await user.newPage();
+    await setup.goto(`${demo.serving.url}/style.css`);
+    const valid = { message: { t: 'op', id: 'handmade01:2', store: 'room/bad', ops: [{ op: 'push', path: ['messages'], values: [{ text: 'kept' }] }] }, at: Date.now() };
+    await setup.evaluate((entry) => {
+      localStorage.setItem('twin:outbox:foreign01', 'not json');
+      localStorage.setItem('twin:outbox:foreign01:1', '{}');
+      localStorage.setItem('twin:outbox:headless9:1', JSON.stringify(entry));
+      localStorage.setItem('twin:outbox:handmade01', JSON.stringify({ key: 'a-key-of-sixteen-chars' }));
+      localStorage.setItem('twin:outbox:handmade01:1', '{"message": {"t": "op"}}');
+      localStorage.setItem('twin:outbox:handmade01:2', JSON.stringify(entry));
+    }, valid);
+    await setup.close();
+    const page = await user.newPage();
+    const warnings: string[] = [];
+    page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+    await page.goto(`${demo.serving.url}/room.html`);
+    await waitOnline(page);
+    await waitServer('bad', ['kept']);
+    assert.equal(warnings.filter((w) => w.includes('TWIN_ERR_STORAGE')).length, 4, warnings.join('\n'));
+    await page.waitForFunction(() => !Object.keys(localStorage).some((k) => k.startsWith('twin:outbox:')), undefined, { timeout: TIMEOUT_MS });
+    // And the page works as ever.
+    await load(page, 'bad');
+    await push(page, 'bad', ['after']);
+    await waitServer('bad', ['kept', 'after']);
+    await page.close();
+  });
+
+  test('a write the full storage could not keep is still sent, and leaving the page meanwhile asks first', async () => {
+    const user = await demo.user();
+    const page = await openPage(user, demo.serving.url, '/room.html');
+    await load(page, 'full');
+    await disconnect(page);
+    const warnings: string[] = [];
+    page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+    // Fill this origin's localStorage to its real quota, to the last character.
+    await page.evaluate(() => {
+      let i = 0;
+      for (let size = 1 << 20; size >= 1; size >>= 1) {
+        for (;;) {
+          try {
+            localStorage.setItem(`fill:${i++}`, 'x'.repeat(size));
+          } catch {
+            break;
+          }
+        }
+      }
+    });
+    await push(page, 'full', ['unstored']);
+    assert.equal(warnings.filter((w) => w.includes('TWIN_ERR_STORAGE')).length, 1, warnings.join('\n'));
+    // Pending and not stored: the browser asks before the page goes.
+    await page.evaluate(() => document.body.click()); // (a page must have been used to ask)
+    const asked = new Promise<string>((resolve) => page.once('dialog', (dialog) => void dialog.dismiss().then(() => resolve(dialog.type()))));
+    await page.close({ runBeforeUnload: true });
+    assert.equal(await asked, 'beforeunload');
+    // Dismissed: the page stayed. Once online again the write is sent.
+    await page.evaluate(async (src) => ((await import(src)) as PageTwin).pageClient().connect(), TWIN);
+    await waitServer('full', ['unstored']);
+    await page.evaluate(() => {
+      for (const key of Object.keys(localStorage)) if (key.startsWith('fill:')) localStorage.removeItem(key);
+    });
+    await page.close();
   });
 });
