@@ -96,8 +96,9 @@ export function createLocalStores(hydration: HydratedLocals, storage: { local?: 
   // Another tab wrote a store this tab keeps in the same localStorage: take its value.
   globalThis.addEventListener?.('storage', (event) => {
     const name = event.key?.startsWith(PERSIST_PREFIX) && event.key.slice(PERSIST_PREFIX.length);
-    // A removed key (newValue null) is no write: this tab keeps its value, stored again at its next write.
-    if (!name || event.newValue == null || !event.storageArea || areas.get(name) !== event.storageArea) return;
+    // A removed key (newValue null) is no write: this tab keeps its value, stored again at its
+    // next write. A store this tab keeps elsewhere (sessionStorage, memory) is not this one.
+    if (!name || event.newValue == null || areas.get(name) !== event.storageArea) return;
     void Promise.resolve(parseStored(event.newValue, defs.get(name))).then((value) => {
       if (value === undefined) warnCorrupted(name, DEV_MODE && 'written by another tab is corrupted or fails its schema; it is ignored.');
       else reset(name, value);
