@@ -27,7 +27,7 @@ const PAGE = `<!doctype html>
 </body></html>
 `;
 
-const DEFAULT = { theme: 'light', name: 'anonymous' };
+const DEFAULT = { theme: 'light' as 'light' | 'dark', name: 'anonymous' };
 
 function defineStores() {
   const app = defineApp();
