@@ -133,14 +133,15 @@ export function createLocalStores(hydration: HydratedLocals, storage: { local?: 
     const value = text == null ? fallback : parseStored(text, def);
     if (value instanceof Promise) {
       // An async schema answers later: show the stored value meanwhile, the default if refused.
+      // Its cookie follows the verdict, so the server never renders a value the schema refused.
       void value.then((checked) => {
-        if (checked !== undefined) return;
-        discard();
-        reset(name, deepCopy(fallback));
+        if (checked === undefined) {
+          discard();
+          reset(name, deepCopy(fallback));
+        }
+        mirror(name, checked === undefined ? JSON.stringify(fallback) : text!);
       });
-      const shown = JSON.parse(text!) as Json;
-      mirror(name, text!);
-      return shown;
+      return JSON.parse(text!) as Json;
     }
     if (value === undefined) discard();
     const first = value ?? fallback;

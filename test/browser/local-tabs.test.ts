@@ -154,6 +154,21 @@ describe('a local store mirrored to a cookie', () => {
     expect(cookie(`twin.${name}`)).to.deep.equal({ theme: 'dark', name: 'short' });
   });
 
+  it('with an async schema, holds the cookie until the verdict: the default for a refused value', async () => {
+    const asyncSchema = v.objectAsync({ theme: v.pipeAsync(v.string(), v.checkAsync(async (theme) => theme !== 'neon')), name: v.string() });
+    const name = uniq('tabs_');
+    localStorage.setItem(`twin:${name}`, '{"theme":"neon","name":""}');
+    const warnings = await logged('warn', async () => {
+      const prefs = app.local(name, () => ({ theme: 'light', name: '' }), { persist: 'local', cookie: true, schema: asyncSchema });
+      expect(prefs.theme).to.equal('neon');
+      expect(cookie(`twin.${name}`)).to.equal(undefined);
+      await until(() => prefs.theme === 'light', 'the refused value to give way to the default');
+      await until(() => cookie(`twin.${name}`) !== undefined, 'the cookie');
+    });
+    expect(warnings).to.have.length(1);
+    expect(cookie(`twin.${name}`)).to.deep.equal({ theme: 'light', name: '' });
+  });
+
   it('is not written for a store without cookie: true', async () => {
     const { name, prefs } = define();
     prefs.theme = 'dark';
