@@ -172,15 +172,18 @@ describe('bad input (README: what bad input gets)', () => {
     assertCoded(await off.next((m) => m.t === 'error'), 'error', ErrorCode.FRAME);
     off.send({ no: 'type' });
     assertCoded(await off.next((m) => m.t === 'error'), 'error', ErrorCode.FRAME);
-    // A frame with one bad message is refused whole: the good op in it is not applied.
-    off.send([{ t: 'op', id: `${off.clientId}:1`, store: 's', ops: [{ op: 'set', path: ['score'], value: 9 }] }, { t: 'nope' }]);
-    assertCoded(await off.next((m) => m.t === 'error'), 'error', ErrorCode.FRAME);
-    // A malformed op too.
+    // A malformed batch with a readable id is refused by that id, so its sender is not left waiting.
     off.send({ t: 'op', id: `${off.clientId}:2`, store: 's', ops: [{ op: 'frobnicate', path: ['score'] }] });
-    assertCoded(await off.next((m) => m.t === 'error'), 'error', ErrorCode.OP);
+    const frobnicate = await off.next((m) => m.t === 'reject');
+    assertCoded(frobnicate, 'reject', ErrorCode.OP);
+    assert.equal(frobnicate.id, `${off.clientId}:2`);
     off.send({ t: 'op', id: `${off.clientId}:3`, store: 's', ops: [{ op: 'set', path: 'score', value: 1 }] });
-    assertCoded(await off.next((m) => m.t === 'error'), 'error', ErrorCode.OP);
+    assertCoded(await off.next((m) => m.t === 'reject' && m.id === `${off.clientId}:3`), 'reject', ErrorCode.OP);
     await assertContained(c, off);
+    // A bad message in a frame is refused alone: the good op beside it is applied.
+    off.send([{ t: 'op', id: `${off.clientId}:4`, store: 's', ops: [{ op: 'set', path: ['score'], value: 9 }] }, { t: 'nope' }]);
+    assertCoded(await off.next((m) => m.t === 'error'), 'error', ErrorCode.FRAME);
+    await off.next((m) => m.t === 'sync' && m.id === `${off.clientId}:4`);
   });
 
   it('answers a hello in another protocol version with TWIN_ERR_PROTO', async () => {

@@ -133,7 +133,14 @@ export class Connection implements Subscriber {
   private onFrame(text: string): void {
     let messages: ClientMessage[];
     try {
-      messages = readClientFrame(text, this.owner.limits);
+      messages = readClientFrame(text, this.owner.limits, (error, id) => {
+        this.bucket.take(1);
+        if (!id) return this.refuse(error);
+        // A batch or call that is not well-formed is refused by its id (finally): the client
+        // (one whose stored outbox was edited, say) learns its fate; the frame's others go on.
+        this.send({ t: 'reject', id, code: error.code, message: error.message });
+        this.strike();
+      });
     } catch (err) {
       this.bucket.take(1);
       this.refuse(asTwinError(err));

@@ -130,7 +130,7 @@ export function createOutbox(storage: Storage, locks: Locks | undefined, id: str
         stored.get(id)!.add(entry.message.id);
         return true;
       } catch {
-        if (!warnedFull) console.warn(`[twin-state] ${ErrorCode.STORAGE}: ${DEV_MODE ? 'The browser refused to store a write in the outbox (storage full or forbidden); it is sent, but lost if the page closes before it is confirmed.' : 'outbox not stored'}`);
+        if (!warnedFull) warn(DEV_MODE && 'The browser refused to store a write in the outbox (storage full or forbidden); it is sent, but lost if the page closes before it is confirmed.');
         warnedFull = true;
         return false;
       }
@@ -198,14 +198,15 @@ function readEntries(storage: Storage, client: string): OutboxEntry[] {
   return out.sort((a, b) => seqOf(a.message.id) - seqOf(b.message.id));
 }
 
-/** Whether `value` is a stored message with the id `id` (the key it was found under). */
+/**
+ * Whether `value` is a stored message with the id `id` (the key it was found under). Roughly:
+ * the server checks the rest, and refuses (by id) what passes here and is still wrong.
+ */
 function isEntry(value: unknown, id: string): value is OutboxEntry {
-  if (!isPlainObject(value) || typeof value.at !== 'number' || !isPlainObject(value.message)) return false;
-  if (value.version !== undefined && typeof value.version !== 'number') return false;
-  const m = value.message;
-  if (m.id !== id) return false;
-  if (m.t === 'op') return typeof m.store === 'string' && Array.isArray(m.ops) && m.ops.length > 0;
-  return m.t === 'call' && typeof m.action === 'string' && Array.isArray(m.args);
+  const m = isPlainObject(value) && typeof value.at === 'number' && value.message;
+  if (!isPlainObject(m) || m.id !== id) return false;
+  if (m.t === 'call') return typeof m.action === 'string' && Array.isArray(m.args);
+  return m.t === 'op' && typeof m.store === 'string' && Array.isArray(m.ops) && m.ops.length > 0 && m.ops.every((op) => isPlainObject(op) && Array.isArray(op.path));
 }
 
 function parse(text: string | null): unknown {
@@ -217,7 +218,12 @@ function parse(text: string | null): unknown {
 }
 
 function warnCorrupt(name: string): void {
-  console.warn(`[twin-state] ${ErrorCode.STORAGE}: ${DEV_MODE ? `The outbox entry ${JSON.stringify(name)} is not one twin-state wrote (edited, or another app's); it is removed.` : 'bad outbox entry'}`);
+  warn(DEV_MODE && `The outbox entry ${JSON.stringify(name)} is not one twin-state wrote (edited, or another app's); it is removed.`);
+}
+
+/** A warning with the code (and, in development, the sentence). */
+function warn(sentence: string | false): void {
+  console.warn(`[twin-state] ${ErrorCode.STORAGE}${sentence ? `: ${sentence}` : ''}`);
 }
 
 /** The seq of a batch id `client:seq`. */

@@ -91,13 +91,25 @@ export type ServerMessage = Welcome | Snapshot | Sync | Reject | Result | ErrorM
  * (`TWIN_ERR_TOO_BIG`, `TWIN_ERR_FRAME`, `TWIN_ERR_DEPTH`, `TWIN_ERR_OP`, `TWIN_ERR_PROTO`)
  * describing the first problem; a frame with any bad message is refused whole.
  */
-export function readClientFrame(text: string, limits: Readonly<Limits> = DEFAULT_LIMITS): ClientMessage[] {
+export function readClientFrame(text: string, limits: Readonly<Limits> = DEFAULT_LIMITS, malformed?: (error: TwinError, id: string | undefined) => void): ClientMessage[] {
   const data = parseFrame(text, limits);
   const list = Array.isArray(data) ? data : [data];
   if (list.length > limits.maxMessages) {
     throw frameError(`a frame may hold at most ${limits.maxMessages} messages, this one holds ${list.length}`);
   }
-  return list.map((message) => readClientMessage(message, limits));
+  if (!malformed) return list.map((message) => readClientMessage(message, limits));
+  // Each message on its own: a malformed one is reported (with its batch id, when it has a
+  // readable one, so it can be refused by id and the client does not wait for it for ever).
+  const out: ClientMessage[] = [];
+  for (const message of list) {
+    try {
+      out.push(readClientMessage(message, limits));
+    } catch (err) {
+      const id = isRecord(message) && typeof message.id === 'string' && BATCH_ID.test(message.id) ? message.id : undefined;
+      malformed(err as TwinError, id);
+    }
+  }
+  return out;
 }
 
 /**
