@@ -76,7 +76,7 @@ export interface LocalOptions {
    * SameSite=Lax), so the server renders it in the page's first paint instead of the default
    * (a theme that never flashes). The server checks the cookie as untrusted input (JSON, depth,
    * `schema`) and renders the default if it fails. A value over 3,000 bytes URI-encoded is not
-   * mirrored (`TWIN_ERR_TOO_BIG`, logged); it stays in `localStorage`. Default false.
+   * mirrored (a `TWIN_ERR_TOO_BIG` console error); it stays in `localStorage`. Default false.
    */
   cookie?: boolean;
   /** A Standard Schema the stored value must satisfy when restored (and when read from its cookie on the server). */
