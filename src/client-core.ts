@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module client-core
+ * The state of a client: its replicas and its connection to the hub. Writes show at once and
+ * queue as pending batches; the server's syncs rebase them; a reject rolls back that batch
+ * alone and is announced (a `reject` event, and `status()`). Once welcomed, the client
+ * subscribes with the versions it already has (from hydration, or from before a disconnect),
+ * so it receives only what it missed, and re-sends unconfirmed batches and calls in order,
+ * which the server applies once. Every batch ends confirmed or refused: a refusal for now
+ * (`retry`) is sent again with backoff; a final one rolls back; a write too large to ever pass
+ * is refused here at once. The socket itself (reconnects, pacing, limits) is the link's
+ * (`link.ts`); keeping writes across reloads is `kept-writes.ts`'s.
+ *
+ * The state lives in closures, not in class members: the public `Client` only forwards to
+ * them, so a user subclass cannot clash with it, and the browser bundle stays small.
+ */
+import type { ClientOptions, Hydration, RejectDetail, StaleWrite } from './client-options.js';
+import { initialValue } from './define.js';
+import { DEV_MODE } from './dev.js';
+import { ErrorCode, TwinError, twinError } from './errors.js';
+import { deepFreeze } from './json.js';
+import type { Json } from './json.js';
+import { createKeptWrites } from './kept-writes.js';
+import { backoffDelay, createLink, utf8Length } from './link.js';
+import type { ConnectionState, Link } from './link.js';
+import { createLocalStores } from './local-stores.js';
+import { seqOf } from './outbox.js';
+import { PROTOCOL_VERSION, WS_PATH } from './protocol.js';
+import type { Call, OpMessage, ServerMessage } from './protocol.js';
+import { Replica } from './replica.js';
+import type { Batch, ReplicaHost } from './replica.js';
+import type { Runtime, StoreStatus } from './runtime.js';
+import { state } from './signals.js';
+
+/** First and longest pause before re-sending batches refused for now (doubling, with jitter). */
+const RETRY_MIN_DELAY = 250;
+const RETRY_MAX_DELAY = 5000;
+/** A store is unsubscribed this long after it loses its last watcher (a re-render must not churn). */
+const UNSUB_GRACE = 1000;
+/** Stores named in a hello (well below any server's `maxSubs`); the rest are subscribed after the welcome. */
+const HELLO_SUBS = 64;
+
+/** Who the core works for: the client's id, its key, and where its events go. */
+export interface CoreOwner extends EventTarget {
+  readonly clientId: string;
+  readonly clientKey: string;
+}
+
+/** What a `Client` forwards to. */
+export interface Core extends Runtime {
+  readonly state: ReturnType<typeof state<ConnectionState>>;
+  readonly stale: ReturnType<typeof state<readonly StaleWrite[]>>;
+  wake(): void;
+  connect(url: string | undefined): void;
+  close(): void;
+}
+
+/** An action call sent and not yet answered. */
+interface PendingCall {
+  readonly message: Call;
+  readonly resolve: (value: Json) => void;
+  readonly reject: (error: TwinError) => void;
+}
+
+/** The replicas and the connection of `client`. */
+export function createCore(client: CoreOwner, options: ClientOptions): Core {
+  const replicas = new Map<string, Replica>();
+  const subscribed = new Set<Replica>();
+  const calls = new Map<string, PendingCall>();
+  const unsubTimers = new Map<Replica, ReturnType<typeof setTimeout>>();
+  const hydration = options.hydration ?? readHydration();
+  /** Shared stores this page defines (dev mode: to name a minified store name the server lacks). */
+  const defined = new Set<string>();
+  const locals = createLocalStores(hydration, options.storage, (name, value) => replicas.get(name)?.reset(value, 0));
+  let seq = 0;
+  /** Batches and calls refused for now, to send again (in seq order) when the timer fires. */
+  const retries = new Set<string>();
+  let retryAttempts = 0;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The optimistic run of an action in progress: its id and the batch it opened per replica. */
+  let activeCall: { id: string; batches: Map<Replica, Batch> } | undefined;
+
+  const nextBatchId = () => `${client.clientId}:${++seq}`;
+
+  const kept = createKeptWrites(options, client.clientId, client.clientKey, {
+    resend: (message) => {
+      if (message.t === 'op') core.replica(message.store).restorePending(message.id, message.ops);
+      else calls.set(message.id, { message, resolve: noop, reject: noop });
+      link.send(message);
+    },
+    announce: (store, id, error) => announce(store, id, error),
+  });
+  /** The hellos started: one whose socket was replaced before it could be said is dropped. */
+  let opens = 0;
+
+  const link: Link = createLink(options, defaultUrl, {
+    opened: () => {
+      // After the outbox took over what gone pages left (their ids are claimed here too).
+      const opening = ++opens;
+      void kept.ready.then(() => {
+        if (opening !== opens) return;
+        // The first stores go in the hello (the server answers each with what it missed); any
+        // more follow the welcome as `sub`s, paced within the limits the welcome states.
+        const subs: Record<string, number> = {};
+        for (const replica of [...subscribed].slice(0, HELLO_SUBS)) subs[replica.name] = replica.v;
+        const adopt = kept.claims();
+        link.sendNow({ t: 'hello', proto: PROTOCOL_VERSION, client: client.clientId, key: client.clientKey, subs, ...(adopt.length ? { adopt } : {}) });
+      });
+    },
+    message: (message) => receive(message),
+    changed: (next) => client.dispatchEvent(new CustomEvent('status', { detail: next })),
+    // The server will not take this page: nothing waiting can end otherwise, so it ends refused.
+    refused: (error) => {
+      const waiting: [Replica | undefined, string][] = [...calls.keys()].map((id) => [undefined, id]);
+      for (const replica of replicas.values()) {
+        // (An optimistic call's batches end with their call.)
+        for (const batch of replica.pending) if (batch.kind === 'ops' && batch.id) waiting.push([replica, batch.id]);
+      }
+      for (const [replica, id] of waiting) refuse(replica, id, error);
+      // Nothing was waiting: the page still hears why it is not connected (`<twin-error>`).
+      if (!waiting.length) announce(undefined, '', error);
+    },
+  });
+
+  const host: ReplicaHost = {
+    nextBatchId,
+    batchFor: (replica) => {
+      const call = activeCall;
+      let batch = call?.batches.get(replica);
+      if (call && !batch) call.batches.set(replica, (batch = replica.openBatch(call.id, 'call')));
+      return batch;
+    },
+    flush: (replica, batch) => {
+      if (!replica.local) {
+        const message: OpMessage = { t: 'op', id: batch.id, store: replica.name, ops: batch.ops };
+        // A write the server would refuse whatever happens is refused here, at once, alone (as is
+        // any write while the server refuses this page).
+        const tooBig = link.refusal ?? oversized(message, batch.ops.length);
+        if (tooBig) queueMicrotask(() => refuse(replica, batch.id, tooBig));
+        else {
+          kept.keep(message);
+          link.send(message);
+        }
+        return;
+      }
+      locals.persist(replica);
+    },
+    watched: (replica, watched) => {
+      if (replica.local) return;
+      clearTimeout(unsubTimers.get(replica));
+      if (watched) {
+        if (!subscribed.has(replica)) subscribe(replica);
+        return;
+      }
+      // Unwatched: let go of the server subscription, unless writes still wait for confirmation.
+      unsubTimers.set(replica, setTimeout(() => {
+        if (replica.watcherCount || replica.pending.length || !subscribed.delete(replica)) return;
+        link.send({ t: 'unsub', store: replica.name });
+      }, UNSUB_GRACE));
+    },
+    status: (replica) => status(replica),
+  };
+
+  /** The refusal of a message that can never pass the server's limits, or undefined if it fits. */
+  const oversized = (message: OpMessage | Call, ops: number): TwinError | undefined => {
+    const { maxFrameBytes, maxOps } = link.limits;
+    if (ops > maxOps) return twinError(ErrorCode.FRAME, DEV_MODE && `A batch may hold at most ${maxOps} ops; this one holds ${ops}.`);
+    const bytes = utf8Length(JSON.stringify(message));
+    if (bytes > maxFrameBytes) return twinError(ErrorCode.TOO_BIG, DEV_MODE && `The write is ${bytes} bytes; the server takes at most ${maxFrameBytes} in one frame.`);
+    return undefined;
+  };
+
+  /** Every batch and call not yet answered, in seq order (the order the server must see them in). */
+  const unconfirmed = (): (OpMessage | Call)[] => {
+    const out: (OpMessage | Call)[] = [];
+    for (const replica of replicas.values()) {
+      for (const batch of replica.pending) {
+        // A turn batch still being collected is sent when its turn ends.
+        if (batch.kind === 'ops' && batch.id) out.push({ t: 'op', id: batch.id, store: replica.name, ops: batch.ops });
+      }
+    }
+    for (const call of calls.values()) out.push(call.message);
+    // Per client in seq order; gone pages' before this page's own.
+    const own = `${client.clientId}:`;
+    const clientOf = (id: string) => (id.startsWith(own) ? '~' : id.slice(0, id.lastIndexOf(':')));
+    return out.sort((a, b) => clientOf(a.id).localeCompare(clientOf(b.id)) || seqOf(a.id) - seqOf(b.id));
+  };
+
+  /**
+   * The server refused `id` for now: send it again after a pause, with the others refused by
+   * then, in seq order. (Not the ones still on their way: each gets its own answer, and a copy
+   * sent twice would be answered twice.)
+   */
+  const retryLater = (id: string) => {
+    retries.add(id);
+    if (retryTimer) return;
+    const pause = backoffDelay(retryAttempts++, RETRY_MIN_DELAY, RETRY_MAX_DELAY);
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      for (const message of unconfirmed()) if (retries.has(message.id)) link.send(message);
+      retries.clear();
+    }, pause * (0.5 + Math.random() / 2));
+  };
+
+  /** Ends batch or call `id` refused: rolled back, its promise rejected, the refusal announced. */
+  const refuse = (replica: Replica | undefined, id: string, error: TwinError) => {
+    kept.settle(id);
+    replica?.reject(id, error);
+    const call = calls.get(id);
+    calls.delete(id);
+    if (call) {
+      // An optimistic run's writes go with the call.
+      for (const r of replicas.values()) r.drop(id, error);
+      call.reject(error);
+    }
+    announce(replica?.name, id, error);
+  };
+
+  const announce = (store: string | undefined, id: string, error: TwinError) => {
+    client.dispatchEvent(new CustomEvent<RejectDetail>('reject', { detail: { store, id, code: error.code, message: error.message } }));
+  };
+
+  const subscribe = (replica: Replica) => {
+    subscribed.add(replica);
+    link.send({ t: 'sub', store: replica.name, v: replica.v });
+  };
+
+  const receive = (message: ServerMessage) => {
+    switch (message.t) {
+      case 'welcome':
+        link.ready(message.limits);
+        // Start over: everything this client holds, from the versions it has.
+        clearTimeout(retryTimer);
+        retryTimer = undefined;
+        retries.clear();
+        for (const replica of [...subscribed].slice(HELLO_SUBS)) link.send({ t: 'sub', store: replica.name, v: replica.v });
+        for (const m of unconfirmed()) link.send(m);
+        return;
+      case 'snapshot':
+        replicas.get(message.store)?.reset(message.value, message.v);
+        return;
+      case 'sync': {
+        const replica = replicas.get(message.store);
+        if (message.id) {
+          retryAttempts = 0;
+          kept.settle(message.id);
+        }
+        // A gap (a message we never got): ask again from the version we have.
+        if (replica && !replica.receive(message.v, message.ops, message.id)) subscribe(replica);
+        return;
+      }
+      case 'result': {
+        retryAttempts = 0;
+        kept.settle(message.id);
+        // Optimistic writes the server's run did not repeat are dropped now.
+        for (const replica of replicas.values()) replica.drop(message.id);
+        const call = calls.get(message.id);
+        calls.delete(message.id);
+        call?.resolve(message.value);
+        return;
+      }
+      case 'reject': {
+        const error = new TwinError(message.code as ErrorCode, message.message);
+        if (message.retry) {
+          retryLater(message.id);
+          return;
+        }
+        const replica = [...replicas.values()].find((r) => r.pending.some((b) => b.id === message.id));
+        refuse(replica, message.id, error);
+        return;
+      }
+      case 'error': {
+        const { store, code } = message;
+        const error = new TwinError(code as ErrorCode, message.message);
+        if (store) replicas.get(store)?.reject('', error);
+        if (DEV_MODE && code === ErrorCode.STORE && store && defined.has(store)) {
+          // A store this bundle defines, unknown to the server: a minifier renamed its function.
+          defined.delete(store);
+          console.warn(`[twin-state] The server has no store ${JSON.stringify(store)}, which this page defines. If the page's bundle is minified, the store's name may come from a renamed function: name it explicitly, app.shared('name', () => ...), on both sides.`);
+        }
+        announce(store, '', error);
+      }
+    }
+  };
+
+  const status = (replica: Replica): StoreStatus => {
+    replica.trackAll();
+    const error = replica.lastError;
+    return {
+      connection: replica.local ? 'local' : link.state.get(),
+      v: replica.v,
+      pending: replica.pending.length,
+      error: error && { code: error.code, message: error.message },
+    };
+  };
+
+  const core: Core = {
+    state: link.state,
+    stale: kept.stale,
+    status,
+    wake: link.wake,
+    replica(name, def, id) {
+      let replica = replicas.get(name);
+      if (replica) return replica;
+      if (def ? def.kind === 'local' : hydration.local?.[name] !== undefined) {
+        replica = new Replica(name, locals.restore(name, def), 0, host, { local: true });
+        replicas.set(name, replica);
+      } else {
+        const hydrated = hydration.shared?.[name];
+        if (DEV_MODE && def) defined.add(name);
+        if (def) kept.define(name, def.options.version);
+        replica = new Replica(name, hydrated?.value ?? (def ? initialValue(def, id) : {}), hydrated?.v ?? 0, host);
+        replicas.set(name, replica);
+        subscribe(replica);
+      }
+      return replica;
+    },
+    call(action, args) {
+      const def = typeof action === 'string' ? undefined : action;
+      const id = nextBatchId();
+      // An action declared optimistic runs at once against the view; the server's run replaces it.
+      if (def?.options.optimistic) {
+        const batches = new Map<Replica, Batch>();
+        activeCall = { id, batches };
+        try {
+          const result = def.run(...(args as never[])) as { then?: unknown } | undefined;
+          if (typeof result?.then === 'function') {
+            // Writes after its first await would go out as plain batches and happen twice: not
+            // optimistic then. (Those made before it are dropped here.)
+            if (DEV_MODE) console.warn(`[twin-state] The optimistic action ${JSON.stringify(def.name)} returned a promise; only a synchronous action can run optimistically. Its local run is dropped.`);
+            for (const replica of batches.keys()) replica.drop(id);
+          }
+        } catch {
+          // The server runs it for real and answers; drop what the local run wrote.
+          for (const replica of batches.keys()) replica.drop(id);
+        } finally {
+          activeCall = undefined;
+        }
+      }
+      return new Promise<Json>((resolve, reject) => {
+        const message: Call = { t: 'call', id, action: def ? def.name : (action as string), args };
+        calls.set(id, { message, resolve, reject });
+        const tooBig = link.refusal ?? oversized(message, 0);
+        if (tooBig) queueMicrotask(() => refuse(undefined, id, tooBig));
+        else {
+          kept.keep(message);
+          link.send(message);
+        }
+      });
+    },
+    connect: link.connect,
+    close: link.close,
+  };
+  return core;
+}
+
+function noop(): void {}
+
+function readHydration(): Hydration {
+  const text = globalThis.document?.getElementById('twin-hydration')?.textContent;
+  try {
+    return text ? deepFreeze(JSON.parse(text) as Hydration) : {};
+  } catch {
+    console.warn(DEV_MODE ? '[twin-state] The hydration data of this page is not valid JSON; starting without it.' : '[twin-state] bad hydration');
+    return {};
+  }
+}
+
+/**
+ * `/_twin/ws` on the server this script came from (the hub serves it at `/_twin/*.js`), or on
+ * the page's own origin for an app bundle served there; none for a script from a CDN.
+ */
+function defaultUrl(): string | undefined {
+  const script = new URL(import.meta.url);
+  const location = globalThis.location;
+  if (location && (script.pathname.startsWith('/_twin/') || script.origin === location.origin)) {
+    return new URL(WS_PATH, script).href.replace(/^http/, 'ws');
+  }
+  return undefined;
+}

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module kept-writes
+ * The client's side of its outbox (`outbox.ts`): every batch and call is kept from the turn it
+ * is made until it is confirmed or refused; what gone pages left is taken back once this page
+ * holds their slots — sent again under its own ids, or, when too old or made against another
+ * `version` of its store, handed back to the app as stale. A write the outbox could not keep
+ * (no outbox, a full storage) is counted, so the page can ask before it unloads.
+ */
+import type { StaleWrite } from './client-options.js';
+import { DEV_MODE } from './dev.js';
+import { ErrorCode, twinError } from './errors.js';
+import type { TwinError } from './errors.js';
+import { createOutbox, DEFAULT_MAX_AGE } from './outbox.js';
+import type { Locks } from './outbox.js';
+import type { Call, ClientClaim, OpMessage } from './protocol.js';
+import { state } from './signals.js';
+
+export interface KeptWrites {
+  /** Keeps `message` (sent next) until {@link settle} is called with its id. */
+  keep(message: OpMessage | Call): void;
+  /** `id` was confirmed or refused: nothing is left to keep of it. */
+  settle(id: string): void;
+  /** Notes the `version` option of a store this page defines. */
+  define(store: string, version: number | undefined): void;
+  /** Stored writes of gone pages that were not sent. */
+  readonly stale: ReturnType<typeof state<readonly StaleWrite[]>>;
+  /** Settles once what gone pages left was taken back (before this page says hello). */
+  readonly ready: Promise<void>;
+  /** The gone pages' ids (with keys) whose messages this page still sends: the hello claims them. */
+  claims(): ClientClaim[];
+}
+
+export interface KeptWritesOptions {
+  outbox?: Storage | undefined;
+  outboxMaxAge?: number | undefined;
+  guardUnload?: boolean | undefined;
+}
+
+/** What taking back a gone page's messages needs from the client. */
+export interface TakeBack {
+  /** Shows (pending) and sends a gone page's message under its own id. */
+  resend(message: OpMessage | Call): void;
+  /** Tells the page a message was refused (here: found stale). */
+  announce(store: string | undefined, id: string, error: TwinError): void;
+}
+
+/** The kept writes of the client `id` (proven by `key`). */
+export function createKeptWrites(options: KeptWritesOptions, id: string, key: string, client: TakeBack): KeptWrites {
+  const outbox = options.outbox && createOutbox(options.outbox, (globalThis.navigator as { locks?: Locks } | undefined)?.locks, id, key);
+  const maxAge = options.outboxMaxAge ?? DEFAULT_MAX_AGE;
+  /** The `version` option of each store this page defines (a stored write made against another is stale). */
+  const versions = new Map<string, number | undefined>();
+  /** Pending messages the outbox could not keep: lost if the page unloads now. */
+  const unsaved = new Set<string>();
+  const stale = state<readonly StaleWrite[]>([]);
+
+  const settle = (messageId: string) => {
+    outbox?.remove(messageId);
+    unsaved.delete(messageId);
+  };
+
+  const ready = (outbox?.adopted ?? Promise.resolve([])).then((slots) => {
+    const now = Date.now();
+    const found: StaleWrite[] = [];
+    for (const entry of slots.flatMap((slot) => slot.entries)) {
+      const { message } = entry;
+      const store = message.t === 'op' ? message.store : undefined;
+      const changed = store !== undefined && versions.has(store) && versions.get(store) !== entry.version;
+      if (now - entry.at <= maxAge && !changed) {
+        client.resend(message);
+        continue;
+      }
+      const error = twinError(ErrorCode.STALE, DEV_MODE && (changed ? `This write was made against another version of store ${JSON.stringify(store)}; it was not sent.` : `This write waited ${Math.round((now - entry.at) / 60_000)} minutes, longer than outboxMaxAge; it was not sent.`));
+      const forget = () => stale.set(stale.get().filter((w) => w.id !== message.id));
+      found.push({
+        id: message.id, store, made: entry.at, code: error.code, message: error.message,
+        retry: () => (forget(), client.resend(message)),
+        discard: () => (forget(), settle(message.id)),
+      });
+      client.announce(store, message.id, error);
+    }
+    if (found.length) stale.set([...stale.get(), ...found]);
+  });
+
+  if (options.guardUnload) {
+    globalThis.addEventListener?.('beforeunload', (event) => {
+      if (unsaved.size) event.preventDefault();
+    });
+  }
+
+  return {
+    keep(message) {
+      const version = message.t === 'op' ? versions.get(message.store) : undefined;
+      if (!outbox?.put({ message, at: Date.now(), ...(version === undefined ? {} : { version }) })) unsaved.add(message.id);
+    },
+    settle,
+    define: (store, version) => versions.set(store, version),
+    stale,
+    ready,
+    claims: () => outbox?.claims() ?? [],
+  };
+}
