@@ -61,11 +61,23 @@ async function measure(input, extra = []) {
   return { min: code.length, gzip: gzipSync(code, { level: 9 }).length };
 }
 
+/**
+ * Issue 14's durable outbox left out: `src/kept-writes.ts` replaced by writes kept in memory
+ * only (what the client did before), so `full − this` is what the outbox adds.
+ */
+const withoutOutbox = {
+  name: 'twin-size-no-outbox',
+  load: (id) => (id.endsWith('/src/kept-writes.ts') ? `
+    import { state } from './signals.js';
+    export function createKeptWrites() {
+      return { keep() {}, settle() {}, define() {}, stale: state([]), ready: Promise.resolve(), claims: () => [] };
+    }` : null),
+};
+
 const format = (n) => n.toLocaleString('en').padStart(7);
 const full = await measure(twin.input);
 console.log(`${'bundle'.padEnd(46)} ${'min B'.padStart(7)} ${'gzip B'.padStart(7)} ${'full − this'.padStart(12)}`);
 console.log(`${'dist/twin.min.js (= twin.js), all-in'.padEnd(46)} ${format(full.min)} ${format(full.gzip)}`);
-for (const [label, source] of VARIANTS) {
-  const size = await measure('\0entry', [entry(source)]);
-  console.log(`${label.padEnd(46)} ${format(size.min)} ${format(size.gzip)} ${format(full.gzip - size.gzip).padStart(12)}`);
-}
+const row = (label, size) => console.log(`${label.padEnd(46)} ${format(size.min)} ${format(size.gzip)} ${format(full.gzip - size.gzip).padStart(12)}`);
+for (const [label, source] of VARIANTS) row(label, await measure('\0entry', [entry(source)]));
+row('all-in without the durable outbox (issue 14)', await measure(twin.input, [withoutOutbox]));

@@ -4,6 +4,7 @@
  * `<twin-bind>`: one value of a store, shown as text, as an attribute, class or property of
  * the element it wraps, or in a form control that writes back what the user enters.
  */
+import { hasPendingWrites } from '../src/index.js';
 import type { Json } from '../src/index.js';
 import { unsafeName, unsafeUrl } from '../src/binding-policy.js';
 import type { Path, Scope } from './internal.js';
@@ -34,6 +35,9 @@ type Control = HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement;
  *   checkbox writes a boolean; a number field, or any field whose value is a number, writes a
  *   number (and nothing while its text is not one).
  *
+ * While a write made here to its value waits for the server's confirmation (sent, or queued
+ * while offline), it carries a `pending` attribute, for styling: `twin-bind[pending]`.
+ *
  * Without `store` the nearest `<twin-list>` item (keys are relative to it; `key="."` is the
  * item itself) or ancestor with a `store` attribute gives the store. `{param}` in a store name
  * is filled from the page's query string.
@@ -51,13 +55,31 @@ type Control = HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement;
  * @attr toggle - add this class to the first element child while the value is truthy
  * @attr prop - bind the value to this property of the first element child
  * @attr allow-unsafe - names (space-separated) the binding policy lets through: `style`, `href` with any scheme...
+ * @attr pending - set by the element while a write to its value made here is not yet confirmed (sent, or queued offline)
  * @slot - the bound element (for attr, toggle, prop and two-way bindings), or the text
  */
 export class TwinBindElement extends TwinElement {
   static override readonly observedAttributes = ['store', 'key', 'attr', 'toggle', 'prop', 'allow-unsafe'];
 
-  protected bind(scope: Scope): (() => void) | void {
+  protected bind(scope: Scope): () => void {
     const path = parseKey(this.getAttribute('key'));
+    // While a write to its value waits for the server (sent, or queued offline): for styling.
+    const stopPending = watchValue(() => {
+      const at = scope.value();
+      try {
+        return typeof at === 'object' && at !== null && hasPendingWrites(at, path);
+      } catch {
+        return false; // (a scope that is not a store's: nothing of it is written)
+      }
+    }, (on) => this.toggleAttribute('pending', on));
+    const stopValue = this.bindValue(scope, path);
+    return () => {
+      stopPending();
+      stopValue?.();
+    };
+  }
+
+  private bindValue(scope: Scope, path: Path): (() => void) | void {
     const read = () => valueAt(scope.value(), path);
     const target = () => this.firstElementChild;
     const allow = this.getAttribute('allow-unsafe');

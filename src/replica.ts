@@ -96,6 +96,12 @@ export class Replica {
   private readonly _trackers = new WeakMap<object, Map<string | symbol, Tracker>>();
   /** Bumped on every change of the view; {@link status} and snapshots read it. */
   private readonly _anyChange: Tracker = this._tracker();
+  /**
+   * Bumped when the pending writes under a top-level key change (a write made, confirmed or
+   * refused); `''`: under any key. Per top-level key, so a write re-checks the bindings of its
+   * own part of the store, not every binding of the store.
+   */
+  private readonly _pendingChange = new Map<string, Tracker>();
   private readonly _writer: Writer = this._notifyingWriter();
   private _waiters: { batches: Set<Batch>; resolve: () => void; reject: (error: TwinError) => void }[] = [];
 
@@ -133,6 +139,46 @@ export class Replica {
     this._anyChange.track();
   }
 
+  /**
+   * Whether a write made here and not yet confirmed touches the value at `path` (it, or
+   * something inside or above it); tracked. Pending batches lie on top of the confirmed state,
+   * so a push lands at the end of its list: of a list's items, only the last ones pushed are.
+   */
+  pendingAt(path: Path): boolean {
+    const key = path.length ? String(path[0]) : '';
+    let tracker = this._pendingChange.get(key);
+    if (!tracker) this._pendingChange.set(key, (tracker = this._tracker()));
+    tracker.track();
+    if (!this.pending.length) return false;
+    const pushed: [Path, number][] = [];
+    for (const { ops } of this.pending) {
+      for (const op of ops) {
+        if (op.op === 'push' && op.path.length < path.length && startsWith(path, op.path)) pushed.push([op.path, op.values.length]);
+        else if (startsWith(path, op.path) || startsWith(op.path, path)) return true;
+      }
+    }
+    return pushed.some(([list, count]) => {
+      let at: unknown = this.root;
+      for (const k of list) at = (at as Record<string, unknown> | undefined)?.[k];
+      if (!Array.isArray(at)) return false;
+      // (Which items are last changes with the list.)
+      this.track(at);
+      return Number(path[list.length]) >= at.length - count;
+    });
+  }
+
+  /** Tells {@link pendingAt} readers that the pending writes of `ops` came or went. */
+  private _pendingChanged(ops: readonly Op[]): void {
+    for (const op of ops) {
+      if (!op.path.length) {
+        for (const tracker of this._pendingChange.values()) tracker.bump();
+        return;
+      }
+      this._pendingChange.get(String(op.path[0]))?.bump();
+    }
+    if (ops.length) this._pendingChange.get('')?.bump();
+  }
+
   /** Remembers that `child` hangs at `parent[key]`, so a write through it can find its path. */
   link(child: Container, parent: Container, key: string | number): void {
     const link = this._links.get(child);
@@ -167,6 +213,7 @@ export class Replica {
   write(op: Op): void {
     if (this.readonlyReason) throw new TwinError(ErrorCode.READONLY, this.readonlyReason);
     applyOp(this.root, op, this._writer, this.maxDepth);
+    if (!this.local) this._pendingChanged([op]);
     const { ops } = this.host.batchFor?.(this) ?? this._turnBatch();
     const last = ops[ops.length - 1];
     // Consecutive sets of one path in a batch: only the last one matters.
@@ -185,6 +232,7 @@ export class Replica {
   restorePending(id: string, ops: readonly Op[]): void {
     if (this.pending.some((b) => b.id === id)) return;
     this.pending.push({ id, ops: [...ops], kind: 'ops' });
+    this._pendingChanged(ops);
     this._rebuild();
   }
 
@@ -286,6 +334,7 @@ export class Replica {
   /** Takes the batch at `index` out of pending, settling whoever waits for it. */
   private _remove(index: number, error?: TwinError): Batch {
     const [batch] = this.pending.splice(index, 1);
+    this._pendingChanged(batch!.ops);
     this._waiters = this._waiters.filter((waiter) => {
       if (!waiter.batches.delete(batch!)) return true;
       if (error) waiter.reject(error);
@@ -393,4 +442,9 @@ function reportListenerError(err: unknown): void {
   const report = (globalThis as { reportError?: (err: unknown) => void }).reportError;
   if (report) report(err);
   else console.error('[twin-state] A subscriber threw:', err);
+}
+
+/** Whether `path` begins with `prefix` (keys compared as the text they name). */
+function startsWith(path: Path, prefix: Path): boolean {
+  return prefix.length <= path.length && prefix.every((key, i) => String(key) === String(path[i]));
 }

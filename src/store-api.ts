@@ -104,6 +104,18 @@ export function increment(store: object, key: string | number | readonly (string
 }
 
 /**
+ * Whether a write made here to `store` — at `key` below it, if given (a dotted string or an
+ * array of keys) — is not confirmed yet: sent and unanswered, or queued while offline. Read in
+ * a signal consumer, it is tracked. (`settled(store)` waits for them; `status(store).pending`
+ * counts them.)
+ */
+export function hasPendingWrites(store: object, key?: string | readonly (string | number)[]): boolean {
+  const { replica, node } = refOf(store, 'hasPendingWrites');
+  const base = replica.pathOf(node);
+  return base !== undefined && replica.pendingAt(key === undefined ? base : [...base, ...parsePath(key)]);
+}
+
+/**
  * Resolves once every write made so far to `store` is confirmed by the server; rejects with
  * the server's coded error if one of them was refused (the write is rolled back by then).
  */

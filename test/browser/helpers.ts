@@ -76,14 +76,19 @@ export async function confirmed(handle: object): Promise<void> {
   await settled(handle);
 }
 
-/** Records the DOM mutations below `root` until `stop()` (which returns them). */
+/**
+ * Records the DOM mutations below `root` until `stop()` (which returns them). Not the `pending`
+ * attribute `<twin-bind>` carries while a write waits for the server (pending.test.ts): it
+ * comes and goes with every write made here, as it should, and is no re-render.
+ */
 export function recordMutations(root: Node): { stop(): MutationRecord[] } {
   const records: MutationRecord[] = [];
-  const observer = new MutationObserver((list) => records.push(...list));
+  const keep = (list: MutationRecord[]) => records.push(...list.filter((r) => r.attributeName !== 'pending'));
+  const observer = new MutationObserver(keep);
   observer.observe(root, { subtree: true, childList: true, attributes: true, characterData: true });
   return {
     stop() {
-      records.push(...observer.takeRecords());
+      keep(observer.takeRecords());
       observer.disconnect();
       return records;
     },
