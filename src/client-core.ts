@@ -50,6 +50,7 @@ export interface CoreOwner extends EventTarget {
 export interface Core extends Runtime {
   readonly state: ReturnType<typeof state<ConnectionState>>;
   readonly stale: ReturnType<typeof state<readonly StaleWrite[]>>;
+  readonly unanswered: ReturnType<typeof state<number>>;
   wake(): void;
   connect(url: string | undefined): void;
   close(): void;
@@ -208,12 +209,16 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
     replica?.reject(id, error);
     const call = calls.get(id);
     calls.delete(id);
+    let stores = [replica?.name];
     if (call) {
-      // An optimistic run's writes go with the call.
-      for (const r of replicas.values()) r.drop(id, error);
+      // An optimistic run's writes go with the call, and each store it wrote hears why
+      // (`<twin-error store>`, `status().error`).
+      const wrote = [...replicas.values()].filter((r) => r.pending.some((b) => b.id === id));
+      for (const r of wrote) r.reject(id, error);
+      if (wrote.length) stores = wrote.map((r) => r.name);
       call.reject(error);
     }
-    announce(replica?.name, id, error);
+    for (const store of stores) announce(store, id, error);
   };
 
   const announce = (store: string | undefined, id: string, error: TwinError) => {
@@ -297,6 +302,7 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
   const core: Core = {
     state: link.state,
     stale: kept.stale,
+    unanswered: kept.unanswered,
     status,
     wake: link.wake,
     replica(name, def, id) {

@@ -72,6 +72,14 @@ export class Client extends EventTarget implements Runtime {
     return this;
   }
 
+  /**
+   * How many writes (batches) and action calls wait for the server's answer: sent, or queued
+   * while offline (those a closed page left included). Tracked when read in a signal consumer.
+   */
+  get pending(): number {
+    return this.__core.unanswered.get();
+  }
+
   /** Stored writes of gone pages that were not sent: stale (tracked when read in a signal consumer). */
   get staleWrites(): readonly StaleWrite[] {
     return this.__core.stale.get();

@@ -25,6 +25,8 @@ export interface KeptWrites {
   define(store: string, version: number | undefined): void;
   /** Stored writes of gone pages that were not sent. */
   readonly stale: ReturnType<typeof state<readonly StaleWrite[]>>;
+  /** How many batches and calls wait for an answer (sent, or queued while offline). */
+  readonly unanswered: ReturnType<typeof state<number>>;
   /** Settles once what gone pages left was taken back (before this page says hello). */
   readonly ready: Promise<void>;
   /** The gone pages' ids (with keys) whose messages this page still sends: the hello claims them. */
@@ -54,10 +56,21 @@ export function createKeptWrites(options: KeptWritesOptions, id: string, key: st
   /** Pending messages the outbox could not keep: lost if the page unloads now. */
   const unsaved = new Set<string>();
   const stale = state<readonly StaleWrite[]>([]);
+  /** The messages kept now (this page's and those taken back from gone pages). */
+  const waiting = new Set<string>();
+  const unanswered = state(0);
+  const count = () => unanswered.set(waiting.size);
 
   const settle = (messageId: string) => {
     outbox?.remove(messageId);
     unsaved.delete(messageId);
+    if (waiting.delete(messageId)) count();
+  };
+
+  const resend = (message: OpMessage | Call) => {
+    waiting.add(message.id);
+    count();
+    client.resend(message);
   };
 
   const ready = (outbox?.adopted ?? Promise.resolve([])).then((slots) => {
@@ -68,14 +81,14 @@ export function createKeptWrites(options: KeptWritesOptions, id: string, key: st
       const store = message.t === 'op' ? message.store : undefined;
       const changed = store !== undefined && versions.has(store) && versions.get(store) !== entry.version;
       if (now - entry.at <= maxAge && !changed) {
-        client.resend(message);
+        resend(message);
         continue;
       }
       const error = twinError(ErrorCode.STALE, DEV_MODE && (changed ? `This write was made against another version of store ${JSON.stringify(store)}; it was not sent.` : `This write waited ${Math.round((now - entry.at) / 60_000)} minutes, longer than outboxMaxAge; it was not sent.`));
       const forget = () => stale.set(stale.get().filter((w) => w.id !== message.id));
       found.push({
         id: message.id, store, made: entry.at, code: error.code, message: error.message,
-        retry: () => (forget(), client.resend(message)),
+        retry: () => (forget(), resend(message)),
         discard: () => (forget(), settle(message.id)),
       });
       client.announce(store, message.id, error);
@@ -91,12 +104,15 @@ export function createKeptWrites(options: KeptWritesOptions, id: string, key: st
 
   return {
     keep(message) {
+      waiting.add(message.id);
+      count();
       const version = message.t === 'op' ? versions.get(message.store) : undefined;
       if (!outbox?.put({ message, at: Date.now(), ...(version === undefined ? {} : { version }) })) unsaved.add(message.id);
     },
     settle,
     define: (store, version) => versions.set(store, version),
     stale,
+    unanswered,
     ready,
     claims: () => outbox?.claims() ?? [],
   };

@@ -4,7 +4,8 @@
  * it with the form's fields, `aria-busy` marks the call in flight, and a refused call shows.
  */
 import { expect, fixture, html } from '@open-wc/testing';
-import { board } from './app.js';
+import { status } from '../../src/index.js';
+import { board, checked, writeChecked } from './app.js';
 import { connectPage, nextEvent, serverRead, uniq, until } from './helpers.js';
 
 interface Board { calls: Record<string, string[]>; counts: Record<string, number> }
@@ -66,6 +67,23 @@ describe('twin-action on a click', () => {
     await until(() => !error.hidden, 'the error');
     expect(error.textContent).to.equal('This action always fails.');
     expect(error.getAttribute('code')).to.equal('TWIN_ERR_ACTION_FAILED');
+  });
+});
+
+describe('an optimistic action refused by the server', () => {
+  it('shows in <twin-error> for each store its local run wrote, and in status().error', async () => {
+    await until(() => checked.texts, 'the checked store');
+    const key = uniq('k');
+    const el = await fixture(html`<div><twin-error store="checked"></twin-error><twin-error store="board"></twin-error></div>`);
+    const [mine, other] = [...el.querySelectorAll('twin-error')];
+    const refused = writeChecked(key, 'far too long').catch((err: { code: string }) => err.code);
+    expect(checked.texts[key], 'shown at once').to.equal('far too long');
+    expect(await refused).to.equal('TWIN_ERR_SCHEMA');
+    await until(() => !mine!.hidden, 'the error on the store written');
+    expect(mine!.getAttribute('code')).to.equal('TWIN_ERR_SCHEMA');
+    expect(status(checked).error?.code).to.equal('TWIN_ERR_SCHEMA');
+    expect(other!.hidden, 'a store it did not write hears nothing').to.equal(true);
+    expect(checked.texts[key], 'rolled back').to.equal(undefined);
   });
 });
 

@@ -110,5 +110,13 @@ const shortTexts: StandardSchemaV1<Checked> = {
 /** A store whose schema the server checks (tests write their own key of `texts`). */
 export const checked = app.shared('checked', (): Checked => ({ texts: {} }), { schema: shortTexts });
 
+/**
+ * Writes `text` to `checked.texts[key]`, optimistically: the page shows it at once, and the
+ * server refuses it when it is longer than the schema allows.
+ */
+export const writeChecked = app.action(function write_checked(key: string, text: string) {
+  checked.texts[key] = text;
+}, { optimistic: true });
+
 /** What the XSS page (twin-pages/xss.html) binds: store data an attacker wrote. */
 export const xss = app.shared('xss', () => ({} as Record<string, Json>), { family: true });

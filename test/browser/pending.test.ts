@@ -17,6 +17,7 @@ describe('pending writes', () => {
       <twin-bind id="obj" store=${name} key="obj"></twin-bind>
       <twin-list store=${name} key="items"><template><li><twin-bind key="text"></twin-bind></li></template></twin-list>
     </div>`);
+    const statusEl = await fixture(html`<twin-status></twin-status>`);
     const pending = () => [...el.querySelectorAll('twin-bind')].filter((b) => b.hasAttribute('pending')).map((b) => b.id || b.textContent);
     expect(pending()).to.deep.equal([]);
 
@@ -34,6 +35,10 @@ describe('pending writes', () => {
       expect(hasPendingWrites(handle.items, [0, 'text'])).to.equal(false);
       expect(hasPendingWrites(handle.items[4]!)).to.equal(true);
       expect(hasPendingWrites(handle)).to.equal(true);
+      // The writes of one turn are one batch; the page says how many wait.
+      expect(pageClient().pending).to.equal(1);
+      expect(statusEl.getAttribute('pending')).to.equal('1');
+      expect(statusEl.getAttribute('state')).to.equal('offline');
     } finally {
       connect(WS_URL);
     }
@@ -41,6 +46,8 @@ describe('pending writes', () => {
     // Back online: sent, confirmed, unmarked.
     await until(() => pending().length === 0, 'every write to be confirmed');
     expect(hasPendingWrites(handle)).to.equal(false);
+    expect(pageClient().pending).to.equal(0);
+    await until(() => !statusEl.hasAttribute('pending'), 'the status to show nothing waiting');
     const stored = await serverRead<{ text: string; items: { text: string }[] }>(name);
     expect(stored!.text).to.equal('queued');
     expect(stored!.items.map((i) => i.text)).to.deep.equal(['one', 'two', 'three', 'four', 'five']);
