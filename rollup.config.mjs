@@ -21,15 +21,17 @@ import terser from '@rollup/plugin-terser';
 import esbuild from 'rollup-plugin-esbuild';
 
 /**
- * The gzip budget of dist/twin.js, in bytes: a little above its size (14,098 B), so growth is
- * a decision, not an accident. It was 12,516 B before the connection kept to the server's
+ * The gzip budget of dist/twin.js, in bytes: a little above its size (16,302 B), so growth is
+ * a decision, not an accident. It was 14,098 B before issue 14: the durable outbox (+1.16 KB,
+ * printed by bench/bundle-size.mjs), pending writes made visible (+0.47 KB) and local stores
+ * across tabs with the cookie mirror (+0.31 KB). It was 12,516 B before the connection kept to the server's
  * limits (pacing, frames, oversized writes refused at once), retried what was refused for now,
  * told a refused page (`refused`, close reasons) and paused while hidden or offline (+1.2 KB),
  * and before `<twin-bind>` took the binding policy (+0.4 KB). Issue 4 asks for 10 KB;
  * signal-polyfill alone is 2.1 KB of it, and the README (with bench/bundle-size.mjs) says why
  * the rest cannot shrink by 4 KB without dropping capabilities.
  */
-const TWIN_BUDGET = Number(process.env.TWIN_BUDGET_GZIP ?? 14_270);
+const TWIN_BUDGET = Number(process.env.TWIN_BUDGET_GZIP ?? 16_450);
 /** The module id lit.js imports the twin-state core (and the signal polyfill) from. */
 const CORE = 'twin-state:core';
 

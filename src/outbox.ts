@@ -99,20 +99,20 @@ export function createOutbox(storage: Storage, locks: Locks | undefined, id: str
     const { held = [], pending = [] } = await locks!.query();
     const busy = new Set([...held, ...pending].map((lock) => lock.name));
     const slots: AdoptedSlot[] = [];
-    for (const header of slotHeaders(storage)) {
+    for (const [client, { key, names }] of readSlots(storage)) {
       if (slots.length >= MAX_ADOPT) break;
-      if (header.client === id || busy.has(PREFIX + header.client)) continue;
-      const release = await hold(PREFIX + header.client, { ifAvailable: true });
+      if (client === id || busy.has(PREFIX + client)) continue;
+      const release = await hold(PREFIX + client, { ifAvailable: true });
       if (!release) continue;
-      const entries = readEntries(storage, header.client);
+      const entries = readEntries(storage, names);
       if (!entries.length) {
-        storage.removeItem(PREFIX + header.client);
+        storage.removeItem(PREFIX + client);
         release();
         continue;
       }
-      releases.set(header.client, { key: header.key, release });
-      stored.set(header.client, new Set(entries.map((entry) => entry.message.id)));
-      slots.push({ ...header, entries });
+      releases.set(client, { key, release });
+      stored.set(client, new Set(entries.map((entry) => entry.message.id)));
+      slots.push({ client, key, entries });
     }
     return slots;
   };
@@ -153,49 +153,37 @@ export function createOutbox(storage: Storage, locks: Locks | undefined, id: str
 }
 
 /**
- * The slots in `storage`. What is not a slot — a header that does not parse, messages with no
- * header (edited by hand, another app's) — is warned about and removed.
+ * The slots in `storage`: each client's key and the names of its messages, in seq order. What
+ * is not a slot — a header that does not parse, messages with no header (edited by hand,
+ * another app's) — is warned about and removed.
  */
-function slotHeaders(storage: Storage): { client: string; key: string }[] {
-  const out: { client: string; key: string }[] = [];
-  const names = keysStartingWith(storage, PREFIX);
-  for (const name of names) {
-    if (name.includes(':', PREFIX.length)) continue;
-    const header = parse(storage.getItem(name));
-    const client = name.slice(PREFIX.length);
-    if (isPlainObject(header) && typeof header.key === 'string') out.push({ client, key: header.key });
-  }
-  const headed = new Set(out.map((slot) => slot.client));
-  for (const name of names) {
-    const client = name.slice(PREFIX.length).split(':')[0]!;
-    if (headed.has(client)) continue;
-    warnCorrupt(name);
-    storage.removeItem(name);
-  }
-  return out;
-}
-
-function keysStartingWith(storage: Storage, prefix: string): string[] {
-  const names: string[] = [];
+function readSlots(storage: Storage): Map<string, { key: string; names: string[] }> {
+  const found = new Map<string, { key?: unknown; header?: string; names: string[] }>();
   for (let i = 0; i < storage.length; i++) {
     const name = storage.key(i);
-    if (name?.startsWith(prefix)) names.push(name);
+    if (!name?.startsWith(PREFIX)) continue;
+    const [client, seq] = name.slice(PREFIX.length).split(':') as [string, string?];
+    let slot = found.get(client);
+    if (!slot) found.set(client, (slot = { names: [] }));
+    if (seq === undefined) slot.key = (parse(storage.getItem((slot.header = name))) as { key?: unknown } | undefined)?.key;
+    else slot.names.push(name);
   }
-  return names;
+  const slots = new Map<string, { key: string; names: string[] }>();
+  for (const [client, { key, header, names }] of found) {
+    if (typeof key === 'string') slots.set(client, { key, names: names.sort((a, b) => seqOf(a) - seqOf(b)) });
+    else for (const name of header ? [header, ...names] : names) drop(storage, name);
+  }
+  return slots;
 }
 
-/** The messages of slot `client`, in seq order; corrupt ones are warned about and removed. */
-function readEntries(storage: Storage, client: string): OutboxEntry[] {
-  const out: OutboxEntry[] = [];
-  for (const name of keysStartingWith(storage, `${PREFIX}${client}:`)) {
+/** The messages stored under `names`; what does not parse as one is warned about and removed. */
+function readEntries(storage: Storage, names: string[]): OutboxEntry[] {
+  return names.flatMap((name) => {
     const entry = parse(storage.getItem(name));
-    if (isEntry(entry, name.slice(PREFIX.length))) out.push(entry);
-    else {
-      warnCorrupt(name);
-      storage.removeItem(name);
-    }
-  }
-  return out.sort((a, b) => seqOf(a.message.id) - seqOf(b.message.id));
+    if (isEntry(entry, name.slice(PREFIX.length))) return [entry];
+    drop(storage, name);
+    return [];
+  });
 }
 
 /**
@@ -217,8 +205,10 @@ function parse(text: string | null): unknown {
   }
 }
 
-function warnCorrupt(name: string): void {
+/** Removes what is not an outbox entry, with a warning. */
+function drop(storage: Storage, name: string): void {
   warn(DEV_MODE && `The outbox entry ${JSON.stringify(name)} is not one twin-state wrote (edited, or another app's); it is removed.`);
+  storage.removeItem(name);
 }
 
 /** A warning with the code (and, in development, the sentence). */
