@@ -18,12 +18,13 @@ import { DEV_MODE } from './dev.js';
 import { ErrorCode, TwinError, twinError } from './errors.js';
 import { DEFAULT_MAX_DEPTH, jsonEqual } from './json.js';
 import type { Json, Path } from './json.js';
+import { touches } from './pending-paths.js';
 import { applyOp, applyOpsInPlace, spliceLarge } from './ops.js';
 import type { Op, Writer } from './ops.js';
 import { deepCopy, reconcile, reuse } from './reconcile.js';
 import type { Container } from './reconcile.js';
-import { createTracker, isTracking, untracked } from './signals.js';
-import type { Tracker } from './signals.js';
+import { untracked } from './signals.js';
+import { ViewTrackers } from './view-trackers.js';
 import type { StoreStatus } from './runtime.js';
 
 
@@ -58,9 +59,6 @@ export interface ReplicaHost {
   status(replica: Replica): StoreStatus;
 }
 
-/** Key of the tracker of a whole container: an object's set of keys, or an array as a whole. */
-const KEYS = Symbol('keys');
-
 /** Where a view object hangs: its parent and its key there (an array index may be stale). */
 interface Link { parent: Container; key: string | number }
 
@@ -86,22 +84,12 @@ export class Replica {
   /** The error of the last refused batch, if any. */
   lastError: TwinError | undefined;
   readonly host: ReplicaHost;
-  /** Number of signal consumers watching this store right now. */
-  watcherCount = 0;
 
   private _turn: Batch | undefined;
   private readonly _listeners = new Set<(change: Change) => void>();
   private readonly _links = new WeakMap<object, Link>();
-  /** Per view container, its trackers: one per key read, and {@link KEYS}. */
-  private readonly _trackers = new WeakMap<object, Map<string | symbol, Tracker>>();
-  /** Bumped on every change of the view; {@link status} and snapshots read it. */
-  private readonly _anyChange: Tracker = this._tracker();
-  /**
-   * Bumped when the pending writes under a top-level key change (a write made, confirmed or
-   * refused); `''`: under any key. Per top-level key, so a write re-checks the bindings of its
-   * own part of the store, not every binding of the store.
-   */
-  private readonly _pendingChange = new Map<string, Tracker>();
+  /** Who reads what of the view. */
+  private readonly _trackers = new ViewTrackers((watched) => this.host.watched?.(this, watched));
   private readonly _writer: Writer = this._notifyingWriter();
   private _waiters: { batches: Set<Batch>; resolve: () => void; reject: (error: TwinError) => void }[] = [];
 
@@ -120,23 +108,19 @@ export class Replica {
 
   //#region reading
 
-  /**
-   * Records that the running consumer read `key` of the view object `node`; without `key`, its
-   * set of keys. Reading an array (an element, its length, anything) tracks the array as a whole.
-   */
+  /** Records that the running consumer read `key` of `node` (see {@link ViewTrackers.track}). */
   track(node: Container, key?: string): void {
-    if (!isTracking()) return;
-    let map = this._trackers.get(node);
-    if (!map) this._trackers.set(node, (map = new Map()));
-    const k = key === undefined || Array.isArray(node) ? KEYS : key;
-    let tracker = map.get(k);
-    if (!tracker) map.set(k, (tracker = this._tracker()));
-    tracker.track();
+    this._trackers.track(node, key);
+  }
+
+  /** Number of signal consumers watching this store right now. */
+  get watcherCount(): number {
+    return this._trackers.watched;
   }
 
   /** Tracks any change of the store (for snapshots and status read in a consumer). */
   trackAll(): void {
-    this._anyChange.track();
+    this._trackers.any.track();
   }
 
   /**
@@ -145,38 +129,9 @@ export class Replica {
    * so a push lands at the end of its list: of a list's items, only the last ones pushed are.
    */
   pendingAt(path: Path): boolean {
-    const key = path.length ? String(path[0]) : '';
-    let tracker = this._pendingChange.get(key);
-    if (!tracker) this._pendingChange.set(key, (tracker = this._tracker()));
-    tracker.track();
-    if (!this.pending.length) return false;
-    const pushed: [Path, number][] = [];
-    for (const { ops } of this.pending) {
-      for (const op of ops) {
-        if (op.op === 'push' && op.path.length < path.length && startsWith(path, op.path)) pushed.push([op.path, op.values.length]);
-        else if (startsWith(path, op.path) || startsWith(op.path, path)) return true;
-      }
-    }
-    return pushed.some(([list, count]) => {
-      let at: unknown = this.root;
-      for (const k of list) at = (at as Record<string, unknown> | undefined)?.[k];
-      if (!Array.isArray(at)) return false;
-      // (Which items are last changes with the list.)
-      this.track(at);
-      return Number(path[list.length]) >= at.length - count;
-    });
-  }
-
-  /** Tells {@link pendingAt} readers that the pending writes of `ops` came or went. */
-  private _pendingChanged(ops: readonly Op[]): void {
-    for (const op of ops) {
-      if (!op.path.length) {
-        for (const tracker of this._pendingChange.values()) tracker.bump();
-        return;
-      }
-      this._pendingChange.get(String(op.path[0]))?.bump();
-    }
-    if (ops.length) this._pendingChange.get('')?.bump();
+    this._trackers.trackPending(path.length ? String(path[0]) : '');
+    // (Which items of a list are last changes with the list.)
+    return this.pending.length > 0 && touches(this.pending, this.root, path, (list) => this.track(list));
   }
 
   /** Remembers that `child` hangs at `parent[key]`, so a write through it can find its path. */
@@ -213,7 +168,7 @@ export class Replica {
   write(op: Op): void {
     if (this.readonlyReason) throw new TwinError(ErrorCode.READONLY, this.readonlyReason);
     applyOp(this.root, op, this._writer, this.maxDepth);
-    if (!this.local) this._pendingChanged([op]);
+    if (!this.local) this._trackers.pendingChanged([op]);
     const { ops } = this.host.batchFor?.(this) ?? this._turnBatch();
     const last = ops[ops.length - 1];
     // Consecutive sets of one path in a batch: only the last one matters.
@@ -232,7 +187,7 @@ export class Replica {
   restorePending(id: string, ops: readonly Op[]): void {
     if (this.pending.some((b) => b.id === id)) return;
     this.pending.push({ id, ops: [...ops], kind: 'ops' });
-    this._pendingChanged(ops);
+    this._trackers.pendingChanged(ops);
     this._rebuild();
   }
 
@@ -280,7 +235,7 @@ export class Replica {
     if (index === 0 && ops.length && (mine!.kind === 'ops' || jsonEqual(mine!.ops as unknown as Json, ops as unknown as Json))) {
       // Our oldest batch, applied as we applied it: the view already shows exactly this.
       this._remove(0);
-      this._anyChange.bump();
+      this._trackers.any.bump();
       return true;
     }
     if (mine) {
@@ -309,7 +264,7 @@ export class Replica {
   reject(id: string, error: TwinError): void {
     this.lastError = error;
     if (this.drop(id, error)) this._emit([], 'remote');
-    else this._anyChange.bump();
+    else this._trackers.any.bump();
   }
 
   /** Drops a pending batch (and rebuilds the view); false if there was none with that id. */
@@ -334,7 +289,7 @@ export class Replica {
   /** Takes the batch at `index` out of pending, settling whoever waits for it. */
   private _remove(index: number, error?: TwinError): Batch {
     const [batch] = this.pending.splice(index, 1);
-    this._pendingChanged(batch!.ops);
+    this._trackers.pendingChanged(batch!.ops);
     this._waiters = this._waiters.filter((waiter) => {
       if (!waiter.batches.delete(batch!)) return true;
       if (error) waiter.reject(error);
@@ -362,11 +317,11 @@ export class Replica {
       }
     }
     try {
-      untracked(() => reconcile(this.root, this.confirmed as Container, (node, key) => this._bump(node, key)));
+      untracked(() => reconcile(this.root, this.confirmed as Container, (node, key) => this._trackers.bump(node, key)));
     } finally {
       while (undo.length) undo.pop()!();
     }
-    this._anyChange.bump();
+    this._trackers.any.bump();
   }
 
   //#endregion hearing from the server
@@ -392,22 +347,7 @@ export class Replica {
   }
 
   //#endregion subscribers
-  //#region trackers
-
-  /** A tracker whose first watcher and last unwatch are counted in {@link watcherCount}. */
-  private _tracker(): Tracker {
-    return createTracker((watched) => {
-      const was = this.watcherCount;
-      this.watcherCount += watched ? 1 : -1;
-      if (!was !== !this.watcherCount) this.host.watched?.(this, !was);
-    });
-  }
-
-  /** Tells the consumers of `key` of `node` (without `key`, of `node` as a whole) that it changed. */
-  private _bump(node: Container, key?: string): void {
-    this._trackers.get(node)?.get(key === undefined || Array.isArray(node) ? KEYS : key)?.bump();
-    this._anyChange.bump();
-  }
+  //#region the view's writer
 
   /** A writer that mutates the view in place and bumps the trackers of what it changes. */
   private _notifyingWriter(): Writer {
@@ -416,22 +356,22 @@ export class Replica {
       set: (target, key, value) => {
         const added = !Object.hasOwn(target, key);
         (target as Record<string | number, Json>)[key] = value;
-        this._bump(target, key as string);
-        if (added) this._bump(target);
+        this._trackers.bump(target, key as string);
+        if (added) this._trackers.bump(target);
       },
       del: (target, key) => {
         delete target[key];
-        this._bump(target, key);
-        this._bump(target);
+        this._trackers.bump(target, key);
+        this._trackers.bump(target);
       },
       splice: (target, index, remove, values) => {
         spliceLarge(target, index, remove, reuse(target, index, remove, values));
-        this._bump(target);
+        this._trackers.bump(target);
       },
     };
   }
 
-  //#endregion trackers
+  //#endregion the view's writer
 }
 
 /**
@@ -442,9 +382,4 @@ function reportListenerError(err: unknown): void {
   const report = (globalThis as { reportError?: (err: unknown) => void }).reportError;
   if (report) report(err);
   else console.error('[twin-state] A subscriber threw:', err);
-}
-
-/** Whether `path` begins with `prefix` (keys compared as the text they name). */
-function startsWith(path: Path, prefix: Path): boolean {
-  return prefix.length <= path.length && prefix.every((key, i) => String(key) === String(path[i]));
 }
