@@ -19,6 +19,7 @@ import { MAX_ADOPT, parseBatchId, PROTOCOL_VERSION, readClientFrame } from '../s
 import type { ClientClaim, ClientMessage, Limits, ServerMessage } from '../src/protocol.js';
 import { asTwinError } from './hub.js';
 import type { Hub, HubStore, Subscriber } from './hub.js';
+import { HeldBatches } from './held-batches.js';
 import { TokenBucket } from './token-bucket.js';
 import type { RateBucket } from './token-bucket.js';
 
@@ -58,8 +59,6 @@ export interface ConnectionOwner {
 
 /** Codes that are the server's trouble or a consequence of one: they never count as the client's strikes. */
 const NOT_THE_CLIENTS_FAULT: ReadonlySet<string> = new Set([ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL, ErrorCode.ORDER, ErrorCode.OVERLOAD]);
-/** Batches one connection may have refused for now (held) before it is closed. */
-const MAX_HELD = 4096;
 /** Longest a `hello` runs before it lets other work in (ms). */
 const SLICE_MS = 4;
 
@@ -76,11 +75,8 @@ export class Connection implements Subscriber {
   private strikes = 0;
   /** Closed pages' ids this connection also sends for (their outboxes: see `Hello.adopt`). */
   private readonly adopted = new Set<string>();
-  /**
-   * Seqs refused for now and not sent again yet, per client: a later seq waits (is refused too)
-   * until every one below it came again, so no batch is committed before an earlier one of its client.
-   */
-  private readonly held = new Map<string, Set<number>>();
+  /** Batches refused for now and not sent again yet: later ones of their client wait. */
+  private readonly held = new HeldBatches();
   private isClosed = false;
   alive = true;
 
@@ -273,23 +269,7 @@ export class Connection implements Subscriber {
   private admit(id: string): { client: string; seq: number } {
     const { client, seq } = parseBatchId(id);
     if (!this.owns(client)) throw new TwinError(ErrorCode.ID, 'A batch id must start with your own client id.');
-    const held = this.held.get(client);
-    if (!held) return { client, seq };
-    // A held seq is let go when it comes again, or turns out committed after all (a storage call
-    // that failed after writing: the batch arrived from storage meanwhile and was confirmed, so
-    // the client will not send it again). Earlier seqs may still be on their way (sent before
-    // the refusal): they pass.
-    held.delete(seq);
-    if (held.size) {
-      const committed = this.owner.hub.records.committedSeq(client);
-      for (const h of held) if (h <= committed) held.delete(h);
-    }
-    if (!held.size) {
-      this.held.delete(client);
-      return { client, seq };
-    }
-    const first = Math.min(...held);
-    if (seq > first) throw new TwinError(ErrorCode.ORDER, `Batch ${first} was refused for now; send it again before the ones after it.`);
+    this.held.admit(client, seq, () => this.owner.hub.records.committedSeq(client));
     return { client, seq };
   }
 
@@ -302,12 +282,9 @@ export class Connection implements Subscriber {
     this.owner.hub.emit('refusal', { code });
     if (message.t === 'op' || message.t === 'call') {
       if (retry) {
-        // Bounded: a client that piles up this many refusals without sending any again is not
-        // one that follows the protocol (ours re-sends them after a pause).
+        // (Ours re-sends them after a pause; one that never does is closed.)
         const { client, seq } = parseBatchId(message.id);
-        const held = this.held.get(client) ?? new Set<number>();
-        this.held.set(client, held.add(seq));
-        if ([...this.held.values()].reduce((sum, seqs) => sum + seqs.size, 0) > MAX_HELD) {
+        if (!this.held.hold(client, seq)) {
           this.fail(new TwinError(ErrorCode.ORDER, 'Too many batches refused for now and never sent again; disconnecting.'), CloseCode.POLICY);
         }
       }
