@@ -32,6 +32,10 @@ const CHROME_ARGS = [
 export const TIMEOUT_MS = 5000;
 /** Console errors that are expected: failed reconnects while the server is down. */
 const EXPECTED_CONSOLE_ERRORS = /^WebSocket connection to .* failed/;
+/** Whether a page's console error is one of the expected ones (a failed reconnect while the server is down). */
+export function isExpectedConsoleError(text: string): boolean {
+  return EXPECTED_CONSOLE_ERRORS.test(text);
+}
 /** How long a server (a child process) may take to start. */
 const START_TIMEOUT_MS = 20_000;
 /** How long a child server gets to exit after a signal. */
