@@ -105,8 +105,11 @@ export class Connection implements Subscriber {
     this.enqueue(Buffer.from(JSON.stringify(message)));
   }
 
-  /** Sends what this tick queued, as one frame. Called by the owner once per tick. */
-  flush(): void {
+  /**
+   * Sends what this tick queued, as one frame. Called by the owner once per tick, with the
+   * tick's `frames`: subscribers that queued the same messages share one frame.
+   */
+  flush(frames: FrameCache): void {
     const queued = this.outbox;
     if (queued.length === 0) return;
     this.outbox = [];
@@ -119,8 +122,7 @@ export class Connection implements Subscriber {
       this.socket.terminate();
       return;
     }
-    const frame = queued.length === 1 ? queued[0]! : joinFrames(queued);
-    this.socket.send(frame, { binary: false });
+    this.socket.send(queued.length === 1 ? queued[0]! : frames.join(queued), { binary: false });
   }
 
   //#endregion sending
@@ -390,6 +392,32 @@ export class Connection implements Subscriber {
 const OPEN = Buffer.from('[');
 const COMMA = Buffer.from(',');
 const CLOSE = Buffer.from(']');
+
+/**
+ * One tick's frames, by the messages they hold: every subscriber of a store gets the same
+ * serialized messages (the same Buffers), so the frame of a given list of them is joined once
+ * and shared; only a sender (whose copy carries its batch id) or a client of other stores too
+ * gets a frame of its own. A trie keyed by Buffer identity: no hashing of bytes.
+ */
+export class FrameCache {
+  private readonly root: FrameNode = { next: new Map() };
+
+  /** `[m1,m2,...]` for `parts`, joined once per tick for each distinct list. */
+  join(parts: Buffer[]): Buffer {
+    let node = this.root;
+    for (const part of parts) {
+      let next = node.next.get(part);
+      if (!next) node.next.set(part, (next = { next: new Map() }));
+      node = next;
+    }
+    return (node.frame ??= joinFrames(parts));
+  }
+}
+
+interface FrameNode {
+  readonly next: Map<Buffer, FrameNode>;
+  frame?: Buffer;
+}
 
 /** `[m1,m2,...]` from serialized messages, without parsing them again. */
 function joinFrames(parts: Buffer[]): Buffer {

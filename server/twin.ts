@@ -25,7 +25,7 @@ import { definitionsOf } from '../src/define.js';
 import { ErrorCode, TwinError } from '../src/errors.js';
 import { WS_PATH } from '../src/protocol.js';
 import { AddressLimits, clientAddress } from './address-limits.js';
-import { Connection } from './connection.js';
+import { Connection, FrameCache } from './connection.js';
 import type { ConnectionOwner } from './connection.js';
 import { Hub } from './hub.js';
 import { RateLimitedLogger } from './logger.js';
@@ -244,7 +244,8 @@ export class TwinServer implements ConnectionOwner {
     this.flushScheduled = false;
     const dirty = [...this.dirtyConnections];
     this.dirtyConnections.clear();
-    for (const connection of dirty) connection.flush();
+    const frames = new FrameCache();
+    for (const connection of dirty) connection.flush(frames);
   }
 
   private async drain(): Promise<void> {

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module frames.test
+ * A tick's frame is built once per distinct list of messages (server/connection.ts
+ * FrameCache): subscribers of a store that queued the same messages share one Buffer; a list
+ * that differs (a sender's copy carries its batch id) gets a frame of its own.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { FrameCache } from './connection.js';
+
+const message = (text: string) => Buffer.from(JSON.stringify({ t: 'sync', text }));
+
+describe('FrameCache', () => {
+  it('joins a list of messages once per tick and shares the frame', () => {
+    const [a, b, own] = [message('a'), message('b'), message('own')];
+    const frames = new FrameCache();
+    const first = frames.join([a, b]);
+    assert.equal(first.toString(), `[${a},${b}]`);
+    assert.equal(frames.join([a, b]), first, 'the same Buffer for the same messages');
+    const sender = frames.join([a, own]);
+    assert.notEqual(sender, first);
+    assert.equal(sender.toString(), `[${a},${own}]`);
+    assert.equal(frames.join([a]).toString(), `[${a}]`, 'a prefix is a list of its own');
+    // Equal bytes in other Buffers are other messages to the cache: identity, not content.
+    assert.notEqual(frames.join([message('a'), message('b')]), first);
+    // A new tick starts over.
+    assert.notEqual(new FrameCache().join([a, b]), first);
+  });
+});
