@@ -93,6 +93,8 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
   });
   /** The hellos started: one whose socket was replaced before it could be said is dropped. */
   let opens = 0;
+  /** The stores the last hello named (it subscribes to them). */
+  let helloSubs = new Set<Replica>();
 
   const link: Link = createLink(options, defaultUrl, {
     opened: () => {
@@ -103,7 +105,8 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
         // The first stores go in the hello (the server answers each with what it missed); any
         // more follow the welcome as `sub`s, paced within the limits the welcome states.
         const subs: Record<string, number> = {};
-        for (const replica of [...subscribed].slice(0, HELLO_SUBS)) subs[replica.name] = replica.v;
+        helloSubs = new Set([...subscribed].slice(0, HELLO_SUBS));
+        for (const replica of helloSubs) subs[replica.name] = replica.v;
         const adopt = kept.claims();
         link.sendNow({ t: 'hello', proto: PROTOCOL_VERSION, client: client.clientId, key: client.clientKey, subs, ...(adopt.length ? { adopt } : {}) });
       });
@@ -238,7 +241,8 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
         clearTimeout(retryTimer);
         retryTimer = undefined;
         retries.clear();
-        for (const replica of [...subscribed].slice(HELLO_SUBS)) link.send({ t: 'sub', store: replica.name, v: replica.v });
+        // (Those subscribed since the hello left too: a `sub` before the welcome is dropped.)
+        for (const replica of subscribed) if (!helloSubs.has(replica)) link.send({ t: 'sub', store: replica.name, v: replica.v });
         for (const m of unconfirmed()) link.send(m);
         return;
       case 'snapshot':

@@ -149,3 +149,37 @@ describe('Client and how the server closes', () => {
     await until(() => arrivals.length === 2, 'the reconnect asked for');
   });
 });
+
+describe('a store first used between the hello and the welcome', () => {
+  it('is subscribed once the welcome comes (a sub sent before it would be dropped)', async (t) => {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => server.once('listening', resolve));
+    const received: { t: string; store?: string; subs?: Record<string, number> }[] = [];
+    let helloSeen!: () => void;
+    const hello = new Promise<void>((resolve) => (helloSeen = resolve));
+    let welcome!: () => void;
+    server.on('connection', (ws: WebSocket) => {
+      welcome = () => ws.send(JSON.stringify({ t: 'welcome', proto: 1 }));
+      ws.on('message', (data) => {
+        for (const m of [JSON.parse(String(data))].flat()) {
+          received.push(m);
+          if (m.t === 'hello') helloSeen();
+        }
+      });
+    });
+    const { port } = server.address() as { port: number };
+    const client = createClient({ url: `ws://127.0.0.1:${port}`, WebSocket: NodeWebSocket as unknown as WebSocketClass });
+    t.after(() => {
+      client.close();
+      server.close();
+    });
+    void client.store('first').x;
+    client.connect();
+    await hello;
+    void client.store('second').x; // the hello named `first` only; the welcome has not come
+    welcome();
+    await until(() => received.some((m) => m.t === 'sub' && m.store === 'second'), 'a sub for the second store');
+    assert.deepEqual(Object.keys(received.find((m) => m.t === 'hello')!.subs!), ['first']);
+    assert.equal(received.filter((m) => m.t === 'sub' && m.store === 'first').length, 0, 'the first is not subscribed twice');
+  });
+});

@@ -252,7 +252,8 @@ export function createLink(options: LinkOptions, defaultUrl: () => string | unde
       flush();
     },
     wake() {
-      if (!socket && !closed && !reconnectTimer && (url ??= defaultUrl())) open();
+      // (Not while the browser is offline: the `online` listener opens it then.)
+      if (!socket && !closed && !reconnectTimer && globalThis.navigator?.onLine !== false && (url ??= defaultUrl())) open();
     },
     connect(next) {
       if (next) url = next;

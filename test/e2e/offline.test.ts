@@ -28,6 +28,14 @@ describe('a page that goes offline', () => {
     }, '/_twin/twin.js');
     await page.locator('twin-status:not([state="online"])').waitFor({ timeout: TIMEOUT_MS });
     const whileOffline = opened.length;
+    // Writes made offline wait for the network: they do not knock either.
+    await page.evaluate(async (src) => {
+      const { pageClient } = (await import(src)) as { pageClient(): { store(name: string): { score: number } } };
+      for (let i = 1; i <= 3; i++) {
+        pageClient().store('game_state').score = 100 + i;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }, '/_twin/twin.js');
     await page.waitForTimeout(2000);
     assert.ok(opened.length - whileOffline <= 1, `${opened.length - whileOffline} sockets opened while offline`);
 
@@ -35,5 +43,8 @@ describe('a page that goes offline', () => {
     await user.setOffline(false);
     await page.locator('twin-status[state="online"]').waitFor({ timeout: TIMEOUT_MS });
     assert.ok(Date.now() - back < 2000, `online again ${Date.now() - back} ms after the network came back`);
+    // And what was written offline is sent.
+    await page.locator('#score', { hasText: '103' }).waitFor({ timeout: TIMEOUT_MS });
+    await page.locator('twin-status:not([pending])').waitFor({ timeout: TIMEOUT_MS });
   });
 });
