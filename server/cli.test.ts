@@ -47,6 +47,7 @@ describe('serve()', () => {
     ['a missing pages folder', ['--app', 'x.js', '--pages', join(work, 'no-pages')], /The pages folder ".*no-pages" does not exist/],
     ['a public URL that is not one', ['--app', 'x.js', '--public-url', 'app.example'], /not an absolute URL/],
     ['an unknown option', ['--app', 'x.js', '--colour'], /Unknown option '--colour'\. Run "twin-state serve --help"/],
+    ['a compression threshold that is not one', ['--app', 'x.js', '--compress=lots'], /--compress takes a number of bytes/],
     ['an origin with a path', ['--app', 'x.js', '--origins', 'https://ok.example, https://cdn.example/page'], /The origin "https:\/\/cdn\.example\/page" is not an origin/],
   ];
   for (const [what, args, message] of refusals) {

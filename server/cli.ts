@@ -4,7 +4,7 @@
  * `twin-state serve`: serves an app's stores and pages with no server code of one's own.
  *
  *     twin-state serve --app ./app.js [--port 3000] [--host H] [--pages ./pages]
- *                      [--storage SPEC] [--public-url URL] [--origins LIST]
+ *                      [--storage SPEC] [--public-url URL] [--origins LIST] [--compress[=BYTES]]
  *
  * The app module exports `app` (from `defineApp()`) and may export `setup(server)`, called
  * once the server is ready (to keep counters, start timers...). Storage is `--storage`, else
@@ -50,6 +50,7 @@ Options:
   --public-url URL    the URL browsers reach this server at, behind a proxy (default: PUBLIC_URL)
   --origins LIST      other origins whose pages may connect, comma-separated, or * for any
                       (default: TWIN_ORIGINS; with neither option, only pages on this machine)
+  --compress[=BYTES]  compress frames of BYTES or more with permessage-deflate (default 1024)
   -h, --help          show this help`;
 
 /** A mistake in what the command was given: reported as one sentence, exit code 2. */
@@ -89,6 +90,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     throw new CliError(`The public URL ${JSON.stringify(publicUrl)} is not an absolute URL such as https://app.example.`);
   }
   const origins = parseOrigins(values.origins ?? env.TWIN_ORIGINS);
+  const compression = parseCompression(values.compress);
   checkBundles();
   const module = await importApp(values.app);
   const app = module.app ?? module.default;
@@ -97,7 +99,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   const storage = await createStorage(spec).catch((err: unknown) => {
     throw new CliError((err as Error).message, { cause: err });
   });
-  const server = twin(app, { storage, ...(pages ? { pages } : {}), ...(publicUrl ? { publicUrl } : {}), ...(origins ? { origins } : {}) });
+  const server = twin(app, { storage, ...(pages ? { pages } : {}), ...(publicUrl ? { publicUrl } : {}), ...(origins ? { origins } : {}), ...(compression ? { compression } : {}) });
   await server.ready;
   await module.setup?.(server);
   const koa = new Koa();
@@ -154,7 +156,8 @@ export async function main(argv: readonly string[]): Promise<void> {
 function parse(argv: readonly string[]) {
   try {
     return parseArgs({
-      args: [...argv],
+      // (A bare --compress means the default threshold.)
+      args: argv.map((arg) => (arg === '--compress' ? '--compress=' : arg)),
       options: {
         port: { type: 'string' },
         host: { type: 'string' },
@@ -163,6 +166,7 @@ function parse(argv: readonly string[]) {
         storage: { type: 'string' },
         'public-url': { type: 'string' },
         origins: { type: 'string' },
+        compress: { type: 'string' },
       },
     }).values;
   } catch (err) {
@@ -275,4 +279,12 @@ function isFolder(path: string): boolean {
 /** Whether `value` looks like the result of defineApp(): an object with its store and action builders. */
 function isApp(value: unknown): value is App {
   return typeof value === 'object' && value !== null && typeof (value as { shared?: unknown }).shared === 'function';
+}
+
+/** `--compress` (1,024 bytes) or `--compress=BYTES`. */
+function parseCompression(value: string | undefined): { threshold: number } | undefined {
+  if (value === undefined) return undefined;
+  const threshold = value === '' ? 1024 : Number(value);
+  if (!Number.isInteger(threshold) || threshold < 0) throw new CliError(`--compress takes a number of bytes (0 or more), not ${JSON.stringify(value)}.`);
+  return { threshold };
 }

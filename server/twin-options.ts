@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { DEFAULT_LIMITS } from '../src/protocol.js';
 import type { ServerLimits } from './connection.js';
 import type { Logger } from './logger.js';
+import type { PresenceOptions } from './presence.js';
 import type { OriginsOption } from './origins.js';
 import type { StorageAdapter } from './storage.js';
 
@@ -64,10 +65,23 @@ export interface TwinOptions {
   logger?: Logger;
   /** Folder of HTML pages (and their assets) to serve, rendered with current values. */
   pages?: string;
+  /**
+   * Compress what the server sends with permessage-deflate, which browsers offer by themselves:
+   * `true` for frames of at least 1,024 bytes, or `{ threshold }` in bytes (`0`: every frame).
+   * It trades server CPU for bytes on the wire (`bench/wire.ts` prints both); each compressing
+   * connection keeps a deflate context of about 80 KB (a 4 KB window). Default: off.
+   */
+  compression?: boolean | { threshold?: number };
   /** Ping period in ms; a client that misses a pong is dropped. Default 30,000. */
   heartbeat?: number;
   /** Batches kept in memory per store for catch-up. Default 1,000. */
   logSize?: number;
+  /**
+   * Who is here (`presence.ts`): the grace before a closed connection's peer leaves (`graceMs`,
+   * 10 s), the frame interval per store (`intervalMs`, 50 ms), peers per store (`maxPeers`,
+   * 2,000), and the `bus` that carries presence between nodes (`createRedisPresenceBus`).
+   */
+  presence?: PresenceOptions;
 }
 
 /** Limits of a server: per connection ({@link ServerLimits}), per address and in all. */

@@ -32,6 +32,7 @@ import { RateLimitedLogger } from './logger.js';
 import { TwinMetrics } from './metrics.js';
 import { twinMiddleware } from './middleware.js';
 import { originPolicy } from './origins.js';
+import { ServerPresence } from './presence.js';
 import type { OriginPolicy } from './origins.js';
 import { createMemoryStorage } from './storage-memory.js';
 import { DEFAULT_SERVER_LIMITS } from './twin-options.js';
@@ -76,6 +77,8 @@ export class TwinServer implements ConnectionOwner {
   readonly ready: Promise<void>;
   /** The Prometheus metrics, with `metrics` on. */
   readonly metrics: TwinMetrics | undefined;
+  /** Who is here, per store: ephemeral, in memory, never stored. */
+  readonly presence: ServerPresence;
   /** Rate-limited logging, by message key. @internal */
   readonly log: RateLimitedLogger;
   private readonly options: TwinOptions;
@@ -111,9 +114,11 @@ export class TwinServer implements ConnectionOwner {
     // Frames over maxFrameBytes get a coded error from us and the connection stays up; ws
     // enforces a hard cap just above (close 1009), which is also all an unfinished frame holds.
     (this.wss.options as { maxPayload: number }).maxPayload = this.limits.maxFrameBytes + HARD_CAP_MARGIN;
+    (this.wss.options as { perMessageDeflate: unknown }).perMessageDeflate = deflateOptions(options.compression);
     this.ownsStorage = !options.storage;
     this.hub = new Hub(app, { storage: options.storage ?? createMemoryStorage(), ...(options.logSize ? { logSize: options.logSize } : {}), maxDepth: this.limits.maxDepth, logger: this.log });
     this.metrics = options.metrics ? new TwinMetrics(this) : undefined;
+    this.presence = new ServerPresence(options.presence);
     this.ready = Promise.all([...definitionsOf(app).stores.values()]
       .filter((d) => d.kind === 'shared' && !d.options.family)
       .map((d) => this.hub.load(d.name))).then(() => undefined);
@@ -251,6 +256,7 @@ export class TwinServer implements ConnectionOwner {
   private async drain(): Promise<void> {
     this._status = 'draining';
     clearInterval(this.heartbeatTimer);
+    this.presence.close();
     // Read no more: what clients send now would land after the last commit we wait for.
     for (const ws of this.wss.clients) ws.pause();
     // Messages read already are on their way to the hub's queue within this turn of the loop.
@@ -386,4 +392,17 @@ async function closedWithin(sockets: WebSocket[], ms: number): Promise<void> {
   ]);
   clearTimeout(timer);
   for (const ws of open) if (ws.readyState !== ws.CLOSED) ws.terminate();
+}
+
+/**
+ * `ws`'s permessage-deflate settings for the `compression` option, or false. A 4 KB window and
+ * memLevel 7 bound each connection's deflate context (about 80 KB) while keeping most of the
+ * gain on small, repetitive frames; the context is kept between frames (what makes `sync`
+ * frames, alike from one to the next, small).
+ */
+function deflateOptions(compression: TwinOptions['compression']): false | object {
+  if (!compression) return false;
+  const threshold = compression === true ? 1024 : compression.threshold ?? 1024;
+  if (!Number.isInteger(threshold) || threshold < 0) throw new TypeError('The "compression" threshold must be a whole number of bytes (0 or more).');
+  return { threshold, serverMaxWindowBits: 12, zlibDeflateOptions: { memLevel: 7 } };
 }
