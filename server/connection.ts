@@ -17,9 +17,11 @@ import { definitionsOf } from '../src/define.js';
 import { ErrorCode, RETRYABLE, TwinError } from '../src/errors.js';
 import { MAX_ADOPT, parseBatchId, PROTOCOL_VERSION, readClientFrame } from '../src/protocol.js';
 import type { ClientClaim, ClientMessage, Limits, ServerMessage } from '../src/protocol.js';
+import type { Json } from '../src/json.js';
 import { asTwinError } from './hub.js';
 import type { Hub, HubStore, Subscriber } from './hub.js';
 import { HeldBatches } from './held-batches.js';
+import type { ServerPresence } from './presence.js';
 import { TokenBucket } from './token-bucket.js';
 import type { RateBucket } from './token-bucket.js';
 
@@ -55,6 +57,8 @@ export interface ConnectionOwner {
   dirty(connection: Connection): void;
   /** The connection closed. */
   closed(connection: Connection): void;
+  /** Who is here, per store (`presence.ts`); none: presence messages are refused. */
+  readonly presence?: ServerPresence;
 }
 
 /** Codes that are the server's trouble or a consequence of one: they never count as the client's strikes. */
@@ -164,15 +168,21 @@ export class Connection implements Subscriber {
       case 'hello':
         await this.hello(message.client, message.key, message.subs);
         if (message.adopt) await this.adopt(message.adopt);
+        for (const store of this.subs) this.owner.presence?.subscribed(store, this);
         return;
     }
     if (!this.client) throw new TwinError(ErrorCode.ID, 'Say hello first.');
     switch (message.t) {
       case 'sub':
         await this.subscribe(message.store, message.v);
+        for (const store of this.subs) if (store.name === message.store) this.owner.presence?.subscribed(store, this);
         return;
       case 'unsub':
         this.unsubscribe(message.store);
+        this.owner.presence?.unsubscribed(message.store, this);
+        return;
+      case 'presence':
+        await this.publishPresence(message.store, message.key, message.state);
         return;
       case 'op': {
         const { client, seq } = this.admit(message.id);
@@ -337,6 +347,19 @@ export class Connection implements Subscriber {
     return store;
   }
 
+  /**
+   * Publishes this client's presence in `name`: only a reader subscribed to it may (the peer
+   * id comes from the connection's key, never from the message). Unknown or unreadable store:
+   * the coded error `readable` gives; readable but not subscribed: `TWIN_ERR_FORBIDDEN`.
+   */
+  private async publishPresence(name: string, key: string, state: Json | null): Promise<void> {
+    const presence = this.owner.presence;
+    if (!presence) throw new TwinError(ErrorCode.FORBIDDEN, 'This server does not keep presence.');
+    for (const store of this.subs) if (store.name === name) return presence.publish(store, this, key, state);
+    await this.readable(name);
+    throw new TwinError(ErrorCode.FORBIDDEN, `Subscribe to store ${JSON.stringify(name)} before publishing presence in it.`);
+  }
+
   //#endregion subscriptions
   //#region abuse
 
@@ -385,6 +408,7 @@ export class Connection implements Subscriber {
     }
     this.subs.clear();
     this.outbox = [];
+    this.owner.presence?.closed(this);
     this.owner.closed(this);
   }
 }

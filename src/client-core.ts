@@ -25,6 +25,7 @@ import { backoffDelay, createLink, utf8Length } from './link.js';
 import type { ConnectionState, Link } from './link.js';
 import { createLocalStores } from './local-stores.js';
 import { seqOf } from './outbox.js';
+import { createPresence, registerPresence } from './presence.js';
 import { PROTOCOL_VERSION, WS_PATH } from './protocol.js';
 import type { Call, OpMessage, ServerMessage } from './protocol.js';
 import { Replica } from './replica.js';
@@ -164,6 +165,8 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
     },
     status: (replica) => status(replica),
   };
+  const presence = createPresence((message) => link.send(message), options.presenceStorage);
+  registerPresence(host, presence);
 
   /** The refusal of a message that can never pass the server's limits, or undefined if it fits. */
   const oversized = (message: OpMessage | Call, ops: number): TwinError | undefined => {
@@ -244,6 +247,10 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
         // (Those subscribed since the hello left too: a `sub` before the welcome is dropped.)
         for (const replica of subscribed) if (!helloSubs.has(replica)) link.send({ t: 'sub', store: replica.name, v: replica.v });
         for (const m of unconfirmed()) link.send(m);
+        presence.welcome();
+        return;
+      case 'presence':
+        presence.receive(message);
         return;
       case 'snapshot':
         replicas.get(message.store)?.reset(message.value, message.v);

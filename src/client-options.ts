@@ -28,6 +28,11 @@ export interface ClientOptions {
    * memory unless given one.
    */
   outbox?: Storage | undefined;
+  /**
+   * Where the tab's presence key is kept, so a reload stays the same peer (see `presence.ts`).
+   * The page's own client uses `sessionStorage`; other clients get a new key each.
+   */
+  presenceStorage?: Storage | undefined;
   /** Age in ms past which a write found in the outbox is stale: handed back, not sent. Default 24 h. */
   outboxMaxAge?: number;
   /** Warn before the page unloads while a write is pending that the outbox could not keep. */

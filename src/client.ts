@@ -107,12 +107,12 @@ function randomId(): string {
 
 // The page's own client keeps its unconfirmed writes across reloads, and says so before it
 // unloads when it could not.
-setPageRuntimeFactory(() => new Client({ outbox: pageStorage(), guardUnload: true }));
+setPageRuntimeFactory(() => new Client({ outbox: pageStorage('localStorage'), guardUnload: true, presenceStorage: pageStorage('sessionStorage') }));
 
-/** The page's `localStorage`, if it has one it may use (a sandboxed frame may not). */
-function pageStorage(): Storage | undefined {
+/** The page's `localStorage` or `sessionStorage`, if it has one it may use (a sandboxed frame may not). */
+function pageStorage(name: 'localStorage' | 'sessionStorage'): Storage | undefined {
   try {
-    return globalThis.localStorage;
+    return globalThis[name];
   } catch {
     return undefined;
   }

@@ -10,6 +10,8 @@ export { caller, hasPendingWrites, increment, settled, signalOf, snapshot, statu
 export type { Change, DeepReadonly, StoreStatus, Unsubscribe } from './store-api.js';
 export { call, Client, connect, createClient, pageClient } from './client.js';
 export type { ClientOptions, ConnectionState, Hydration, RejectDetail, StaleWrite, WebSocketClass } from './client.js';
+export { presence, setPresence } from './presence.js';
+export type { Peer } from './presence.js';
 export { applyOps } from './ops.js';
 export type { AddOp, DelOp, Op, PushOp, SetOp, SpliceOp } from './ops.js';
 export { ErrorCode, isTwinError, TwinError } from './errors.js';

@@ -8,14 +8,14 @@
  * The grammar, in brief (PROTOCOL.md has it in full):
  *
  * client → server: hello {proto, client, key, subs, adopt?} · sub {store, v} · unsub {store}
- *                  · op {id, store, ops} · call {id, action, args} · ping
+ *                  · op {id, store, ops} · call {id, action, args} · presence {store, key, state} · ping
  * server → client: welcome {proto, limits} · snapshot {store, v, value} · sync {store, v, ops, id?}
  *                  · reject {id, code, message, store?, retry?} · result {id, value}
- *                  · error {code, message, store?} · pong
+ *                  · error {code, message, store?} · presence {store, peers, self?, rekey?} · pong
  */
 import { DEV_MODE } from './dev.js';
 import { ErrorCode, TwinError, twinError } from './errors.js';
-import { DEFAULT_MAX_DEPTH } from './json.js';
+import { cloneJson, DEFAULT_MAX_DEPTH } from './json.js';
 import type { Json } from './json.js';
 import type { Op } from './ops.js';
 
@@ -71,7 +71,12 @@ export interface Unsub { t: 'unsub'; store: string }
 export interface OpMessage { t: 'op'; id: string; store: string; ops: Op[] }
 export interface Call { t: 'call'; id: string; action: string; args: Json[] }
 export interface Ping { t: 'ping' }
-export type ClientMessage = Hello | Sub | Unsub | OpMessage | Call | Ping;
+/**
+ * This client's presence in `store` (`null` withdraws it). `key` is the tab's secret presence
+ * key: peers see only a hash of it, so nobody can publish as someone else (see `server/presence.ts`).
+ */
+export interface PresenceSet { t: 'presence'; store: string; key: string; state: Json | null }
+export type ClientMessage = Hello | Sub | Unsub | OpMessage | Call | PresenceSet | Ping;
 
 export interface Welcome { t: 'welcome'; proto: number; limits?: StatedLimits }
 export interface Snapshot { t: 'snapshot'; store: string; v: number; value: Json }
@@ -81,7 +86,18 @@ export interface Reject { t: 'reject'; id: string; code: string; message: string
 export interface Result { t: 'result'; id: string; value: Json }
 export interface ErrorMessage { t: 'error'; code: string; message: string; store?: string }
 export interface Pong { t: 'pong' }
-export type ServerMessage = Welcome | Snapshot | Sync | Reject | Result | ErrorMessage | Pong;
+/**
+ * Peers of `store` that changed (`null`: left), by public peer id; the first one a subscriber
+ * gets holds them all. `self`: the receiver's own peer id (sent to it alone). `rekey`: another
+ * page took over this one's presence key (a duplicated tab): pick a new key and publish again.
+ */
+export interface PresencePeers { t: 'presence'; store: string; peers: Record<string, Json | null>; self?: string; rekey?: true }
+export type ServerMessage = Welcome | Snapshot | Sync | Reject | Result | ErrorMessage | PresencePeers | Pong;
+
+/** Largest presence state, serialized (bytes of UTF-8). */
+export const PRESENCE_MAX_BYTES = 1024;
+/** Deepest presence state (a cursor `{x, y}` is 1, `{cursor: {x, y}}` 2). */
+export const PRESENCE_MAX_DEPTH = 8;
 
 //#endregion messages
 //#region reading
@@ -123,7 +139,7 @@ export function readServerFrame(text: string): ServerMessage[] {
   return list;
 }
 
-const SERVER_TYPES = new Set(['welcome', 'snapshot', 'sync', 'reject', 'result', 'error', 'pong']);
+const SERVER_TYPES = new Set(['welcome', 'snapshot', 'sync', 'reject', 'result', 'error', 'presence', 'pong']);
 
 function parseFrame(text: string, limits: Readonly<Limits>): unknown {
   // A string's UTF-8 size is at most 3 bytes per UTF-16 unit; count exactly only when it matters.
@@ -171,6 +187,10 @@ function readClientMessage(m: unknown, limits: Readonly<Limits>): ClientMessage 
     case 'call':
       if (m.args !== undefined && !Array.isArray(m.args)) throw fieldError('call', 'args', 'an array');
       return { t: 'call', id: batchId(m, 'call'), action: str(m, 'call', 'action', STORE_NAME), args: (m.args ?? []) as Json[] };
+    case 'presence': {
+      if (!('state' in m)) throw fieldError('presence', 'state', 'a JSON value, or null to withdraw');
+      return { t: 'presence', store: str(m, 'presence', 'store', STORE_NAME), key: str(m, 'presence', 'key', CLIENT_KEY), state: readPresenceState(m.state) };
+    }
     case 'ping':
       return { t: 'ping' };
     default:
@@ -204,6 +224,19 @@ function readOp(op: unknown, limits: Readonly<Limits> = DEFAULT_LIMITS): Op {
     default:
       throw opError(`unknown op kind ${JSON.stringify(op.op)}`);
   }
+}
+
+/**
+ * Checks a presence state (the server when it arrives, the client before it sends): plain JSON
+ * without forbidden keys (`TWIN_ERR_VALUE`), at most {@link PRESENCE_MAX_DEPTH} deep
+ * (`TWIN_ERR_DEPTH`) and {@link PRESENCE_MAX_BYTES} serialized (`TWIN_ERR_TOO_BIG`). Returns
+ * the copy it checked.
+ */
+export function readPresenceState(state: unknown): Json {
+  const copy = cloneJson(state, PRESENCE_MAX_DEPTH);
+  const bytes = byteLength(JSON.stringify(copy));
+  if (bytes > PRESENCE_MAX_BYTES) throw twinError(ErrorCode.TOO_BIG, DEV_MODE && `A presence state may take at most ${PRESENCE_MAX_BYTES} bytes; this one takes ${bytes}.`);
+  return copy;
 }
 
 //#endregion reading
