@@ -14,5 +14,8 @@ export { CloseCode } from '../src/close-codes.js';
 export type { StorageAdapter, StoredBatch, StoredState } from './storage.js';
 export { createMemoryStorage } from './storage-memory.js';
 export { createStorage } from './create-storage.js';
+export { createRedisPresenceBus } from './presence-redis.js';
+export type { RedisPresenceBus } from './presence-redis.js';
+export type { PresenceBus, PresenceOptions } from './presence.js';
 export { renderPage } from './render-html.js';
 export type { PageData, StoreData } from './render-html.js';

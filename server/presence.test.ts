@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { defineApp, presence, setPresence, store } from '../src/index.js';
+import { defineApp, presence, setPresence } from '../src/index.js';
 import type { Json } from '../src/index.js';
 import { PRESENCE_MAX_BYTES } from '../src/protocol.js';
 import { delay, startServer, until } from '../test/helpers/server.js';
@@ -233,5 +233,3 @@ describe('presence', () => {
 function storeOf(client: ReturnType<TestServer['client']>): object {
   return client.store('room');
 }
-
-void store;
