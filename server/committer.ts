@@ -308,7 +308,8 @@ export class Committer {
     store.epoch = stored.epoch ?? '';
     store.replica.reset(stored.value, stored.v);
     this.logBytes -= store.clearLog();
-    for (const subscriber of store.subscribers) subscriber.enqueue(store.snapshot());
+    const snapshot = await store.snapshot();
+    for (const subscriber of store.subscribers) subscriber.enqueue(snapshot);
   }
 
   /** A batch from storage (another node's, or our own coming back), holding the store's lock. */

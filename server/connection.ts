@@ -314,17 +314,29 @@ export class Connection implements Subscriber {
     const store = await this.readable(name);
     // The socket may have closed while the store loaded or `canRead` thought.
     if (this.isClosed) return;
-    if (!this.subs.has(store)) {
-      this.subs.add(store);
-      store.subscribers.add(this);
-      this.owner.hub.emit('subscribe', { store: store.name, client: this.client, user: this.user });
-    }
     const missed = v > 0 ? store.since(v) : undefined;
-    if (!missed) {
-      this.enqueue(store.snapshot());
+    if (missed) {
+      this.join(store);
+      for (const entry of missed) this.enqueue(entry.own && entry.client && this.owns(entry.client) ? entry.own : entry.public);
       return;
     }
-    for (const entry of missed) this.enqueue(entry.own && entry.client && this.owns(entry.client) ? entry.own : entry.public);
+    // A snapshot, written at the store's lock (in slices, for a large store): no commit lands
+    // between it and joining the subscribers, and none reaches this client before it.
+    store.subscribers.delete(this);
+    await store.lock.run(async () => {
+      const snapshot = await store.snapshot();
+      if (this.isClosed) return;
+      this.join(store);
+      this.enqueue(snapshot);
+    });
+  }
+
+  /** Adds this connection to `store`'s subscribers (and says so, the first time). */
+  private join(store: HubStore): void {
+    store.subscribers.add(this);
+    if (this.subs.has(store)) return;
+    this.subs.add(store);
+    this.owner.hub.emit('subscribe', { store: store.name, client: this.client, user: this.user });
   }
 
   private unsubscribe(name: string): void {

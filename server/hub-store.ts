@@ -7,11 +7,16 @@
  * fewer of them, and a client behind the log gets a snapshot instead.
  */
 import type { StoreDef } from '../src/define.js';
+import type { Json } from '../src/json.js';
 import type { Replica } from '../src/replica.js';
+import { stringifyInSlices } from './json-slices.js';
 import { Lock } from './store-lock.js';
 import type { StoredBatch } from './storage.js';
 
 /** Something that receives a store's committed batches: a client connection. */
+/** Longest stretch of work on a snapshot before other work gets a turn (ms). */
+const SNAPSHOT_SLICE_MS = 4;
+
 export interface Subscriber {
   readonly client: string;
   readonly user: unknown;
@@ -65,7 +70,7 @@ export class HubStore {
   /** When the store was last used (a commit, a subscriber, a load): idle stores are unloaded. */
   lastUsed = Date.now();
   unfollow: (() => void) | undefined;
-  private snapshotCache: { v: number; message: Buffer } | undefined;
+  private snapshotCache: { v: number; message: Promise<Buffer> } | undefined;
 
   constructor(name: string, key: string | undefined, def: StoreDef, id: string | undefined, replica: Replica, stored: boolean) {
     this.name = name;
@@ -80,11 +85,15 @@ export class HubStore {
     return this.replica.v;
   }
 
-  /** The `snapshot` message of the current version, serialized once per version. */
-  snapshot(): Buffer {
+  /**
+   * The `snapshot` message of the current version, serialized once per version, in slices that
+   * let other work in (a 10 MB store does not hold the server up: `json-slices.ts`). Call it
+   * holding the store's lock: the value must not change while it is written.
+   */
+  snapshot(): Promise<Buffer> {
     if (this.snapshotCache?.v !== this.v) {
-      const text = JSON.stringify({ t: 'snapshot', store: this.name, v: this.v, value: this.replica.confirmed });
-      this.snapshotCache = { v: this.v, message: Buffer.from(text) };
+      const message = { t: 'snapshot', store: this.name, v: this.v, value: this.replica.confirmed } as const;
+      this.snapshotCache = { v: this.v, message: stringifyInSlices(message as unknown as Json, SNAPSHOT_SLICE_MS) };
     }
     return this.snapshotCache.message;
   }

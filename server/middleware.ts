@@ -77,7 +77,8 @@ async function render(server: MiddlewareHost, ctx: Context, html: string): Promi
       if (canRead && !(await canRead({ user, store: name }))) return undefined;
       // The snapshot serialized for subscribers: a value and version that belong together,
       // and that later commits (which change the store's tree in place) cannot touch.
-      const { value, v } = JSON.parse(store.snapshot().toString()) as { value: Json; v: number };
+      const snapshot = await store.lock.run(() => store.snapshot());
+      const { value, v } = JSON.parse(snapshot.toString()) as { value: Json; v: number };
       return { kind: 'shared', value, v };
     },
   });
