@@ -2,13 +2,14 @@
 /**
  * @packageDocumentation
  * twin-state/elements: the declarative vocabulary of plain HTML pages. Importing this module
- * defines `<twin-bind>`, `<twin-show>`, `<twin-list>`, `<twin-status>` and `<twin-error>` and
+ * defines `<twin-bind>`, `<twin-show>`, `<twin-list>`, `<twin-presence>`, `<twin-status>` and `<twin-error>` and
  * makes every `twin-action` attribute call its server action. They bind to the page runtime,
  * which connects by itself to the server the script came from.
  */
 export { TwinBindElement } from './twin-bind.js';
 export { TwinShowElement } from './twin-show.js';
 export { TwinListElement } from './twin-list.js';
+export { TwinPresenceElement } from './twin-presence.js';
 export { TwinStatusElement } from './twin-status.js';
 export { TwinErrorElement } from './twin-error.js';
 export { runAction, TwinActionEvent } from './actions.js';

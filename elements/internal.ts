@@ -11,6 +11,7 @@ import { effect, isTwinError, pageClient, Signal, status, store } from '../src/i
 import type { Json, RejectDetail, TwinError } from '../src/index.js';
 import { DEV_MODE } from '../src/dev.js';
 import { parsePath, valueText } from '../src/json.js';
+import { presence, setPresence } from '../src/presence.js';
 import { fillStoreName } from '../src/store-name.js';
 import { untracked } from '../src/signals.js';
 
@@ -101,6 +102,25 @@ export function storeScope(name: string): Scope {
   return scope;
 }
 
+/**
+ * The scope of the page's own presence in store `name` (`<twin-bind presence>`): keys read and
+ * write the page's presence state (an object; published with `setPresence`), not the store.
+ */
+function presenceScope(name: string): Scope {
+  const handle = store(name);
+  // (The page's own entry is the first, once set.)
+  const own = () => presence(handle).find((peer) => peer.self)?.state ?? {};
+  return {
+    store: name,
+    value: own,
+    write: (path, value) => {
+      const copy = JSON.parse(JSON.stringify(untracked(own))) as Json;
+      writeAt(copy, path, value);
+      setPresence(handle, copy);
+    },
+  };
+}
+
 /** Dev mode: the server says it has no store that an element of this page names. */
 function warnUnknownStore({ detail }: CustomEvent<RejectDetail>): void {
   if (detail.code === 'TWIN_ERR_STORE' && detail.store !== undefined && storeScopes.has(detail.store)) {
@@ -130,8 +150,9 @@ function checkKey(el: Element, scope: Scope, path: Path): (() => void) | undefin
 }
 
 /**
- * Where `el`'s keys resolve: its own `store`, else the nearest list item or ancestor with a
- * `store` attribute (crossing shadow roots to their host). Undefined when there is none, or
+ * Where `el`'s keys resolve: its own `store` (its page's own presence there with a `presence`
+ * attribute), else the nearest list item or ancestor with a `store` attribute (crossing shadow
+ * roots to their host). Undefined when there is none, or
  * when the store's name needs a `{param}` the URL lacks.
  */
 export function scopeOf(el: Element, quiet = false): Scope | undefined {
@@ -141,7 +162,8 @@ export function scopeOf(el: Element, quiet = false): Scope | undefined {
       if (raw) {
         const name = fillParams(raw);
         if (name === undefined && DEV_MODE && !quiet) warn('param', `The store name ${JSON.stringify(raw)} needs a query parameter this page's URL lacks; ${el.localName} stays unbound.`);
-        return name === undefined ? undefined : storeScope(name);
+        if (name === undefined) return undefined;
+        return node === el && el.hasAttribute('presence') ? presenceScope(name) : storeScope(name);
       }
       const item = (node as { [ITEM]?: Scope })[ITEM];
       if (item) return item;

@@ -14,10 +14,10 @@
  */
 export {
   call, caller, Client, computed, connect, createClient, defineApp, effect, ErrorCode, increment, isTwinError,
-  pageClient, settled, Signal, signalOf, snapshot, status, store, subscribe, TwinError, unstable_watchers,
+  pageClient, presence, setPresence, settled, Signal, signalOf, snapshot, status, store, subscribe, TwinError, unstable_watchers,
 } from '../src/index.js';
 export type {
-  Action, App, Change, ClientOptions, ConnectionState, Hydration, Json, LocalOptions, Path, RejectDetail,
+  Action, App, Change, ClientOptions, ConnectionState, Hydration, Json, LocalOptions, Path, Peer, RejectDetail,
   SharedOptions, StoreStatus, Unsubscribe,
 } from '../src/index.js';
 export * from './index.js';

@@ -13,9 +13,11 @@
  * its entry back instead of showing as someone new. Peers see only a hash of the key.
  */
 import { DEV_MODE } from './dev.js';
-import { deepFreeze } from './json.js';
+import { ErrorCode, twinError } from './errors.js';
+import { cloneJson, deepFreeze } from './json.js';
 import type { Json } from './json.js';
-import { readPresenceState } from './protocol.js';
+import { utf8Length } from './link.js';
+import { PRESENCE_MAX_BYTES, PRESENCE_MAX_DEPTH } from './protocol.js';
 import type { PresencePeers, PresenceSet } from './protocol.js';
 import { nodeOf } from './proxy.js';
 import { state } from './signals.js';
@@ -30,7 +32,6 @@ export interface Peer {
 /** A page's presence in every store it used it in. @internal */
 export interface PresenceCore {
   list(store: string): readonly Peer[];
-  own(store: string): Json | undefined;
   set(store: string, state: Json | undefined): void;
   receive(message: PresencePeers): void;
   /** The connection (re)opened: peers are told again by the server, the own entries re-published. */
@@ -91,12 +92,6 @@ export function setPresence(store: object, value: Json | undefined): void {
   core?.set(name, value);
 }
 
-/** This page's own presence state in `store` (tracked), for bindings that write it. @internal */
-export function ownPresence(store: object): Json | undefined {
-  const { core, name } = coreOf(store, 'ownPresence');
-  return core?.own(name);
-}
-
 /** The presence of one client; `send` goes through its link, `session` keeps the tab's key. @internal */
 export function createPresence(send: (message: PresenceSet) => void, session: Storage | undefined): PresenceCore {
   const slots = new Map<string, Slot>();
@@ -138,14 +133,9 @@ export function createPresence(send: (message: PresenceSet) => void, session: St
 
   return {
     list: (name) => slot(name).list.get(),
-    own: (name) => {
-      const s = slot(name);
-      s.list.get(); // tracks it
-      return s.local;
-    },
     set(name, value) {
       const s = slot(name);
-      s.local = value === undefined ? undefined : deepFreeze(readPresenceState(value));
+      s.local = value === undefined ? undefined : deepFreeze(checked(value));
       s.dirty = true;
       show(s);
       schedule();
@@ -173,6 +163,14 @@ export function createPresence(send: (message: PresenceSet) => void, session: St
       republish();
     },
   };
+}
+
+/** The server's checks (`readPresenceState`), made here so a bad state fails where it is set. */
+function checked(value: Json): Json {
+  const copy = cloneJson(value, PRESENCE_MAX_DEPTH);
+  const bytes = utf8Length(JSON.stringify(copy));
+  if (bytes > PRESENCE_MAX_BYTES) throw twinError(ErrorCode.TOO_BIG, DEV_MODE && `A presence state may take at most ${PRESENCE_MAX_BYTES} bytes; this one takes ${bytes}.`);
+  return copy;
 }
 
 function read(session: Storage | undefined): string | undefined {
