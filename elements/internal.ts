@@ -236,12 +236,18 @@ export function define(tag: string, element: CustomElementConstructor): void {
 }
 
 /**
+ * `HTMLElement`, or a stand-in where there is none (Node, server code importing the elements'
+ * module for its types or its API): the classes are defined, never registered (`define` checks).
+ */
+const ElementBase: typeof HTMLElement = globalThis.HTMLElement ?? (class {} as unknown as typeof HTMLElement);
+
+/**
  * The base of the twin elements: binds when connected, releases when disconnected, and binds
  * again when an observed attribute changes. Release waits for a microtask, so an element that
  * is only moved (removed and inserted again in the same task, as list items are) keeps its
  * binding instead of churning it — unless the move took it to another store or list item.
  */
-export abstract class TwinElement extends HTMLElement {
+export abstract class TwinElement extends ElementBase {
   static readonly observedAttributes: readonly string[] = ['store', 'key'];
   /** Whether keys resolve against a {@link Scope} (the store or list item around). */
   protected readonly scoped: boolean = true;

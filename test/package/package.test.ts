@@ -254,13 +254,10 @@ describe('custom elements manifest', () => {
 });
 
 describe('plain Node imports', () => {
-  test('every entry imports with no TypeScript tooling (the elements over a DOM shim)', () => {
+  test('every entry imports with no TypeScript tooling and no DOM (the elements too)', () => {
     const script = `
       import * as core from 'twin-state';
       import * as server from 'twin-state/server';
-      const shim = await import('@lit-labs/ssr-dom-shim');
-      globalThis.HTMLElement ??= shim.HTMLElement;
-      globalThis.customElements ??= shim.customElements;
       const elements = await import('twin-state/elements');
       const lit = await import('twin-state/lit');
       const internal = await import('twin-state/dist/lib/src/replica.js').then(() => 'reachable', (err) => err.code);
