@@ -384,14 +384,16 @@ function readHydration(): Hydration {
 }
 
 /**
- * `/_twin/ws` on the server this script came from (the hub serves it at `/_twin/*.js`), or on
- * the page's own origin for an app bundle served there; none for a script from a CDN.
+ * The page's `<meta name="twin-url" content="wss://…">` (a page whose twin server is elsewhere,
+ * named before any script runs); else `/_twin/ws` on the server this script came from (the hub
+ * serves it at `/_twin/*.js`), or on the page's own origin for an app bundle served there; none
+ * for a script from a CDN (it waits for `connect(url)`).
  */
 function defaultUrl(): string | undefined {
-  const script = new URL(import.meta.url);
   const location = globalThis.location;
-  if (location && (script.pathname.startsWith('/_twin/') || script.origin === location.origin)) {
-    return new URL(WS_PATH, script).href.replace(/^http/, 'ws');
-  }
-  return undefined;
+  if (!location) return undefined;
+  const named = globalThis.document?.querySelector<HTMLMetaElement>('meta[name="twin-url"]')?.content;
+  const script = new URL(import.meta.url);
+  const base = named ? new URL(named, location.href) : script.pathname.startsWith('/_twin/') || script.origin === location.origin ? new URL(WS_PATH, script) : undefined;
+  return base?.href.replace(/^http/, 'ws');
 }
