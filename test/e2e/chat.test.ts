@@ -5,6 +5,7 @@
  * its own browser, and with JavaScript off the server-rendered page already shows the state.
  */
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { $chatRoom, sendMsg } from '../../demo/stores/index.js';
 import { $gameState } from '../../demo/stores/index.js';
@@ -58,6 +59,34 @@ describe('chat demo', () => {
     await first.close();
   });
 
+  test("who is here, by name, and who is typing (presence: never stored)", async () => {
+    const [alice, bob] = [await user(), await user()];
+    const a = await openPage(alice, demo.serving.url, '/chat.html');
+    const b = await openPage(bob, demo.serving.url, '/chat.html');
+    // (A unique name: pages of earlier tests stay present for their 10 s grace.)
+    const alicesName = `Alice ${Date.now()}`;
+    await a.locator('#player-name').fill(alicesName);
+    await b.locator('#sidebar-toggle').check();
+    await b.locator('.peers li', { hasText: alicesName }).waitFor({ timeout: TIMEOUT_MS });
+    // Bob set no name: he is "anonymous (you)" in his own list.
+    await b.locator('.peers li[self]', { hasText: 'anonymous' }).waitFor({ timeout: TIMEOUT_MS });
+    // Alice types: Bob sees it, and she does not see herself typing.
+    await a.locator('form[twin-action] input[name="text"]').fill('Hel');
+    await b.locator('.typing-line .typing', { hasText: `${alicesName} is typing` }).waitFor({ timeout: TIMEOUT_MS });
+    assert.equal(await a.locator('.typing-line .typing:visible').count(), 0);
+    // Sent: no longer typing.
+    await a.locator('form[twin-action] input[name="text"]').press('Enter');
+    await b.locator('.typing-line .typing', { hasText: `${alicesName} is typing` }).waitFor({ state: 'hidden', timeout: TIMEOUT_MS });
+    // Alice reloads: within the grace Bob sees no leave and no second Alice.
+    await a.reload();
+    await a.locator('#player-name').waitFor();
+    await delay(500);
+    assert.equal(await b.locator('.peers li', { hasText: alicesName }).count(), 1);
+    // Nothing of it is in the store.
+    assert.ok(!JSON.stringify($chatRoom).includes('typing'));
+    await Promise.all([a.close(), b.close()]);
+  });
+
   test("the player's name survives a reload and is never seen by the other user", async () => {
     const [alice, bob] = [await user(), await user()];
     const name = `Zoë ${Date.now()}`;
@@ -71,7 +100,15 @@ describe('chat demo', () => {
     const b = await openPage(bob, demo.serving.url, '/chat.html');
     await waitValue(b, '#player-name', '');
     assert.equal(await b.evaluate(() => localStorage.getItem('twin:player_state')), null);
-    assert.ok(!(await b.content()).includes(name), "the other user's page holds the name");
+    // Alice's open page publishes the name as her presence (who is here): Bob sees it there, and
+    // nowhere else in his page.
+    await b.locator('.peers li', { hasText: name }).waitFor({ state: 'attached', timeout: TIMEOUT_MS });
+    const outsidePresence = await b.evaluate(() => {
+      const copy = document.documentElement.cloneNode(true) as HTMLElement;
+      for (const el of copy.querySelectorAll('twin-presence')) el.remove();
+      return copy.outerHTML;
+    });
+    assert.ok(!outsidePresence.includes(name), "the other user's page holds the name outside who's here");
     // The server never had it: its pages render the local store's initial value.
     const html = await (await fetch(new URL('/chat.html', demo.serving.url))).text();
     assert.ok(!html.includes(name), 'the server rendered the name');
