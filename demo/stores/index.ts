@@ -8,3 +8,4 @@ export { $playerState } from './player-state.js';
 export { $uiState } from './ui-state.js';
 export type { Theme } from './ui-state.js';
 export { $room, sendRoomMsg } from './room.js';
+export { $life, advanceLife, toggleCell } from './life.js';
