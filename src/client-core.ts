@@ -32,6 +32,7 @@ import { Replica } from './replica.js';
 import type { Batch, ReplicaHost } from './replica.js';
 import type { Runtime, StoreStatus } from './runtime.js';
 import { state } from './signals.js';
+import { keepHistory } from './undo.js';
 
 /** First and longest pause before re-sending batches refused for now (doubling, with jitter). */
 const RETRY_MIN_DELAY = 250;
@@ -327,6 +328,7 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
         if (DEV_MODE && def) defined.add(name);
         if (def) kept.define(name, def.options.version);
         replica = new Replica(name, hydrated?.value ?? (def ? initialValue(def, id) : {}), hydrated?.v ?? 0, host);
+        keepHistory(replica);
         replicas.set(name, replica);
         subscribe(replica);
       }

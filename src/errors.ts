@@ -70,9 +70,16 @@ export interface ErrorCodes {
   readonly STALE: 'TWIN_ERR_STALE';
   /** The browser's storage refused or garbled what twin-state keeps there (full, forbidden, edited by hand). */
   readonly STORAGE: 'TWIN_ERR_STORAGE';
+  /**
+   * A `test` op found another value at its path: someone changed what the batch relies on since
+   * (an undo or redo refused rather than overwrite another's write). Final.
+   */
+  readonly CHANGED: 'TWIN_ERR_CHANGED';
+  /** `undo()` or `redo()` with nothing to undo or redo in that store's history. */
+  readonly HISTORY: 'TWIN_ERR_HISTORY';
 }
 
-const CODE_NAMES = 'PATH VALUE DEPTH OP FRAME TOO_BIG PROTO STORE ACTION ACTION_FAILED SCHEMA FORBIDDEN RATE ID REPLACED ORIGIN AUTH CONFLICT READONLY DEFINE INTERNAL DUPLICATE ORDER UNAVAILABLE OVERLOAD UNSAFE ACTIONS_ONLY STALE STORAGE';
+const CODE_NAMES = 'PATH VALUE DEPTH OP FRAME TOO_BIG PROTO STORE ACTION ACTION_FAILED SCHEMA FORBIDDEN RATE ID REPLACED ORIGIN AUTH CONFLICT READONLY DEFINE INTERNAL DUPLICATE ORDER UNAVAILABLE OVERLOAD UNSAFE ACTIONS_ONLY STALE STORAGE CHANGED HISTORY';
 type Words<S extends string> = S extends `${infer Head} ${infer Tail}` ? Head | Words<Tail> : S;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 // Compile-time check that CODE_NAMES lists exactly the codes of ErrorCodes.

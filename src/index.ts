@@ -11,9 +11,10 @@ export type { Change, DeepReadonly, StoreStatus, Unsubscribe } from './store-api
 export { call, Client, connect, createClient, pageClient } from './client.js';
 export type { ClientOptions, ConnectionState, Hydration, RejectDetail, StaleWrite, WebSocketClass } from './client.js';
 export { presence, setPresence } from './presence.js';
+export { canRedo, canUndo, redo, undo } from './undo.js';
 export type { Peer } from './presence.js';
 export { applyOps } from './ops.js';
-export type { AddOp, DelOp, Op, PushOp, SetOp, SpliceOp } from './ops.js';
+export type { AddOp, DelOp, Op, PushOp, SetOp, SpliceOp, TestOp } from './ops.js';
 export { ErrorCode, isTwinError, TwinError } from './errors.js';
 export type { Json, Path } from './json.js';
 export { DEFAULT_LIMITS, PROTOCOL_VERSION, readClientFrame, readServerFrame } from './protocol.js';

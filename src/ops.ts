@@ -12,7 +12,7 @@
 import { DEV_MODE } from './dev.js';
 import { ErrorCode, twinError } from './errors.js';
 import type { TwinError } from './errors.js';
-import { cloneJson, DEFAULT_MAX_DEPTH, formatPath, isSafeKey } from './json.js';
+import { cloneJson, DEFAULT_MAX_DEPTH, formatPath, isSafeKey, jsonEqual } from './json.js';
 import type { Json, JsonObject, Path } from './json.js';
 
 /** Replace (or create) the value at `path`. */
@@ -25,8 +25,15 @@ export interface PushOp { op: 'push'; path: Path; values: Json[] }
 export interface SpliceOp { op: 'splice'; path: Path; index: number; remove: number; values: Json[] }
 /** Add `delta` to the number at `path` (a missing key counts as 0). Concurrent adds all count. */
 export interface AddOp { op: 'add'; path: Path; delta: number }
+/**
+ * Change nothing, but refuse the whole batch (`TWIN_ERR_CHANGED`) unless the value at `path`
+ * is deep-equal to `value` — or, with no `value`, unless nothing is there (JSON Patch's `test`,
+ * plus that absent form). Undo batches begin with these (src/undo.ts): checked by the server
+ * like every op, they make an undo fail rather than overwrite what someone else wrote since.
+ */
+export interface TestOp { op: 'test'; path: Path; value?: Json }
 
-export type Op = SetOp | DelOp | PushOp | SpliceOp | AddOp;
+export type Op = SetOp | DelOp | PushOp | SpliceOp | AddOp | TestOp;
 
 type Container = JsonObject | Json[];
 
@@ -143,6 +150,12 @@ export function applyOps<T extends Json>(state: T, ops: readonly Op[], maxDepth 
  */
 export function applyOp(root: Container, op: Op, writer: Writer, maxDepth = DEFAULT_MAX_DEPTH): void {
   const path = op.path;
+  if (op.op === 'test') {
+    if (!jsonEqual(valueAt(root, path), op.value)) {
+      throw twinError(ErrorCode.CHANGED, DEV_MODE && `The value at ${formatPath(path)} is not the one this write expects: it was changed since (by another client, or another write of this one).`, `test ${path.join('.')}`);
+    }
+    return;
+  }
   if (op.op === 'set' || op.op === 'del' || op.op === 'add') {
     if (path.length === 0) throw opError(op, DEV_MODE && `a ${op.op} needs a non-empty path`);
     const parent = walk(root, path, path.length - 1, writer, op);
@@ -181,6 +194,13 @@ export function applyOp(root: Container, op: Op, writer: Writer, maxDepth = DEFA
     const remove = Math.min(op.remove, target.length - index);
     writer.splice(target, index, remove, values);
   }
+}
+
+/** The value at `path` of `root`, or `undefined` when nothing is there (reads only). @internal */
+export function valueAt(root: Json, path: Path): Json | undefined {
+  let at: Json | undefined = root;
+  for (const key of path) at = isContainer(at) && Object.hasOwn(at, key) ? (at as Record<string | number, Json>)[key] : undefined;
+  return at;
 }
 
 /** Follows `path[0..depth)` from `root`, making each container writable; returns the last one. */

@@ -221,6 +221,9 @@ function readOp(op: unknown, limits: Readonly<Limits> = DEFAULT_LIMITS): Op {
     case 'add':
       if (typeof op.delta !== 'number' || !Number.isFinite(op.delta)) throw opError('an add op needs a finite number delta');
       return { op: 'add', path, delta: op.delta };
+    case 'test':
+      // No `value` tests that nothing is there (JSON has no undefined to say it with).
+      return 'value' in op ? { op: 'test', path, value: op.value as Json } : { op: 'test', path };
     default:
       throw opError(`unknown op kind ${JSON.stringify(op.op)}`);
   }

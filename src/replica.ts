@@ -84,6 +84,11 @@ export class Replica {
   /** The error of the last refused batch, if any. */
   lastError: TwinError | undefined;
   readonly host: ReplicaHost;
+  /**
+   * Applies a batch of this replica's own, now confirmed, to {@link confirmed} in its stead,
+   * as applyOpsInPlace would (all or nothing): set by src/undo.ts, which keeps its inverse.
+   */
+  confirmOwn?: (confirmed: Container, ops: readonly Op[], maxDepth: number, batch: Batch) => void;
 
   private _turn: Batch | undefined;
   private readonly _listeners = new Set<(change: Change) => void>();
@@ -221,15 +226,17 @@ export class Replica {
    */
   receive(v: number, ops: readonly Op[], id?: string): boolean {
     if (v !== this.v + 1 && (ops.length || v !== this.v)) return false;
+    const index = id === undefined ? -1 : this.pending.findIndex((b) => b.id === id);
+    const mine = this.pending[index];
     try {
-      if (ops.length) applyOpsInPlace(this.confirmed as Container, ops, Infinity);
+      // Our own plain batch: the undo history applies it, noting what each op replaced.
+      const apply = (mine?.kind === 'ops' && this.confirmOwn) || applyOpsInPlace;
+      if (ops.length) apply(this.confirmed as Container, ops, Infinity, mine!);
     } catch {
       this.v = 0;
       return false;
     }
     this.v = v;
-    const index = id === undefined ? -1 : this.pending.findIndex((b) => b.id === id);
-    const mine = this.pending[index];
     // (Not for an empty confirmation of a re-sent batch: the confirmed state already held it,
     // so the view showed it twice until now.)
     if (index === 0 && ops.length && (mine!.kind === 'ops' || jsonEqual(mine!.ops as unknown as Json, ops as unknown as Json))) {
