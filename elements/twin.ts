@@ -13,8 +13,8 @@
  * are left out: a page does not need them.
  */
 export {
-  call, caller, Client, computed, connect, createClient, defineApp, effect, ErrorCode, increment, isTwinError,
-  pageClient, presence, setPresence, settled, Signal, signalOf, snapshot, status, store, subscribe, TwinError, unstable_watchers,
+  call, caller, canRedo, canUndo, Client, computed, connect, createClient, defineApp, effect, ErrorCode, increment, isTwinError,
+  pageClient, presence, redo, setPresence, settled, Signal, signalOf, snapshot, status, store, subscribe, TwinError, undo, unstable_watchers,
 } from '../src/index.js';
 export type {
   Action, App, Change, ClientOptions, ConnectionState, Hydration, Json, LocalOptions, Path, Peer, RejectDetail,
