@@ -70,16 +70,18 @@ async function main(): Promise<void> {
     const r = { cpu: (cpu.user + cpu.system) / 1e6 / wall, bytes: sum('bytes') / wall, frames: sum('frames') / wall, sent: sum('sent') / seconds, closed: sum('closed'), skipped: sum('skipped') };
     results[mode] = r;
     const row = [mode === 'presence' ? 'presence (setPresence)' : 'store writes (set)', formatNumber(r.sent, 0), `${formatNumber(r.cpu * 100, 0)} %`,
-      `${formatNumber(r.bytes / 1e6, 1)} MB/s`, formatNumber(r.bytes / n / 1e3, 1), formatNumber(r.frames / n, 1), String(r.closed)];
+      `${formatNumber(r.bytes / 1e6, 1)} MB/s`, formatNumber(r.bytes / n / 1e3, 1), formatNumber(r.frames / n, 1),
+      // What one move costs on the wire per reader it reaches (each move goes to every client).
+      formatNumber(r.bytes / (r.sent * n), 1), String(r.closed)];
     rows.push(row);
     console.log(`  ${mode}: done (${row.join(' · ')})`);
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
-  printTable(['traffic', 'moves/s in', 'server CPU', 'bytes out/s', 'kB/s per client', 'frames/s per client', 'dropped'], rows);
+  printTable(['traffic', 'moves/s in', 'server CPU', 'bytes out/s', 'kB/s per client', 'frames/s per client', 'B per move per reader', 'dropped'], rows);
   const p = results.presence!;
   const w = results.write!;
   console.log(`offered: ${formatNumber(n * hz, 0)} moves/s; writes skipped while the previous one was unconfirmed: ${formatNumber(w.skipped / seconds, 0)}/s`);
-  console.log(`presence vs writes: CPU ${formatRatio(p.cpu / w.cpu)}, bytes ${formatRatio(p.bytes / w.bytes)}, frames ${formatRatio(p.frames / w.frames)}`);
+  console.log(`presence vs writes: CPU ${formatRatio(p.cpu / w.cpu)}, bytes ${formatRatio(p.bytes / w.bytes)}, frames ${formatRatio(p.frames / w.frames)}, moves carried ${formatRatio(p.sent / w.sent)}, CPU per move ${formatRatio((p.cpu / p.sent) / (w.cpu / w.sent))}`);
 
   await Promise.all(children.map((c) => c.call({ cmd: 'close' }).catch(() => undefined)));
   await Promise.all(children.map((c) => c.stop()));

@@ -45,13 +45,13 @@ describe('presence on two nodes and one Redis', () => {
   const nodes: TestServer[] = [];
 
   /** A node; `prefix` keeps each test's nodes apart from the last test's (still running). */
-  async function node(prefix: string): Promise<TestServer> {
+  async function node(prefix: string, graceMs = GRACE_MS): Promise<TestServer> {
     const bus = await createRedisPresenceBus(redis.url, { prefix });
     buses.push(bus);
     const app = defineApp();
     // In memory on each node: presence does not need shared storage, only the bus.
     app.shared('room', () => ({}), { persist: false });
-    const srv = await startServer(app, { presence: { graceMs: GRACE_MS, bus } });
+    const srv = await startServer(app, { presence: { graceMs, bus } });
     nodes.push(srv);
     return srv;
   }
@@ -107,5 +107,19 @@ describe('presence on two nodes and one Redis', () => {
     // B stops talking on the bus (as if killed): no leave is ever sent.
     b.server.presence.close();
     await until(() => !peersSeen(onA)[peerId('presence-key-doomed-node-0003')], 'the dead node\'s peer to expire', 3000);
+  });
+
+  it('a node that gets its first reader of a store asks the others for their peers (no wait for a refresh)', async () => {
+    // A long grace: the refresh (every graceMs / 2) would take 5 s.
+    const a = await node('three:', 10_000);
+    const b = await node('three:', 10_000);
+    const onB = await joined(b);
+    onB.send({ t: 'presence', store: 'room', key: KEY_B, state: { name: 'Bob' } });
+    await onB.next((m) => m.t === 'presence' && typeof m.self === 'string');
+    await delay(200); // B's change went out while A had no reader of the store: A kept nothing
+    const started = Date.now();
+    const onA = await joined(a);
+    await until(() => peersSeen(onA)[peerId(KEY_B)], "A's first reader to see B's peer");
+    assert.ok(Date.now() - started < 2000, `asked, not refreshed (${Date.now() - started} ms)`);
   });
 });
