@@ -46,10 +46,10 @@ describe('life demo', () => {
     assert.deepEqual(sa, sb, `both pages show generation ${target} alike`);
     assert.notDeepEqual(await boardAt(a, target + 1), sa, 'and it changes from one generation to the next');
 
-    // Flip a cell in the bottom-right corner, which the gun, its gliders and the soup never
-    // reach (checked over 20,000 generations). Alone, it dies at the next generation, so the
+    // Flip a cell in the top-right corner, which the gun, its gliders and the soup never come
+    // within two cells of (checked over the first 20,000 generations). Alone, it dies at the next generation, so the
     // other page records every state its cell is drawn in.
-    const index = 49 * 50 + 49;
+    const index = 49; // row 0, column 49
     assert.equal(boardOf($life)[index], 0, 'the corner starts empty');
     await b.evaluate((i) => {
       const cell = document.querySelector(`#life-board > i[data-cell="${i}"]`)!;
@@ -63,9 +63,16 @@ describe('life demo', () => {
     assert.equal(boardOf($life)[index], 0, 'and on the server it died too');
   });
 
-  test('the server runs no generation while nobody watches', async () => {
+  test('a cell off the board is refused with the reason, and the server runs no generation while nobody watches', async () => {
     const page = await demo.open('/life.html');
     await reach(page, $life.gen + 1);
+    // As a page script would call it (the path is a variable so that tsc leaves it alone).
+    await page.evaluate(async (script) => {
+      const twin = (await import(script)) as { call(name: string, ...args: unknown[]): Promise<unknown> };
+      await twin.call('toggle_cell', 2500).catch(() => undefined);
+    }, '/_twin/twin.js');
+    await page.locator('twin-error', { hasText: 'A cell is a whole number from 0 to 2499, not 2500.' }).waitFor({ timeout: TIMEOUT_MS });
+
     await page.close();
     // The page is gone: nobody watches (the first test's pages were closed after it).
     await delay(500); // the unsubscribe arrives, and any generation already due runs
