@@ -21,6 +21,7 @@ import { pathToFileURL } from 'node:url';
 import Koa from 'koa';
 import type { App } from '../src/define.js';
 import { createStorage } from './create-storage.js';
+import { createRedisPresenceBus } from './presence-redis.js';
 import { BUNDLE_DIR, PACKAGED } from './static.js';
 import { twin } from './twin.js';
 import type { TwinServer } from './twin.js';
@@ -99,7 +100,9 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   const storage = await createStorage(spec).catch((err: unknown) => {
     throw new CliError((err as Error).message, { cause: err });
   });
-  const server = twin(app, { storage, ...(pages ? { pages } : {}), ...(publicUrl ? { publicUrl } : {}), ...(origins ? { origins } : {}), ...(compression ? { compression } : {}) });
+  // Nodes sharing a Redis share presence too (over its pub/sub; nothing is stored).
+  const bus = /^rediss?:\/\//.test(spec) ? await createRedisPresenceBus(spec) : undefined;
+  const server = twin(app, { storage, ...(pages ? { pages } : {}), ...(publicUrl ? { publicUrl } : {}), ...(origins ? { origins } : {}), ...(compression ? { compression } : {}), ...(bus ? { presence: { bus } } : {}) });
   await server.ready;
   await module.setup?.(server);
   const koa = new Koa();
@@ -119,6 +122,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       http.closeAllConnections();
       await new Promise((done) => http.close(done));
       await storage.close();
+      await bus?.close();
     },
   };
 }
