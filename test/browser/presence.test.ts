@@ -7,7 +7,8 @@
 import { expect, fixture, html } from '@open-wc/testing';
 import { createClient, presence, setPresence } from '../../src/index.js';
 import type { Client } from '../../src/index.js';
-import { freshBox, until, WS_URL } from './helpers.js';
+import { html as litHtml, LitElement, presence as litPresence, SignalWatcher } from '../../elements/lit.js';
+import { freshBox, uniq, until, WS_URL } from './helpers.js';
 
 const rows = (root: Element) => [...root.querySelectorAll(':scope > li')].map((li) => `${li.hasAttribute('self') ? '*' : ''}${(li as HTMLElement).innerText.trim()}`);
 
@@ -57,5 +58,23 @@ describe('<twin-presence>', () => {
     await until(() => rows(list)[0] === '*Ada', 'the own entry from the input');
     // The other client sees it, not marked as its own.
     await until(() => presence(theirs).some((p) => !p.self && (p.state as { name?: string }).name === 'Ada'), 'the other client to see Ada');
+  });
+
+  it('Lit: presence($store) in a SignalWatcher render re-renders when peers change', async () => {
+    const { name, handle } = await freshBox();
+    other = createClient({ url: WS_URL }).connect();
+    const theirs = other.store(name);
+    const tag = uniq('lit-peers-').toLowerCase();
+    customElements.define(tag, class extends SignalWatcher(LitElement) {
+      override render() {
+        return litHtml`<p>${litPresence(handle).map((p) => `${p.self ? '*' : ''}${(p.state as { name: string }).name}`).join(',')}</p>`;
+      }
+    });
+    const el = await fixture(`<${tag}></${tag}>`) as LitElement;
+    const text = () => el.shadowRoot!.querySelector('p')!.textContent;
+    setPresence(handle, { name: 'me' });
+    await until(() => text() === '*me', 'the own entry');
+    setPresence(theirs, { name: 'Lit' });
+    await until(() => text() === '*me,Lit', 'the other peer');
   });
 });
