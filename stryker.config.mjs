@@ -24,7 +24,7 @@
 export const NODE_TARGETS = {
   'src/ops.ts': ['src/ops.test.ts', 'src/ops.mutants.test.ts', 'src/ops.prod.test.ts'],
   'src/proxy.ts': ['src/proxy.test.ts', 'src/signals.test.ts', 'src/proxy.mutants.test.ts'],
-  'src/replica.ts': ['src/proxy.test.ts', 'src/client.test.ts', 'src/ops.test.ts'],
+  'src/replica.ts': ['src/replica.test.ts', 'src/proxy.test.ts', 'src/client.test.ts'],
   'server/hub.ts': ['server/hub.test.ts', 'server/bad-input.test.ts'],
   'server/connection.ts': ['server/bad-input.test.ts', 'server/hub.test.ts'],
 };
