@@ -62,8 +62,9 @@ describe('the compression option', () => {
     assert.equal((last.ops as { values: string[] }[])[0]!.values[0], snapshot(notes).items[19]);
   });
 
-  it('refuses a threshold that is not a number of bytes', async () => {
+  it('refuses a threshold that is not a number of bytes, and a window out of range', async () => {
     const { app } = makeApp();
     await assert.rejects(startServer(app, { compression: { threshold: -1 } }), /threshold must be a whole number/);
+    await assert.rejects(startServer(app, { compression: { windowBits: 16 } }), /windowBits must be a whole number from 9 to 15/);
   });
 });

@@ -67,11 +67,13 @@ export interface TwinOptions {
   pages?: string;
   /**
    * Compress what the server sends with permessage-deflate, which browsers offer by themselves:
-   * `true` for frames of at least 1,024 bytes, or `{ threshold }` in bytes (`0`: every frame).
-   * It trades server CPU for bytes on the wire (`bench/wire.ts` prints both); each compressing
-   * connection keeps a deflate context of about 80 KB (a 4 KB window). Default: off.
+   * `true` for frames of at least 1,024 bytes, or `{ threshold, windowBits }` (`threshold` in
+   * bytes, `0`: every frame). It trades server CPU for bytes on the wire (`bench/wire.ts` prints
+   * both). Each compressing connection keeps a deflate context of 2^(windowBits+2) + 64 KiB:
+   * about 80 KiB with the default `windowBits: 12` (a 4 KiB window), 192 KiB with 15 (32 KiB,
+   * which compresses frames that repeat further back). Default: off.
    */
-  compression?: boolean | { threshold?: number };
+  compression?: boolean | { threshold?: number; windowBits?: number };
   /** Ping period in ms; a client that misses a pong is dropped. Default 30,000. */
   heartbeat?: number;
   /** Batches kept in memory per store for catch-up. Default 1,000. */

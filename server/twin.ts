@@ -395,14 +395,15 @@ async function closedWithin(sockets: WebSocket[], ms: number): Promise<void> {
 }
 
 /**
- * `ws`'s permessage-deflate settings for the `compression` option, or false. A 4 KB window and
- * memLevel 7 bound each connection's deflate context (about 80 KB) while keeping most of the
- * gain on small, repetitive frames; the context is kept between frames (what makes `sync`
- * frames, alike from one to the next, small).
+ * `ws`'s permessage-deflate settings for the `compression` option, or false. By default a 4 KB
+ * window and memLevel 7 bound each connection's deflate context (about 80 KB) while keeping
+ * most of the gain on small, repetitive frames; the context is kept between frames (what makes
+ * `sync` frames, alike from one to the next, small).
  */
 function deflateOptions(compression: TwinOptions['compression']): false | object {
   if (!compression) return false;
-  const threshold = compression === true ? 1024 : compression.threshold ?? 1024;
+  const { threshold = 1024, windowBits = 12 } = compression === true ? {} : compression;
   if (!Number.isInteger(threshold) || threshold < 0) throw new TypeError('The "compression" threshold must be a whole number of bytes (0 or more).');
-  return { threshold, serverMaxWindowBits: 12, zlibDeflateOptions: { memLevel: 7 } };
+  if (!Number.isInteger(windowBits) || windowBits < 9 || windowBits > 15) throw new TypeError('The "compression" windowBits must be a whole number from 9 to 15.');
+  return { threshold, serverMaxWindowBits: windowBits, zlibDeflateOptions: { memLevel: 7 } };
 }
