@@ -203,6 +203,11 @@ describe('presence', () => {
     const twin = await joined(srv);
     twin.send({ t: 'presence', store: 'room', key: KEY_A, state: { name: 'Ada (copy)' } });
     await a.next((m) => m.t === 'presence' && m.rekey === true);
+    // The old page withdrawing with that key does not remove the new holder's entry.
+    a.send({ t: 'presence', store: 'room', key: KEY_A, state: null });
+    a.send({ t: 'ping' });
+    await a.next((m) => m.t === 'pong');
+    assert.deepEqual(srv.server.presence.peers('room')[peerId(KEY_A)], { name: 'Ada (copy)' });
     a.send({ t: 'presence', store: 'room', key: KEY_B, state: { name: 'Ada' } });
     await until(() => Object.keys(srv.server.presence.peers('room')).length === 3, 'the rekeyed tab as a peer of its own');
   });

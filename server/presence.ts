@@ -139,7 +139,8 @@ export class ServerPresence {
     }
     if (state === null) {
       if (before === id) mine.delete(store.name);
-      if (sp.peers.get(id)?.conn === conn || before === id) this.remove(sp, id, true);
+      // Only its own entry: one another page took over (same key) stays.
+      if (sp.peers.get(id)?.conn === conn) this.remove(sp, id, true);
       return;
     }
     let peer = sp.peers.get(id);
