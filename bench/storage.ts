@@ -50,7 +50,7 @@ const RECEIPT_TIMEOUT_MS = 5_000;
 /** The whole benchmark is stopped after this long, whatever happens. */
 const WATCHDOG_MS = 240_000;
 /** The rate limit is for abusive clients, not for a benchmark. */
-const UNLIMITED = { rate: 1e9, burst: 1e9 };
+const UNLIMITED = { rate: 1e9, burst: 1e9, maxConnectionsPerAddress: 1_000 };
 
 interface Backend {
   name: string;
@@ -61,7 +61,12 @@ interface Row {
   backend: string;
   client: number[];
   server: number[];
+  /** {@link CLIENTS} clients, each writing a store of its own with {@link IN_FLIGHT} in flight. */
+  many: number[];
 }
+
+/** Clients of the many-stores run, each with a store of its own (`doc/<i>`). */
+const CLIENTS = 100;
 
 async function main(): Promise<void> {
   const watchdog = setTimeout(() => {
@@ -100,17 +105,21 @@ async function throughput(backend: Backend): Promise<Row> {
   const fixture = defineFixtureApp();
   let server: TestServer | undefined;
   try {
+    fixture.app.shared('doc', () => ({ n: 0 }), { family: true });
     server = await startServer(fixture.app, { storage, limits: UNLIMITED });
     const client = server.client();
     const board = client.store<Board>(BOARD);
     await until(() => Array.isArray(board.items), `a client of the ${backend.name} server to get the board`);
-    const row: Row = { backend: backend.name, client: [], server: [] };
+    const row: Row = { backend: backend.name, client: [], server: [], many: [] };
     await serverRun(fixture.board, WARMUP_BATCHES);
     // The client counts its own batches by the counter: let the server code's arrive first.
     await until(() => board.counter === fixture.board.counter, 'the client to catch up with the server');
     await clientRun(board, WARMUP_BATCHES);
     for (let run = 0; run < RUNS; run++) row.client.push(await clientRun(board, BATCHES));
     for (let run = 0; run < RUNS; run++) row.server.push(await serverRun(fixture.board, BATCHES));
+    const writers = await manyWriters(server);
+    await manyRun(writers, WARMUP_BATCHES);
+    for (let run = 0; run < RUNS; run++) row.many.push(await manyRun(writers, BATCHES * 5));
     process.stdout.write(`  ${backend.name}: done\n`);
     return row;
   } finally {
@@ -135,6 +144,36 @@ async function clientRun(board: Board, n: number): Promise<number> {
   const rate = n / ((performance.now() - start) / 1000);
   check(board.counter === before + n, `the client run committed ${board.counter - before} of ${n} batches`);
   return rate;
+}
+
+/** {@link CLIENTS} clients of `server`, each with its own store, loaded. */
+async function manyWriters(server: TestServer): Promise<{ n: number }[]> {
+  const stores = Array.from({ length: CLIENTS }, (_, i) => server.client().store<{ n: number }>(`doc/w${i}`));
+  await until(() => stores.every((s) => typeof s.n === 'number'), 'every writer to get its store', 30_000);
+  return stores;
+}
+
+/**
+ * `n` batches in all from the {@link CLIENTS} writers, each keeping {@link IN_FLIGHT} in flight
+ * to its own store; batches per second until the last is confirmed. Commits to different
+ * stores run at once: what storage can make durable together shows here.
+ */
+async function manyRun(stores: { n: number }[], n: number): Promise<number> {
+  const per = Math.ceil(n / stores.length);
+  const start = performance.now();
+  await Promise.all(stores.map(async (store) => {
+    const before = store.n;
+    const inFlight: Promise<void>[] = [];
+    for (let i = 0; i < per; i++) {
+      increment(store, 'n');
+      inFlight.push(settled(store));
+      await Promise.resolve();
+      if (inFlight.length >= IN_FLIGHT) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
+    check(store.n === before + per, `a writer committed ${store.n - before} of ${per} batches`);
+  }));
+  return (per * stores.length) / ((performance.now() - start) / 1000);
 }
 
 /** Server code writes `n` batches, awaiting `settled()` every {@link SETTLE_EVERY}; batches per second. */
@@ -222,8 +261,8 @@ function receipt(board: Board, tag: string): Promise<number> {
 function printTable(rows: Row[], latency: Latency): void {
   const fmt = (rate: number) => Math.round(rate).toLocaleString('en-US');
   const range = (values: number[]) => `${fmt(Math.min(...values))}–${fmt(Math.max(...values))}`;
-  const header = ['backend', 'client, 20 in flight (batches/s)', 'runs', 'server code (batches/s)', 'runs'];
-  const body = rows.map((r) => [r.backend, fmt(median(r.client)), range(r.client), fmt(median(r.server)), range(r.server)]);
+  const header = ['backend', 'client, 20 in flight (batches/s)', 'runs', 'server code (batches/s)', 'runs', `${CLIENTS} clients, own stores (batches/s)`, 'runs'];
+  const body = rows.map((r) => [r.backend, fmt(median(r.client)), range(r.client), fmt(median(r.server)), range(r.server), fmt(median(r.many)), range(r.many)]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => line[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
   console.log();
@@ -232,8 +271,8 @@ function printTable(rows: Row[], latency: Latency): void {
   for (const cells of body) console.log(line(cells));
   const memory = rows.find((r) => r.backend === 'memory');
   if (memory) {
-    console.log(`\nrelative to memory (client / server code): ${rows.filter((r) => r !== memory)
-      .map((r) => `${r.backend} ${(median(r.client) / median(memory.client)).toFixed(2)}× / ${(median(r.server) / median(memory.server)).toFixed(2)}×`).join(', ')}`);
+    console.log(`\nrelative to memory (client / server code / ${CLIENTS} clients): ${rows.filter((r) => r !== memory)
+      .map((r) => `${r.backend} ${(median(r.client) / median(memory.client)).toFixed(2)}× / ${(median(r.server) / median(memory.server)).toFixed(2)}× / ${(median(r.many) / median(memory.many)).toFixed(2)}×`).join(', ')}`);
   }
   const ms = (values: number[], p: number) => `${percentile(values, p).toFixed(2)} ms`;
   console.log(`\nlatency of a client's write on node A (redis, ${latency.crossNode.length} writes, one at a time):`);

@@ -167,7 +167,7 @@ export function createSqliteStorage(file: string, options: SqliteStorageOptions 
     return removed;
   };
 
-  const append = db.transaction((parts: readonly AppendPart[], rows: LogRow[], client?: { id: string; seq: number }) => {
+  const append = db.transaction((parts: readonly AppendPart[], rows: LogRow[], client: { id: string; seq: number } | undefined) => {
     const now = Date.now();
     const record = client && readClient(client.id, now);
     const answer = client && clientAnswer(client.id, record, client.seq);
@@ -242,6 +242,43 @@ export function createSqliteStorage(file: string, options: SqliteStorageOptions 
     return removed;
   }, (err) => debug('sqlite storage: sweeping client records failed: %s', err instanceof Error ? err.message : String(err)));
 
+  /**
+   * Group commit: the appends asked for in one turn of the event loop (from any connections, to
+   * any stores) are made durable by one transaction, so one fsync. Each keeps its own outcome:
+   * it runs in a savepoint of its own (a nested transaction), so one that conflicts or was
+   * applied before rolls back alone. Each resolves only once the whole group has committed.
+   */
+  let group: GroupedAppend[] = [];
+  const commitGroup = db.transaction((appends: GroupedAppend[]) => {
+    for (const request of appends) {
+      try {
+        append(request.parts, request.rows, request.client);
+      } catch (err) {
+        request.error = err;
+      }
+    }
+  });
+  const flushGroup = () => {
+    const appends = group;
+    group = [];
+    try {
+      commitGroup(appends);
+    } catch (err) {
+      // The commit itself failed (a full disk): none of them is stored.
+      for (const request of appends) request.reject(err);
+      return;
+    }
+    for (const request of appends) {
+      if (request.error !== undefined) {
+        request.reject(request.error);
+        continue;
+      }
+      // Copies: the caller may reuse its batches.
+      request.parts.forEach(({ store }, i) => followers.publish(store, toBatch(request.rows[i]!)));
+      request.resolve();
+    }
+  };
+
   return {
     async load(store) {
       open();
@@ -251,9 +288,9 @@ export function createSqliteStorage(file: string, options: SqliteStorageOptions 
       open();
       checkAppend(parts, client);
       const rows = parts.map(({ batch }): LogRow => ({ v: batch.v, ops: JSON.stringify(batch.ops), id: batch.id ?? null }));
-      append(parts, rows, client);
-      // Copies: the caller may reuse its batches.
-      parts.forEach(({ store }, i) => followers.publish(store, toBatch(rows[i]!)));
+      return new Promise<void>((resolve, reject) => {
+        if (group.push({ parts, rows, client, resolve, reject }) === 1) setImmediate(flushGroup);
+      });
     },
     async since(store, v) {
       open();
@@ -288,6 +325,8 @@ export function createSqliteStorage(file: string, options: SqliteStorageOptions 
     },
     async close() {
       if (closed) return;
+      // Appends asked for before the close are committed (or refused), not left hanging.
+      if (group.length) flushGroup();
       closed = true;
       stopSweeper();
       followers.clear();
@@ -302,4 +341,15 @@ function toBatch(row: LogRow): StoredBatch {
   const batch: StoredBatch = { v: row.v, ops: JSON.parse(row.ops) as Op[] };
   if (row.id !== null) batch.id = row.id;
   return batch;
+}
+
+/** An append waiting for its turn's group commit. */
+interface GroupedAppend {
+  readonly parts: readonly AppendPart[];
+  readonly rows: LogRow[];
+  readonly client: { id: string; seq: number } | undefined;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+  /** Why this append alone was rolled back (a conflict, a duplicate). */
+  error?: unknown;
 }
