@@ -16,33 +16,18 @@ import { CloseCode, formatCloseReason } from '../src/close-codes.js';
 import { definitionsOf } from '../src/define.js';
 import { ErrorCode, RETRYABLE, TwinError } from '../src/errors.js';
 import { MAX_ADOPT, parseBatchId, PROTOCOL_VERSION, readClientFrame } from '../src/protocol.js';
-import type { ClientClaim, ClientMessage, Limits, ServerMessage } from '../src/protocol.js';
+import type { ClientClaim, ClientMessage, ServerMessage } from '../src/protocol.js';
 import type { Json } from '../src/json.js';
 import { asTwinError } from './hub.js';
 import type { Hub, HubStore, Subscriber } from './hub.js';
+import type { FrameCache } from './frames.js';
 import { HeldBatches } from './held-batches.js';
 import type { ServerPresence } from './presence.js';
 import { TokenBucket } from './token-bucket.js';
+import type { ServerLimits } from './twin-options.js';
 import type { RateBucket } from './token-bucket.js';
 
 const debug = debuglog('twin:server');
-
-/** Limits of the server on top of the protocol's. */
-export interface ServerLimits extends Limits {
-  /** Messages a client may send per second, on average. Default 200. */
-  rate: number;
-  /** Messages a client may send in a burst (keep it ≥ maxMessages, or full frames never pass). Default 400. */
-  burst: number;
-  /** Refusals (bad frames, rate) a client may earn before it is disconnected. Default 50. */
-  strikes: number;
-  /** Bytes waiting to be sent to one client before it is dropped as too slow. Default 8 MiB. */
-  maxBuffer: number;
-  /** Stores one `hello` may subscribe to; `sub` messages bring more. Default 256. */
-  maxSubs: number;
-  /** Family members one connection may create per second, on average (burst: 10×). Default 5. */
-  createRate: number;
-}
-
 
 /** What a connection needs from the server that owns it. */
 export interface ConnectionOwner {
@@ -423,45 +408,4 @@ export class Connection implements Subscriber {
     this.owner.presence?.closed(this);
     this.owner.closed(this);
   }
-}
-
-const OPEN = Buffer.from('[');
-const COMMA = Buffer.from(',');
-const CLOSE = Buffer.from(']');
-
-/**
- * One tick's frames, by the messages they hold: every subscriber of a store gets the same
- * serialized messages (the same Buffers), so the frame of a given list of them is joined once
- * and shared; only a sender (whose copy carries its batch id) or a client of other stores too
- * gets a frame of its own. A trie keyed by Buffer identity: no hashing of bytes.
- */
-export class FrameCache {
-  private readonly root: FrameNode = { next: new Map() };
-
-  /** `[m1,m2,...]` for `parts`, joined once per tick for each distinct list. */
-  join(parts: Buffer[]): Buffer {
-    let node = this.root;
-    for (const part of parts) {
-      let next = node.next.get(part);
-      if (!next) node.next.set(part, (next = { next: new Map() }));
-      node = next;
-    }
-    return (node.frame ??= joinFrames(parts));
-  }
-}
-
-interface FrameNode {
-  readonly next: Map<Buffer, FrameNode>;
-  frame?: Buffer;
-}
-
-/** `[m1,m2,...]` from serialized messages, without parsing them again. */
-function joinFrames(parts: Buffer[]): Buffer {
-  const pieces: Buffer[] = [OPEN];
-  for (let i = 0; i < parts.length; i++) {
-    if (i) pieces.push(COMMA);
-    pieces.push(parts[i]!);
-  }
-  pieces.push(CLOSE);
-  return Buffer.concat(pieces);
 }

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 /**
  * @module frames.test
- * A tick's frame is built once per distinct list of messages (server/connection.ts
- * FrameCache): subscribers of a store that queued the same messages share one Buffer; a list
- * that differs (a sender's copy carries its batch id) gets a frame of its own.
+ * A tick's frame is built once per distinct list of messages (server/frames.ts): subscribers
+ * of a store that queued the same messages share one Buffer; a list that differs (a sender's
+ * copy carries its batch id) gets a frame of its own.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameCache } from './connection.js';
+import { FrameCache } from './frames.js';
 
 const message = (text: string) => Buffer.from(JSON.stringify({ t: 'sync', text }));
 

@@ -9,7 +9,7 @@ export type { ClientEvent, RequestInfo, ServerStatus, TwinLimits, TwinOptions } 
 export type { Logger } from './logger.js';
 export type { OriginsOption } from './origins.js';
 export type { TwinMetrics } from './metrics.js';
-export type { ServerLimits } from './connection.js';
+export type { ServerLimits } from './twin-options.js';
 export { CloseCode } from '../src/close-codes.js';
 export type { StorageAdapter, StoredBatch, StoredState } from './storage.js';
 export { createMemoryStorage } from './storage-memory.js';

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { DEFAULT_LIMITS } from '../src/protocol.js';
-import type { ServerLimits } from './connection.js';
+import type { Limits } from '../src/protocol.js';
 import type { Logger } from './logger.js';
 import type { PresenceOptions } from './presence.js';
 import type { OriginsOption } from './origins.js';
@@ -84,6 +84,22 @@ export interface TwinOptions {
    * 2,000), and the `bus` that carries presence between nodes (`createRedisPresenceBus`).
    */
   presence?: PresenceOptions;
+}
+
+/** Limits of the server on top of the protocol's. */
+export interface ServerLimits extends Limits {
+  /** Messages a client may send per second, on average. Default 200. */
+  rate: number;
+  /** Messages a client may send in a burst (keep it ≥ maxMessages, or full frames never pass). Default 400. */
+  burst: number;
+  /** Refusals (bad frames, rate) a client may earn before it is disconnected. Default 50. */
+  strikes: number;
+  /** Bytes waiting to be sent to one client before it is dropped as too slow. Default 8 MiB. */
+  maxBuffer: number;
+  /** Stores one `hello` may subscribe to; `sub` messages bring more. Default 256. */
+  maxSubs: number;
+  /** Family members one connection may create per second, on average (burst: 10×). Default 5. */
+  createRate: number;
 }
 
 /** Limits of a server: per connection ({@link ServerLimits}), per address and in all. */
