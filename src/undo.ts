@@ -18,9 +18,10 @@
  * (no server to check the tests), writes of server code, and a batch confirmed without its ops
  * (a re-sent batch the server had applied before). Inverses, per op:
  * - `set` → set the value it replaced, or `del` if it created the key; tested: its value;
- * - `del` → set the removed value (into an array: splice it back); tested: what is there now;
- * - `push`, `splice` → the splice that takes out what it put in and puts back what it took
- *   out; tested: each item it put in, still at its index (others may push after it);
+ * - `del` of a key → set the removed value; tested: the key is still absent;
+ * - `push`, `splice`, `del` of an array item → the splice that takes out what it put in and
+ *   puts back what it took out; tested: each item it put in, still at its index (others may
+ *   push after it); what goes back in is not tested (inserting it overwrites nothing);
  * - `add` → add −delta, untested: adds commute, so undoing ours keeps everyone else's.
  *
  * The history is per store and bounded ({@link MAX_ENTRIES} batches, {@link MAX_BYTES} of ops
@@ -32,14 +33,14 @@ import { ErrorCode, twinError } from './errors.js';
 import type { TwinError } from './errors.js';
 import { cloneJson } from './json.js';
 import type { Json, Path } from './json.js';
-import { applyOps, applyOpsInPlace, valueAt } from './ops.js';
-import type { Op } from './ops.js';
+import { applyOp, applyOpsInPlace, spliceLarge, valueAt } from './ops.js';
+import type { Op, Writer } from './ops.js';
 import { nodeOf } from './proxy.js';
 import type { Container } from './reconcile.js';
 import type { Batch, Replica } from './replica.js';
 import { state } from './signals.js';
 
-/** Most batches kept to undo (and to redo), per store. */
+/** Most batches kept to undo and redo, per store. */
 export const MAX_ENTRIES = 100;
 /** Most bytes (UTF-16 units of the ops' JSON) the undo and redo entries of a store keep together. */
 export const MAX_BYTES = 256 * 1024;
@@ -72,17 +73,14 @@ export function keepHistory(replica: Replica): void {
     const kind = sentBy.get(batch);
     // A new write of ours ends what could be redone; an undo's inverse is the redo.
     if (!kind) history.redo = [];
-    const stack = kind === 'undo' ? history.redo : history.undo;
-    if (!entry) return bump(history);
-    // Too big to keep: what lies below it cannot be reached either.
-    if (entry.size > MAX_BYTES) stack.length = 0;
-    else stack.push(entry);
-    // Newest first, undo before redo, within the bounds; the rest (the oldest) goes.
+    if (entry) (kind === 'undo' ? history.redo : history.undo).push(entry);
+    // Newest first, undo before redo, within the bounds; the rest goes, from the first entry
+    // over them down (an entry too big alone takes what lies below it: it cannot be reached).
     let size = 0;
+    let count = 0;
     for (const list of [history.undo, history.redo]) {
-      list.splice(0, list.length - MAX_ENTRIES);
       for (let i = list.length; i--;) {
-        if ((size += list[i]!.size) > MAX_BYTES) {
+        if (++count > MAX_ENTRIES || (size += list[i]!.size) > MAX_BYTES) {
           list.splice(0, i + 1);
           break;
         }
@@ -94,41 +92,50 @@ export function keepHistory(replica: Replica): void {
 
 /**
  * Applies `ops` to `root` in place (all or nothing, like applyOpsInPlace) and returns what
- * reverts them, or undefined when nothing would (only tests).
+ * reverts them, or undefined when nothing would (only tests). The inverse is read off the
+ * primitive changes of applyOp's own walk, so it undoes exactly what was done (a clamped
+ * splice, a set that appended to an array...).
  */
 function invert(root: Container, ops: readonly Op[], maxDepth: number): Entry | undefined {
   const inverse: Op[] = [];
   const tested: Path[] = [];
-  const reverts: (() => void)[] = [];
+  /** The path of the container the current op changes. */
+  let base: Path = [];
+  // The values an op takes out are cut off from the tree: nothing changes them afterwards.
+  const writer: Writer = {
+    enter: (_parent, _key, child) => child,
+    set(target, key, value) {
+      const path = [...base, key];
+      tested.push(path);
+      inverse.unshift(Object.hasOwn(target, key) ? { op: 'set', path, value: (target as Record<string | number, Json>)[key]! } : { op: 'del', path });
+      (target as Record<string | number, Json>)[key] = value;
+    },
+    del(target, key) {
+      const path = [...base, key];
+      tested.push(path);
+      inverse.unshift({ op: 'set', path, value: target[key]! });
+      delete target[key];
+    },
+    splice(target, index, remove, values) {
+      // What it put in must still be where it put it (others may push after it); what it
+      // took out (an array item's del) goes back in without a test: that overwrites nothing.
+      values.forEach((_, i) => tested.push([...base, index + i]));
+      inverse.unshift({ op: 'splice', path: base, index, remove: values.length, values: spliceLarge(target, index, remove, values) });
+    },
+  };
   try {
     for (const op of ops) {
-      const { path } = op;
-      const before = valueAt(root, path);
-      if (op.op === 'set' || op.op === 'del') {
-        tested.push(path);
-        const parent = path.slice(0, -1);
-        const key = path[path.length - 1]!;
-        if (before === undefined) {
-          if (op.op === 'set') inverse.unshift({ op: 'del', path });
-        } else if (op.op === 'del' && Array.isArray(valueAt(root, parent))) {
-          inverse.unshift({ op: 'splice', path: parent, index: key as number, remove: 0, values: [before] });
-        } else {
-          // `before` is cut off from the tree by this op: nothing changes it afterwards.
-          inverse.unshift({ op: 'set', path, value: before });
-        }
-      } else if (op.op === 'add') {
-        inverse.unshift({ op: 'add', path, delta: -op.delta });
-      } else if (op.op !== 'test' && Array.isArray(before)) {
-        // (Not an array: the op throws below.) Clamped as applyOp clamps it.
-        const index = op.op === 'push' ? before.length : Math.min(op.index, before.length);
-        const removed = op.op === 'push' ? [] : before.slice(index, index + op.remove);
-        op.values.forEach((_, i) => tested.push([...path, index + i]));
-        inverse.unshift({ op: 'splice', path, index, remove: op.values.length, values: removed });
+      base = op.op === 'push' || op.op === 'splice' ? op.path : op.path.slice(0, -1);
+      // Adds commute: undoing ours keeps everyone else's, so no test.
+      if (op.op === 'add') {
+        inverse.unshift({ op: 'add', path: op.path, delta: -op.delta });
+        applyOpsInPlace(root, [op], maxDepth);
+      } else {
+        applyOp(root, op, writer, maxDepth);
       }
-      reverts.push(applyOpsInPlace(root, [op], maxDepth));
     }
   } catch (err) {
-    while (reverts.length) reverts.pop()!();
+    applyOpsInPlace(root, inverse, Infinity);
     throw err;
   }
   if (!inverse.length) return undefined;
@@ -205,14 +212,14 @@ function replay(store: object, kind: Kind): void {
   }
   bump(history!);
   try {
-    // Tried on a copy of the view first: a change this page already sees refuses it here, and
-    // nothing is half-written.
-    applyOps(replica.root as Json, entry.ops);
+    // Tried on the view first, and taken back at once (as the server checks a batch): a change
+    // this page already sees refuses it here, and nothing is half-written.
+    applyOpsInPlace(replica.root, entry.ops)();
   } catch (err) {
     replica.reject('', err as TwinError);
     throw err;
   }
   for (const op of entry.ops) replica.write(op);
   // The turn's batch now holds the undo (with whatever else this turn wrote).
-  sentBy.set(replica.pending[replica.pending.length - 1]!, kind);
+  sentBy.set(replica.pending.at(-1)!, kind);
 }
