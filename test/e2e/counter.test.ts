@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /**
  * The counter demo (demo/counter.html, no script of its own) in real Chromium: concurrent
- * clicks by two users all count, and a write the server refuses is rolled back on screen with
- * its reason shown.
+ * clicks by two users all count, a write the server refuses is rolled back on screen with
+ * its reason shown, and Undo/Redo take back a page's own writes but never another user's.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -58,6 +58,34 @@ describe('counter demo', () => {
     await page.locator('#score-input').fill('7');
     await Promise.all([waitText(page, '#score', '7'), waitText(other, '#score', '7')]);
     assert.equal($gameState.score, 7);
+    await Promise.all([page.close(), other.close()]);
+  });
+
+  test('Undo and Redo take back this page\'s own score writes, and refuse to undo over another user\'s', async () => {
+    const [page, other] = [await counterPage(), await counterPage()];
+    const score = String($gameState.score);
+    await waitValue(page, '#score-input', score);
+    const undo = page.locator('#score-undo');
+    const redo = page.locator('#score-redo');
+    assert.equal(await undo.isDisabled(), true, 'nothing written on this page yet');
+
+    await page.locator('#score-input').fill('41');
+    await Promise.all([waitText(page, '#score', '41'), waitText(other, '#score', '41')]);
+    await undo.click({ timeout: TIMEOUT_MS }); // waits until it is enabled (the write confirmed)
+    await Promise.all([waitText(page, '#score', score), waitText(other, '#score', score)]);
+    await redo.click({ timeout: TIMEOUT_MS });
+    await Promise.all([waitText(page, '#score', '41'), waitText(other, '#score', '41')]);
+    assert.equal($gameState.score, 41);
+
+    // Another user sets the score after this page's write: undoing it would overwrite theirs.
+    await page.locator('#score-input').fill('42');
+    await waitText(other, '#score', '42');
+    await other.locator('#score-input').fill('43');
+    await waitText(page, '#score', '43');
+    await undo.click({ timeout: TIMEOUT_MS });
+    await page.locator('twin-error[code="TWIN_ERR_CHANGED"]').waitFor({ timeout: TIMEOUT_MS });
+    await waitText(page, '#score', '43');
+    assert.equal($gameState.score, 43);
     await Promise.all([page.close(), other.close()]);
   });
 });
