@@ -22,6 +22,9 @@ function makeApp() {
   const doc = app.shared('doc', (): Doc => ({ title: 'a', n: 0, list: ['x', 'y', 'z'], meta: { keep: 1 } }), {
     authorize: ({ ops }) => !ops.some((op) => op.path[1] === 'forbidden'),
   });
+  app.action(function retitle(title: string) {
+    doc.title = title;
+  }, { optimistic: true });
   return { app, doc };
 }
 
@@ -194,6 +197,22 @@ describe('undo(store) with bad input', () => {
     assert.equal(status(s!).error, undefined);
     assert.equal(status(doc).v, v);
     assert.throws(() => undo({}), TypeError);
+  });
+
+  it('has nothing to undo after an action call (the server ran it) nor in a local store', async (t) => {
+    const { srv, doc, stores: [s], raw } = await setup(t);
+    await raw[0]!.call('retitle', ['by action']);
+    await synced(doc, [s!]);
+    assert.equal((snapshot(doc) as Doc).title, 'by action');
+    assert.equal(canUndo(s!), false);
+    assert.throws(() => undo(s!), { code: ErrorCode.HISTORY });
+    const local = srv.client({ hydration: { local: { prefs: { value: { theme: 'light' } } } } });
+    const prefs = local.store<{ theme: string }>('prefs');
+    assert.equal(status(prefs).connection, 'local');
+    prefs.theme = 'dark';
+    assert.equal(canUndo(prefs), false);
+    assert.throws(() => undo(prefs), { code: ErrorCode.HISTORY });
+    assert.equal(prefs.theme, 'dark');
   });
 
   it('throws TWIN_ERR_HISTORY for server code (no history there)', async (t) => {
