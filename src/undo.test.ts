@@ -150,11 +150,16 @@ describe('undo(store) and redo(store)', () => {
     await write(b!, (d) => void d.list.splice(0, 1));
     await synced(doc, [a!, b!]);
     const v = status(doc).v;
+    // A write of the same turn is not affected by the refusal.
+    a!.meta.same = 'turn';
     assert.throws(() => undo(a!), { code: ErrorCode.CHANGED });
     assert.equal(status(a!).error?.code, ErrorCode.CHANGED, 'shown as the store\'s error (<twin-error store>)');
-    assert.equal(status(a!).pending, 0, 'nothing sent');
+    assert.equal(status(a!).pending, 1, 'only the turn\'s own write is sent');
+    await settled(a!);
     assert.deepEqual((snapshot(doc) as Doc).list, ['y', 'z', 'mine']);
-    assert.equal(status(doc).v, v);
+    assert.equal((snapshot(doc) as Doc).meta.same, 'turn');
+    assert.equal(status(doc).v, v + 1);
+    assert.equal(canUndo(a!), true, 'the turn\'s write can be undone; the refused step is gone');
   });
 
   it('redo is refused too when the undone value was changed since', async (t) => {

@@ -216,7 +216,9 @@ function replay(store: object, kind: Kind): void {
     // this page already sees refuses it here, and nothing is half-written.
     applyOpsInPlace(replica.root, entry.ops)();
   } catch (err) {
-    replica.reject('', err as TwinError);
+    // Recorded as the store's last refusal (`status(store).error`); 'undo' is no batch's id
+    // (those are `client:seq`, or '' for the turn's batch still open, which must stay).
+    replica.reject('undo', err as TwinError);
     throw err;
   }
   for (const op of entry.ops) replica.write(op);
