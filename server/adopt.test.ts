@@ -120,4 +120,29 @@ describe('a hello that adopts a closed page’s client id', () => {
     assert.equal(error.code, ErrorCode.ID);
     assert.match(String(error.message), new RegExp(`at most ${MAX_ADOPT}`));
   });
+
+  it('answers every batch of a long outbox it refuses, by id, and keeps the connection (one strike per frame)', async (t) => {
+    const { app, notes } = makeApp();
+    const srv = await serve(t, app);
+    const other = { client: newClientId(), key: key() };
+    const owner = await srv.raw();
+    owner.send({ t: 'hello', proto: 1, client: other.client, key: other.key, subs: {} });
+    await owner.next((m) => m.t === 'welcome');
+    const raw = await srv.raw();
+    const own = newClientId();
+    // Someone else's id, claimed with a wrong key: its batches are not this connection's.
+    raw.send({ t: 'hello', proto: 1, client: own, key: key(), subs: { notes: 0 }, adopt: [{ client: other.client, key: key() }] });
+    await raw.next((m) => m.t === 'snapshot');
+    const unreadable = Array.from({ length: 60 }, (_, i) => ({ t: 'op', id: `${own}:${i + 1}`, store: 'notes', ops: [{ op: 'frobnicate', path: ['items'] }] }));
+    const foreign = Array.from({ length: 60 }, (_, i) => push(`${other.client}:${i + 1}`, `not mine ${i}`));
+    raw.send([...unreadable, ...foreign.slice(0, 40)]);
+    raw.send([...foreign.slice(40), push(`${own}:61`, 'fine')]);
+    await raw.next((m) => m.t === 'sync' && m.id === `${own}:61`, 5_000);
+    const rejects = raw.messages.filter((m) => m.t === 'reject');
+    assert.equal(rejects.filter((m) => m.code === ErrorCode.OP).length, 60, 'each unreadable batch refused by its id');
+    assert.equal(rejects.filter((m) => m.code === ErrorCode.ID).length, 60, 'each batch of the id it could not claim refused by its id');
+    assert.deepEqual(snapshot(notes).items, ['fine']);
+    raw.send({ t: 'ping' });
+    await raw.next((m) => m.t === 'pong');
+  });
 });

@@ -20,7 +20,7 @@ import type { ClientClaim, ClientMessage, ServerMessage } from '../src/protocol.
 import type { Json } from '../src/json.js';
 import { asTwinError } from './hub.js';
 import type { Hub, HubStore, Subscriber } from './hub.js';
-import type { FrameCache } from './frames.js';
+import { FrameCache } from './frames.js';
 import { HeldBatches } from './held-batches.js';
 import type { ServerPresence } from './presence.js';
 import { TokenBucket } from './token-bucket.js';
@@ -62,6 +62,9 @@ export class Connection implements Subscriber {
   private outbox: Buffer[] = [];
   private chain: Promise<void> = Promise.resolve();
   private strikes = 0;
+  /** Frames received, and the last one that earned a strike: a frame earns one at most. */
+  private frames = 0;
+  private struckFrame = 0;
   /** Closed pages' ids this connection also sends for (their outboxes: see `Hello.adopt`). */
   private readonly adopted = new Set<string>();
   /** Batches refused for now and not sent again yet: later ones of their client wait. */
@@ -119,6 +122,7 @@ export class Connection implements Subscriber {
 
   private onFrame(text: string): void {
     let messages: ClientMessage[];
+    const frame = ++this.frames;
     try {
       messages = readClientFrame(text, this.owner.limits, (error, id) => {
         this.bucket.take(1);
@@ -126,7 +130,7 @@ export class Connection implements Subscriber {
         // A batch or call that is not well-formed is refused by its id (finally): the client
         // (one whose stored outbox was edited, say) learns its fate; the frame's others go on.
         this.send({ t: 'reject', id, code: error.code, message: error.message });
-        this.strike();
+        this.strike(frame);
       });
     } catch (err) {
       this.bucket.take(1);
@@ -136,11 +140,11 @@ export class Connection implements Subscriber {
     if (!this.bucket.take(messages.length)) {
       // Every batch and call in the frame is refused by id, for now: the client sends them again.
       const error = new TwinError(ErrorCode.RATE, `You are sending too fast (${messages.length} messages in one frame); slow down.`);
-      for (const message of messages) this.answer(message, error);
+      for (const message of messages) this.answer(message, error, frame);
       return;
     }
     for (const message of messages) {
-      this.chain = this.chain.then(() => this.handle(message)).catch((err) => this.answer(message, asTwinError(err)));
+      this.chain = this.chain.then(() => this.handle(message)).catch((err) => this.answer(message, asTwinError(err), frame));
     }
   }
 
@@ -152,7 +156,8 @@ export class Connection implements Subscriber {
         return;
       case 'hello':
         await this.hello(message.client, message.key, message.subs);
-        if (message.adopt) await this.adopt(message.adopt);
+        // (Not for a hello refused: nothing is claimed for a connection that is closing.)
+        if (message.adopt && this.client && !this.isClosed) await this.adopt(message.adopt);
         for (const store of this.subs) this.owner.presence?.subscribed(store, this);
         return;
     }
@@ -196,8 +201,7 @@ export class Connection implements Subscriber {
     try {
       owned = await this.owner.hub.records.claim(client, key);
     } catch (err) {
-      this.owner.hub.logger.error('storage-hello', 'Storage failed while a client said hello; it was told to try again later.', err);
-      this.fail(new TwinError(ErrorCode.UNAVAILABLE, 'The server cannot reach its storage; try again later.'), CloseCode.TRY_LATER);
+      this.storageDown(err);
       return;
     }
     if (!owned) {
@@ -221,7 +225,7 @@ export class Connection implements Subscriber {
     for (const name of names.slice(0, maxSubs)) {
       // Each store on its own: one unknown or forbidden store does not stop the others (and a
       // hello earns one strike at most, or a page that outlived a deploy would be cut off).
-      await this.subscribe(name, subs[name]!).catch((err) => this.answer({ t: 'sub', store: name, v: 0 }, asTwinError(err), refused++ === 0));
+      await this.subscribe(name, subs[name]!).catch((err) => this.answer({ t: 'sub', store: name, v: 0 }, asTwinError(err), refused++ === 0 ? 0 : false));
       if (this.isClosed) return;
       if (performance.now() - slice > SLICE_MS) {
         await nextTurn();
@@ -242,14 +246,28 @@ export class Connection implements Subscriber {
         this.send({ t: 'error', code: ErrorCode.ID, message: `A connection may send for at most ${MAX_ADOPT} other client ids.` });
         return;
       }
-      const owned = await this.owner.hub.records.claim(client, key).catch(() => false);
-      if (!owned || this.isClosed) {
+      let owned: boolean;
+      try {
+        owned = await this.owner.hub.records.claim(client, key);
+      } catch (err) {
+        // Not the claim's fault: the page tries again later, its writes kept.
+        this.storageDown(err);
+        return;
+      }
+      if (this.isClosed) return;
+      if (!owned) {
         this.send({ t: 'error', code: ErrorCode.ID, message: `The client id ${client} could not be claimed with the key given.` });
         continue;
       }
       this.adopted.add(client);
       this.owner.claim(client, this, true);
     }
+  }
+
+  /** Storage failed to answer a claim (a hello's, or an adoption's): close, asking to come back later. */
+  private storageDown(err: unknown): void {
+    this.owner.hub.logger.error('storage-hello', 'Storage failed while a client claimed its id; it was told to try again later.', err);
+    this.fail(new TwinError(ErrorCode.UNAVAILABLE, 'The server cannot reach its storage; try again later.'), CloseCode.TRY_LATER);
   }
 
   /** Whether batches of `client` come through this connection (its own id, or an adopted one). */
@@ -271,7 +289,8 @@ export class Connection implements Subscriber {
   }
 
   /** Tells the client why `message` was refused: a `reject` for a batch or call, else an `error`. */
-  private answer(message: ClientMessage, error: TwinError, strike = true): void {
+  /** `frame`: the frame it came in (a frame earns one strike at most), or false: no strike. */
+  private answer(message: ClientMessage, error: TwinError, frame: number | false): void {
     if (!error.expose) debug('internal error handling %s: %o', message.t, error);
     const text = error.expose ? error.message : 'The server failed to handle this message.';
     const code = error.expose ? error.code : ErrorCode.INTERNAL;
@@ -289,7 +308,7 @@ export class Connection implements Subscriber {
     } else {
       this.send({ t: 'error', code, message: text, ...('store' in message ? { store: message.store } : {}) });
     }
-    if (strike && !NOT_THE_CLIENTS_FAULT.has(code)) this.strike();
+    if (frame !== false && !NOT_THE_CLIENTS_FAULT.has(code)) this.strike(frame);
   }
 
   //#endregion receiving
@@ -366,7 +385,16 @@ export class Connection implements Subscriber {
   }
 
   /** Counts a refusal; a client that keeps earning them is disconnected. */
-  private strike(): void {
+  /**
+   * Counts a refusal against the client, once per frame (`frame`; 0 for one outside a frame):
+   * a page sending back a long outbox its server now refuses is one offence per frame, not one
+   * per batch. A client that keeps earning them is disconnected.
+   */
+  private strike(frame = 0): void {
+    if (frame) {
+      if (frame === this.struckFrame) return;
+      this.struckFrame = frame;
+    }
     if (++this.strikes > this.owner.limits.strikes) {
       this.fail(new TwinError(ErrorCode.RATE, 'Too many refused messages; disconnecting.'), CloseCode.POLICY);
     }
@@ -375,6 +403,9 @@ export class Connection implements Subscriber {
   /** Sends `error` right away (not at the tick's end) and closes. */
   fail(error: TwinError, code: number): void {
     if (this.socket.readyState === this.socket.OPEN) {
+      // What was answered already (refusals by id among them) leaves first: nothing the client
+      // waits for is left unanswered by the close.
+      this.flush(new FrameCache());
       this.socket.send(JSON.stringify({ t: 'error', code: error.code, message: error.message }));
       this.socket.close(code, formatCloseReason(error.code, error.message));
     }

@@ -70,7 +70,8 @@ export class HubStore {
   /** When the store was last used (a commit, a subscriber, a load): idle stores are unloaded. */
   lastUsed = Date.now();
   unfollow: (() => void) | undefined;
-  private snapshotCache: { v: number; message: Promise<Buffer> } | undefined;
+  /** The snapshot message of version `v` of the tree `of` (a reload replaces the tree at the same version). */
+  private snapshotCache: { v: number; of: unknown; message: Promise<Buffer> } | undefined;
 
   constructor(name: string, key: string | undefined, def: StoreDef, id: string | undefined, replica: Replica, stored: boolean) {
     this.name = name;
@@ -91,9 +92,10 @@ export class HubStore {
    * holding the store's lock: the value must not change while it is written.
    */
   snapshot(): Promise<Buffer> {
-    if (this.snapshotCache?.v !== this.v) {
-      const message = { t: 'snapshot', store: this.name, v: this.v, value: this.replica.confirmed } as const;
-      this.snapshotCache = { v: this.v, message: stringifyInSlices(message as unknown as Json, SNAPSHOT_SLICE_MS) };
+    const of = this.replica.confirmed;
+    if (this.snapshotCache?.v !== this.v || this.snapshotCache.of !== of) {
+      const message = { t: 'snapshot', store: this.name, v: this.v, value: of } as const;
+      this.snapshotCache = { v: this.v, of, message: stringifyInSlices(message as unknown as Json, SNAPSHOT_SLICE_MS) };
     }
     return this.snapshotCache.message;
   }

@@ -54,6 +54,18 @@ describe('SQLite group commit', () => {
     assert.deepEqual((await storage.load('b')), undefined, 'the duplicate wrote nothing');
   });
 
+  it('refuses the whole group when SQLite rolled back the transaction: none is stored, none is confirmed', async (t) => {
+    const { storage, file } = open(t);
+    await storage.append([push('warm', 1, 'w')]);
+    // An error that ends the transaction (as a full disk can): here a trigger's RAISE(ROLLBACK).
+    const db = new Database(file);
+    db.exec(`CREATE TRIGGER refuse_bad BEFORE INSERT ON twin_log WHEN NEW.store = 'bad' BEGIN SELECT RAISE(ROLLBACK, 'rolled back'); END`);
+    db.close();
+    const results = await Promise.allSettled([storage.append([push('bad', 1, 'x')]), storage.append([push('good', 1, 'y')])]);
+    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+    assert.equal(await storage.load('good'), undefined, 'the append after the rollback was not committed on its own');
+  });
+
   it('commits the appends still waiting when the storage closes', async (t) => {
     const { storage, file } = open(t);
     const waiting = storage.append([push('c', 1, 'c1')]);

@@ -254,6 +254,9 @@ export function createSqliteStorage(file: string, options: SqliteStorageOptions 
       try {
         append(request.parts, request.rows, request.client);
       } catch (err) {
+        // An error that made SQLite roll back the whole transaction (a full disk, an I/O
+        // error) ends the group: the appends after it must not commit on their own.
+        if (!db.inTransaction) throw err;
         request.error = err;
       }
     }
@@ -262,7 +265,9 @@ export function createSqliteStorage(file: string, options: SqliteStorageOptions 
     const appends = group;
     group = [];
     try {
-      commitGroup(appends);
+      // IMMEDIATE: the write lock up front, so another process on the file cannot leave the
+      // group with a stale snapshot that fails every append in it.
+      commitGroup.immediate(appends);
     } catch (err) {
       // The commit itself failed (a full disk): none of them is stored.
       for (const request of appends) request.reject(err);

@@ -69,9 +69,10 @@ export interface TwinOptions {
    * Compress what the server sends with permessage-deflate, which browsers offer by themselves:
    * `true` for frames of at least 1,024 bytes, or `{ threshold, windowBits }` (`threshold` in
    * bytes, `0`: every frame). It trades server CPU for bytes on the wire (`bench/wire.ts` prints
-   * both). Each compressing connection keeps a deflate context of 2^(windowBits+2) + 64 KiB:
-   * about 80 KiB with the default `windowBits: 12` (a 4 KiB window), 192 KiB with 15 (32 KiB,
-   * which compresses frames that repeat further back). Default: off.
+   * both). Each compressing connection keeps a deflate context of 2^(windowBits+2) + 64 KiB
+   * (about 80 KiB with the default `windowBits: 12`, a 4 KiB window; 192 KiB with 15, a 32 KiB
+   * window that finds repeats further back) and an inflate context of about 2^windowBits + 7 KiB
+   * for what the browser compresses (it is asked to use the same window). Default: off.
    */
   compression?: boolean | { threshold?: number; windowBits?: number };
   /** Ping period in ms; a client that misses a pong is dropped. Default 30,000. */

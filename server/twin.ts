@@ -406,5 +406,6 @@ function deflateOptions(compression: TwinOptions['compression']): false | object
   const { threshold = 1024, windowBits = 12 } = compression === true ? {} : compression;
   if (!Number.isInteger(threshold) || threshold < 0) throw new TypeError('The "compression" threshold must be a whole number of bytes (0 or more).');
   if (!Number.isInteger(windowBits) || windowBits < 9 || windowBits > 15) throw new TypeError('The "compression" windowBits must be a whole number from 9 to 15.');
-  return { threshold, serverMaxWindowBits: windowBits, zlibDeflateOptions: { memLevel: 7 } };
+  // (The client's frames are inflated with a window as small: the memory stated holds both ways.)
+  return { threshold, serverMaxWindowBits: windowBits, clientMaxWindowBits: windowBits, zlibDeflateOptions: { memLevel: 7 } };
 }

@@ -74,6 +74,8 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
   const hydration = options.hydration ?? readHydration();
   /** Shared stores this page defines (dev mode: to name a minified store name the server lacks). */
   const defined = new Set<string>();
+  /** Shared stores whose definition (and so `version`) this page has seen. */
+  const versioned = new Set<string>();
   const locals = createLocalStores(hydration, options.storage, (name, value) => replicas.get(name)?.reset(value, 0));
   let seq = 0;
   /** Batches and calls refused for now, to send again (in seq order) when the timer fires. */
@@ -87,7 +89,7 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
 
   const kept = createKeptWrites(options, client.clientId, client.clientKey, {
     resend: (message) => {
-      if (message.t === 'op') core.replica(message.store).restorePending(message.id, message.ops);
+      if (message.t === 'op') core.replica(message.store).restorePending(message.id, message.ops, `${client.clientId}:`);
       else calls.set(message.id, { message, resolve: noop, reject: noop });
       link.send(message);
     },
@@ -190,8 +192,11 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
     for (const call of calls.values()) out.push(call.message);
     // Per client in seq order; gone pages' before this page's own.
     const own = `${client.clientId}:`;
-    const clientOf = (id: string) => (id.startsWith(own) ? '~' : id.slice(0, id.lastIndexOf(':')));
-    return out.sort((a, b) => clientOf(a.id).localeCompare(clientOf(b.id)) || seqOf(a.id) - seqOf(b.id));
+    const order = (id: string): [number, string] => [id.startsWith(own) ? 1 : 0, id.slice(0, id.lastIndexOf(':'))];
+    return out.sort((a, b) => {
+      const [[ownA, clientA], [ownB, clientB]] = [order(a.id), order(b.id)];
+      return ownA - ownB || (clientA < clientB ? -1 : clientA > clientB ? 1 : seqOf(a.id) - seqOf(b.id));
+    });
   };
 
   /**
@@ -319,14 +324,26 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
     wake: link.wake,
     replica(name, def, id) {
       let replica = replicas.get(name);
-      if (replica) return replica;
+      if (replica) {
+        // A store reached by name first (a write taken back from an outbox) and only now by its
+        // definition: its version counts from here.
+        if (def && def.kind !== 'local' && !versioned.has(name)) {
+          versioned.add(name);
+          kept.define(name, def.options.version);
+          if (DEV_MODE) defined.add(name);
+        }
+        return replica;
+      }
       if (def ? def.kind === 'local' : hydration.local?.[name] !== undefined) {
         replica = new Replica(name, locals.restore(name, def), 0, host, { local: true });
         replicas.set(name, replica);
       } else {
         const hydrated = hydration.shared?.[name];
         if (DEV_MODE && def) defined.add(name);
-        if (def) kept.define(name, def.options.version);
+        if (def) {
+          versioned.add(name);
+          kept.define(name, def.options.version);
+        }
         replica = new Replica(name, hydrated?.value ?? (def ? initialValue(def, id) : {}), hydrated?.v ?? 0, host);
         keepHistory(replica);
         replicas.set(name, replica);

@@ -24,7 +24,7 @@
 import { DEV_MODE } from './dev.js';
 import { ErrorCode } from './errors.js';
 import { isPlainObject } from './json.js';
-import { MAX_ADOPT } from './protocol.js';
+import { BATCH_ID, CLIENT_ID, CLIENT_KEY, MAX_ADOPT } from './protocol.js';
 import type { Call, OpMessage } from './protocol.js';
 
 /** Key prefix of outbox slots. */
@@ -170,7 +170,9 @@ function readSlots(storage: Storage): Map<string, { key: string; names: string[]
   }
   const slots = new Map<string, { key: string; names: string[] }>();
   for (const [client, { key, header, names }] of found) {
-    if (typeof key === 'string') slots.set(client, { key, names: names.sort((a, b) => seqOf(a) - seqOf(b)) });
+    // (What the server would refuse in a hello, a hand-edited id or key, is no slot: it would
+    // keep every page that adopts it from connecting.)
+    if (typeof key === 'string' && CLIENT_KEY.test(key) && CLIENT_ID.test(client)) slots.set(client, { key, names: names.sort((a, b) => seqOf(a) - seqOf(b)) });
     else for (const name of header ? [header, ...names] : names) drop(storage, name);
   }
   return slots;
@@ -192,7 +194,7 @@ function readEntries(storage: Storage, names: string[]): OutboxEntry[] {
  */
 function isEntry(value: unknown, id: string): value is OutboxEntry {
   const m = isPlainObject(value) && typeof value.at === 'number' && value.message;
-  if (!isPlainObject(m) || m.id !== id) return false;
+  if (!isPlainObject(m) || m.id !== id || !BATCH_ID.test(id)) return false;
   if (m.t === 'call') return typeof m.action === 'string' && Array.isArray(m.args);
   return m.t === 'op' && typeof m.store === 'string' && Array.isArray(m.ops) && m.ops.length > 0 && m.ops.every((op) => isPlainObject(op) && Array.isArray(op.path));
 }

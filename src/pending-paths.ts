@@ -14,14 +14,18 @@ import type { Op } from './ops.js';
  * told of each list whose length the answer depends on (to track it).
  */
 export function touches(pending: readonly { readonly ops: readonly Op[] }[], root: Json, path: Path, readList: (list: Json[]) => void): boolean {
-  const pushed: [Path, number][] = [];
+  // Items pushed per list (by the list's path): several queued pushes are the last items together.
+  const pushed = new Map<string, [Path, number]>();
   for (const { ops } of pending) {
     for (const op of ops) {
-      if (op.op === 'push' && op.path.length < path.length && startsWith(path, op.path)) pushed.push([op.path, op.values.length]);
-      else if (startsWith(path, op.path) || startsWith(op.path, path)) return true;
+      if (op.op === 'push' && op.path.length < path.length && startsWith(path, op.path)) {
+        const key = JSON.stringify(op.path);
+        const count = pushed.get(key)?.[1] ?? 0;
+        pushed.set(key, [op.path, count + op.values.length]);
+      } else if (startsWith(path, op.path) || startsWith(op.path, path)) return true;
     }
   }
-  return pushed.some(([list, count]) => {
+  return [...pushed.values()].some(([list, count]) => {
     let at: unknown = root;
     for (const key of list) at = (at as Record<string, unknown> | undefined)?.[key];
     if (!Array.isArray(at)) return false;

@@ -105,7 +105,9 @@ export const PRESENCE_MAX_DEPTH = 8;
 /**
  * Reads a frame a client sent: one message or an array of them. Throws a {@link TwinError}
  * (`TWIN_ERR_TOO_BIG`, `TWIN_ERR_FRAME`, `TWIN_ERR_DEPTH`, `TWIN_ERR_OP`, `TWIN_ERR_PROTO`)
- * describing the first problem; a frame with any bad message is refused whole.
+ * describing the first problem. Without `malformed`, a frame with any bad message is refused
+ * whole; with it, each bad message is handed to `malformed` (with its batch id, if readable)
+ * and left out, and the others are returned (the server's way).
  */
 export function readClientFrame(text: string, limits: Readonly<Limits> = DEFAULT_LIMITS, malformed?: (error: TwinError, id: string | undefined) => void): ClientMessage[] {
   const data = parseFrame(text, limits);
@@ -246,14 +248,14 @@ export function readPresenceState(state: unknown): Json {
 //#region helpers
 
 /** Client ids: 8 to 64 URL-safe characters (clients use random UUIDs; they are secrets). */
-const CLIENT_ID = /^[\w-]{8,64}$/;
+export const CLIENT_ID = /^[\w-]{8,64}$/;
 /**
  * Client keys: 16 to 128 URL-safe characters, random, known only to the client and the server.
  * Optional: an id first used without a key can be used by anyone who knows it (raw tools, tests).
  */
-const CLIENT_KEY = /^[\w-]{16,128}$/;
+export const CLIENT_KEY = /^[\w-]{16,128}$/;
 /** Batch ids: `clientId:seq` (the seq must also be a safe integer: see {@link batchId}). */
-const BATCH_ID = /^[\w-]{8,64}:[1-9]\d{0,15}$/;
+export const BATCH_ID = /^[\w-]{8,64}:[1-9]\d{0,15}$/;
 /** Store and action names, family members included (`room/general`). */
 const STORE_NAME = /^[A-Za-z_][\w.-]{0,127}(\/[\w.-]{1,64})?$/;
 

@@ -192,10 +192,19 @@ describe('Replica', () => {
   });
 
   describe('batches taken back from an earlier page', () => {
+    it('go before this page’s own pending batches (made before them, sent before them)', async () => {
+      const { replica, view } = make();
+      replica.write(set(['title'], 'mine, newer'));
+      await turn();
+      replica.restorePending('old:7', [set(['title'], 'theirs, older')], 'c:');
+      assert.deepEqual(replica.pending.map((b) => b.id), ['old:7', 'c:1']);
+      assert.equal(view().title, 'mine, newer');
+    });
+
     it('are pending again under their own id, shown, and confirmed like any other; a second copy is ignored', () => {
       const { replica, view } = make();
-      replica.restorePending('old:7', [{ op: 'push', path: ['list'], values: ['queued'] }]);
-      replica.restorePending('old:7', [{ op: 'push', path: ['list'], values: ['queued'] }]);
+      replica.restorePending('old:7', [{ op: 'push', path: ['list'], values: ['queued'] }], 'c:');
+      replica.restorePending('old:7', [{ op: 'push', path: ['list'], values: ['queued'] }], 'c:');
       assert.deepEqual(replica.pending.map((b) => [b.id, b.kind]), [['old:7', 'ops']]);
       assert.deepEqual(view().list, ['x', 'y', 'queued']);
       assert.equal(replica.pendingAt(['list', 2]), true);
@@ -216,8 +225,13 @@ describe('Replica', () => {
       assert.deepEqual([ab.get(), a.get(), c.get(), x.get(), pushed.get()], [true, true, false, false, true]);
       assert.equal(replica.pendingAt(['a', 'b', 'deeper']), true);
       assert.equal(replica.pendingAt([]), true, 'the whole store');
+      // Two queued pushes (two batches): both items are the pending ones.
+      await turn();
+      replica.write({ op: 'push', path: ['list'], values: ['w'] });
+      assert.deepEqual([1, 2, 3].map((i) => replica.pendingAt(['list', i])), [false, true, true]);
       await turn();
       replica.receive(2, [set(['a', 'b'], 5), { op: 'push', path: ['list'], values: ['z'] }], 'c:1');
+      replica.receive(3, [{ op: 'push', path: ['list'], values: ['w'] }], 'c:2');
       assert.deepEqual([ab.get(), pushed.get()], [false, false]);
     });
   });

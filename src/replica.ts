@@ -188,10 +188,14 @@ export class Replica {
     return batch;
   }
 
-  /** Takes back a batch an earlier page sent (its outbox): pending again, under its own id. */
-  restorePending(id: string, ops: readonly Op[]): void {
+  /**
+   * Takes back a batch an earlier page sent (its outbox): pending again, under its own id, and
+   * before this page's own pending batches — it was made before them, and is sent before them.
+   */
+  restorePending(id: string, ops: readonly Op[], ownPrefix: string): void {
     if (this.pending.some((b) => b.id === id)) return;
-    this.pending.push({ id, ops: [...ops], kind: 'ops' });
+    const firstOwn = this.pending.findIndex((b) => b.id === '' || b.id.startsWith(ownPrefix));
+    this.pending.splice(firstOwn === -1 ? this.pending.length : firstOwn, 0, { id, ops: [...ops], kind: 'ops' });
     this._trackers.pendingChanged(ops);
     this._rebuild();
   }

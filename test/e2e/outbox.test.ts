@@ -154,6 +154,9 @@ describe('the durable outbox', () => {
       localStorage.setItem('twin:outbox:handmade01', JSON.stringify({ key: 'a-key-of-sixteen-chars' }));
       localStorage.setItem('twin:outbox:handmade01:1', '{"message": {"t": "op"}}');
       localStorage.setItem('twin:outbox:handmade01:2', JSON.stringify(entry));
+      // A key the server would refuse in a hello: adopted, it would keep the page from connecting.
+      localStorage.setItem('twin:outbox:shortkey01', JSON.stringify({ key: 'x' }));
+      localStorage.setItem('twin:outbox:shortkey01:1', JSON.stringify({ ...entry, message: { ...entry.message, id: 'shortkey01:1' } }));
     }, valid);
     await setup.close();
     const page = await user.newPage();
@@ -162,7 +165,7 @@ describe('the durable outbox', () => {
     await page.goto(`${demo.serving.url}/room.html`);
     await waitOnline(page);
     await waitServer('bad', ['kept']);
-    assert.equal(warnings.filter((w) => w.includes('TWIN_ERR_STORAGE')).length, 4, warnings.join('\n'));
+    assert.equal(warnings.filter((w) => w.includes('TWIN_ERR_STORAGE')).length, 6, warnings.join('\n'));
     await page.waitForFunction(() => !Object.keys(localStorage).some((k) => k.startsWith('twin:outbox:')), undefined, { timeout: TIMEOUT_MS });
     // And the page works as ever.
     await load(page, 'bad');
