@@ -14,19 +14,19 @@
  * The state lives in closures, not in class members: the public `Client` only forwards to
  * them, so a user subclass cannot clash with it, and the browser bundle stays small.
  */
-import type { ClientOptions, Hydration, RejectDetail, StaleWrite } from './client-options.js';
+import type { ClientOptions, RejectDetail, StaleWrite } from './client-options.js';
 import { initialValue } from './define.js';
 import { DEV_MODE } from './dev.js';
 import { ErrorCode, TwinError, twinError } from './errors.js';
-import { deepFreeze } from './json.js';
 import type { Json } from './json.js';
 import { createKeptWrites } from './kept-writes.js';
 import { backoffDelay, createLink, utf8Length } from './link.js';
 import type { ConnectionState, Link } from './link.js';
 import { createLocalStores } from './local-stores.js';
 import { seqOf } from './outbox.js';
+import { defaultUrl, readHydration } from './page-defaults.js';
 import { createPresence, registerPresence } from './presence.js';
-import { PROTOCOL_VERSION, WS_PATH } from './protocol.js';
+import { PROTOCOL_VERSION } from './protocol.js';
 import type { Call, OpMessage, ServerMessage } from './protocol.js';
 import { Replica } from './replica.js';
 import type { Batch, ReplicaHost } from './replica.js';
@@ -391,28 +391,3 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
 }
 
 function noop(): void {}
-
-function readHydration(): Hydration {
-  const text = globalThis.document?.getElementById('twin-hydration')?.textContent;
-  try {
-    return text ? deepFreeze(JSON.parse(text) as Hydration) : {};
-  } catch {
-    console.warn(DEV_MODE ? '[twin-state] The hydration data of this page is not valid JSON; starting without it.' : '[twin-state] bad hydration');
-    return {};
-  }
-}
-
-/**
- * The page's `<meta name="twin-url" content="wss://…">` (a page whose twin server is elsewhere,
- * named before any script runs); else `/_twin/ws` on the server this script came from (the hub
- * serves it at `/_twin/*.js`), or on the page's own origin for an app bundle served there; none
- * for a script from a CDN (it waits for `connect(url)`).
- */
-function defaultUrl(): string | undefined {
-  const location = globalThis.location;
-  if (!location) return undefined;
-  const named = globalThis.document?.querySelector<HTMLMetaElement>('meta[name="twin-url"]')?.content;
-  const script = new URL(import.meta.url);
-  const base = named ? new URL(named, location.href) : script.pathname.startsWith('/_twin/') || script.origin === location.origin ? new URL(WS_PATH, script) : undefined;
-  return base?.href.replace(/^http/, 'ws');
-}
