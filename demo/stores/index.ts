@@ -9,3 +9,4 @@ export { $uiState } from './ui-state.js';
 export type { Theme } from './ui-state.js';
 export { $room, sendRoomMsg } from './room.js';
 export { $life, advanceLife, toggleCell } from './life.js';
+export { $cursorBoard } from './cursor-board.js';
