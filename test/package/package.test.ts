@@ -246,7 +246,8 @@ describe('custom elements manifest', () => {
     for (const module of manifest.modules) {
       for (const d of module.declarations ?? []) if (d.tagName) tags.set(d.tagName, (d.attributes ?? []).map((a) => a.name));
     }
-    assert.deepEqual([...tags.keys()].sort(), ['twin-bind', 'twin-error', 'twin-list', 'twin-show', 'twin-status']);
+    assert.deepEqual([...tags.keys()].sort(), ['twin-bind', 'twin-error', 'twin-list', 'twin-presence', 'twin-show', 'twin-status']);
+    assert.ok(tags.get('twin-presence')?.includes('store'), 'twin-presence lacks store');
     for (const name of ['store', 'key', 'attr', 'toggle', 'prop']) assert.ok(tags.get('twin-bind')?.includes(name), `twin-bind lacks ${name}`);
     for (const name of ['store', 'key', 'not', 'equals']) assert.ok(tags.get('twin-show')?.includes(name), `twin-show lacks ${name}`);
     assert.ok(tags.get('twin-list')?.includes('key'));
