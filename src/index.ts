@@ -6,8 +6,8 @@
  */
 export { defineApp } from './define.js';
 export type { Action, App, LocalOptions, ReadRequest, SharedOptions, WriteRequest } from './define.js';
-export { caller, hasPendingWrites, increment, settled, signalOf, snapshot, status, store, subscribe, unstable_watchers } from './store-api.js';
-export type { Change, DeepReadonly, StoreStatus, Unsubscribe } from './store-api.js';
+export { caller, hasPendingWrites, increment, lastWrite, settled, signalOf, snapshot, status, store, subscribe, unstable_watchers } from './store-api.js';
+export type { Change, DeepReadonly, StoreStatus, Unsubscribe, WriteStatus } from './store-api.js';
 export { call, Client, connect, createClient, pageClient } from './client.js';
 export type { ClientOptions, ConnectionState, Hydration, RejectDetail, StaleWrite, WebSocketClass } from './client.js';
 export { presence, setPresence } from './presence.js';

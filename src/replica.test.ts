@@ -172,6 +172,31 @@ describe('Replica', () => {
     });
   });
 
+  describe('lastWrite', () => {
+    it('follows the last write made here: pending, then confirmed as its version, or rejected with its reason', async () => {
+      const { replica } = make();
+      assert.equal(replica.lastWrite(), undefined);
+      const fate = computed(() => replica.lastWrite());
+      replica.write(set(['a'], 2));
+      assert.deepEqual(fate.get(), { state: 'pending' });
+      await turn();
+      replica.write(set(['a'], 3));
+      await turn();
+      // The first is confirmed: the last write is still the second, still pending.
+      replica.receive(2, [set(['a'], 2)], 'c:1');
+      assert.deepEqual(fate.get(), { state: 'pending' });
+      replica.receive(3, [set(['a'], 3)], 'c:2');
+      assert.deepEqual(fate.get(), { state: 'confirmed', v: 3 });
+      replica.write(set(['a'], 4));
+      await turn();
+      replica.reject('c:3', new TwinError(ErrorCode.SCHEMA, 'No fours.'));
+      assert.deepEqual(fate.get(), { state: 'rejected', error: { code: ErrorCode.SCHEMA, message: 'No fours.' } });
+      const local = new Replica('l', {}, 0, host(), { local: true });
+      local.write(set(['a'], 1));
+      assert.equal(local.lastWrite(), undefined, 'a local store’s writes are final at once');
+    });
+  });
+
   describe('settled', () => {
     it('resolves at once with nothing pending, else once every batch pending now is confirmed', async () => {
       const { replica } = make();

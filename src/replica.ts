@@ -18,12 +18,13 @@ import { DEV_MODE } from './dev.js';
 import { ErrorCode, TwinError, twinError } from './errors.js';
 import { DEFAULT_MAX_DEPTH, jsonEqual } from './json.js';
 import type { Json, Path } from './json.js';
+import { Listeners } from './listeners.js';
 import { touches } from './pending-paths.js';
 import { applyOp, applyOpsInPlace, spliceLarge } from './ops.js';
 import type { Op, Writer } from './ops.js';
 import { deepCopy, reconcile, reuse } from './reconcile.js';
 import type { Container } from './reconcile.js';
-import { untracked } from './signals.js';
+import { state, untracked } from './signals.js';
 import { ViewTrackers } from './view-trackers.js';
 import type { StoreStatus } from './runtime.js';
 
@@ -35,6 +36,16 @@ export interface Batch {
   readonly ops: Op[];
   /** `call` batches are an action's optimistic writes: the server re-runs the action instead. */
   readonly kind: 'ops' | 'call';
+}
+
+/**
+ * The fate of a write made here (its turn's batch): waiting for the server (`queued` while
+ * the connection is down), `confirmed` as version `v`, or `rejected` with a coded reason.
+ */
+export interface WriteStatus {
+  readonly state: 'pending' | 'queued' | 'confirmed' | 'rejected';
+  readonly v?: number;
+  readonly error?: { readonly code: string; readonly message: string };
 }
 
 /** What a change was: the ops, and whether they were written here or came from the server. */
@@ -91,7 +102,10 @@ export class Replica {
   confirmOwn?: (confirmed: Container, ops: readonly Op[], maxDepth: number, batch: Batch) => void;
 
   private _turn: Batch | undefined;
-  private readonly _listeners = new Set<(change: Change) => void>();
+  /** The last batch written here, and its fate (see {@link lastWrite}). */
+  private _lastBatch: Batch | undefined;
+  private readonly _lastStatus = state<WriteStatus | undefined>(undefined);
+  private readonly _listeners = new Listeners<Change>();
   private readonly _links = new WeakMap<object, Link>();
   /** Who reads what of the view. */
   private readonly _trackers = new ViewTrackers((watched) => this.host.watched?.(this, watched));
@@ -200,9 +214,18 @@ export class Replica {
     this._rebuild();
   }
 
+  /** The fate of the last write made here (undefined before any, and for a local store); tracked. */
+  lastWrite(): WriteStatus | undefined {
+    return this._lastStatus.get();
+  }
+
   private _turnBatch(): Batch {
     if (this._turn) return this._turn;
     const batch = (this._turn = this.openBatch('', 'ops'));
+    if (!this.local) {
+      this._lastBatch = batch;
+      this._lastStatus.set({ state: 'pending' });
+    }
     queueMicrotask(() => {
       this._turn = undefined;
       if (batch.ops.length === 0) {
@@ -300,6 +323,9 @@ export class Replica {
   /** Takes the batch at `index` out of pending, settling whoever waits for it. */
   private _remove(index: number, error?: TwinError): Batch {
     const [batch] = this.pending.splice(index, 1);
+    if (batch === this._lastBatch) {
+      this._lastStatus.set(error ? { state: 'rejected', error: { code: error.code, message: error.message } } : { state: 'confirmed', v: this.v });
+    }
     this._trackers.pendingChanged(batch!.ops);
     this._waiters = this._waiters.filter((waiter) => {
       if (!waiter.batches.delete(batch!)) return true;
@@ -340,21 +366,11 @@ export class Replica {
 
   /** Calls `listener` after each change of the view; returns the unsubscribe function. */
   listen(listener: (change: Change) => void): () => void {
-    this._listeners.add(listener);
-    return () => void this._listeners.delete(listener);
+    return this._listeners.add(listener);
   }
 
   private _emit(ops: readonly Op[], origin: Change['origin'], reset?: boolean): void {
-    const change: Change = reset ? { ops, origin, reset } : { ops, origin };
-    for (const listener of [...this._listeners]) {
-      try {
-        listener(change);
-      } catch (err) {
-        // A subscriber's error is its own: it must not stop the other subscribers, nor what
-        // made the change (a hub commit that still has to broadcast, a frame's next message).
-        reportListenerError(err);
-      }
-    }
+    this._listeners.emit(reset ? { ops, origin, reset } : { ops, origin });
   }
 
   //#endregion subscribers
@@ -383,14 +399,4 @@ export class Replica {
   }
 
   //#endregion the view's writer
-}
-
-/**
- * Reports an error thrown by a subscriber as a browser reports one thrown by an event listener
- * (an `error` event on the window, and the console); in Node, on the console.
- */
-function reportListenerError(err: unknown): void {
-  const report = (globalThis as { reportError?: (err: unknown) => void }).reportError;
-  if (report) report(err);
-  else console.error('[twin-state] A subscriber threw:', err);
 }

@@ -11,14 +11,14 @@ import { cloneJson, deepFreeze, parsePath } from './json.js';
 import type { Json, Path } from './json.js';
 import { nodeOf } from './proxy.js';
 import type { NodeRef } from './proxy.js';
-import type { Change } from './replica.js';
+import type { Change, WriteStatus } from './replica.js';
 import type { StoreStatus } from './runtime.js';
 import { pageRuntime, runtimeOf } from './runtime.js';
 import { computed, untracked } from './signals.js';
 import { handleFor } from './define.js';
 import type { App } from './define.js';
 
-export type { Change, StoreStatus };
+export type { Change, StoreStatus, WriteStatus };
 
 /** `T` with every level read-only, as a snapshot is (it is deeply frozen). */
 export type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[]
@@ -113,6 +113,24 @@ export function hasPendingWrites(store: object, key?: string | readonly (string 
   const { replica, node } = refOf(store, 'hasPendingWrites');
   const base = replica.pathOf(node);
   return base !== undefined && replica.pendingAt(key === undefined ? base : [...base, ...parsePath(key)]);
+}
+
+/**
+ * The fate of the last write made here to `store` (the writes of one turn are one): `pending`
+ * while it waits for the server, `queued` while it waits for the connection, `confirmed` with
+ * the version it became, or `rejected` with the code and reason; undefined before any write
+ * (and for a local store, whose writes are final at once). Read in a signal consumer, it is
+ * tracked.
+ *
+ * ```ts
+ * $doc.title = input.value;
+ * html`${lastWrite($doc)?.state === 'rejected' ? lastWrite($doc)!.error!.message : ''}`
+ * ```
+ */
+export function lastWrite(store: object): WriteStatus | undefined {
+  const { replica } = refOf(store, 'lastWrite');
+  const fate = replica.lastWrite();
+  return fate?.state === 'pending' && replica.host.status(replica).connection !== 'online' ? { state: 'queued' } : fate;
 }
 
 /**

@@ -5,7 +5,7 @@
  * items pushed to a list, not the ones before; gone once the server confirms.
  */
 import { expect, fixture, html } from '@open-wc/testing';
-import { connect, hasPendingWrites, pageClient } from '../../src/index.js';
+import { connect, hasPendingWrites, lastWrite, pageClient } from '../../src/index.js';
 import { flush, freshBox, serverRead, until, WS_URL } from './helpers.js';
 
 describe('pending writes', () => {
@@ -35,6 +35,7 @@ describe('pending writes', () => {
       expect(hasPendingWrites(handle.items, [0, 'text'])).to.equal(false);
       expect(hasPendingWrites(handle.items[4]!)).to.equal(true);
       expect(hasPendingWrites(handle)).to.equal(true);
+      expect(lastWrite(handle)).to.deep.equal({ state: 'queued' });
       // The writes of one turn are one batch; the page says how many wait.
       expect(pageClient().pending).to.equal(1);
       expect(statusEl.getAttribute('pending')).to.equal('1');
@@ -47,6 +48,8 @@ describe('pending writes', () => {
     await until(() => pending().length === 0, 'every write to be confirmed');
     expect(hasPendingWrites(handle)).to.equal(false);
     expect(pageClient().pending).to.equal(0);
+    expect(lastWrite(handle)?.state).to.equal('confirmed');
+    expect(lastWrite(handle)?.v).to.be.a('number');
     await until(() => !statusEl.hasAttribute('pending'), 'the status to show nothing waiting');
     const stored = await serverRead<{ text: string; items: { text: string }[] }>(name);
     expect(stored!.text).to.equal('queued');
