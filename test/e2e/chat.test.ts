@@ -131,4 +131,26 @@ describe('chat demo', () => {
     assert.equal(await counter.locator('#score-input').inputValue(), String(score));
     await Promise.all([chat.close(), counter.close()]);
   });
+
+  test('a message sent offline shows as queued, then takes its place in the room once online', async () => {
+    const alice = await user();
+    const page = await openPage(alice, demo.serving.url, '/chat.html');
+    await alice.setOffline(true);
+    await page.evaluate(async (src) => {
+      window.dispatchEvent(new Event('offline'));
+      ((await import(src)) as { pageClient(): { connect(): void } }).pageClient().connect();
+    }, '/_twin/twin.js');
+    await page.locator('twin-status:not([state="online"])').waitFor({ timeout: TIMEOUT_MS });
+    await sendMessage(page, 'Sent from a tunnel');
+    const marker = page.locator('.queued-messages .msg.queued', { hasText: 'Sent from a tunnel' });
+    await marker.waitFor({ timeout: TIMEOUT_MS });
+    assert.equal((await marker.locator('.mark').textContent())?.trim(), 'queued');
+    await page.locator('twin-status[pending="1"]').waitFor({ timeout: TIMEOUT_MS });
+    assert.ok(!$chatRoom.messages.some((m) => m.text === 'Sent from a tunnel'), 'not on the server yet');
+    await alice.setOffline(false);
+    await page.locator('.messages .msg:not(.queued)', { hasText: 'Sent from a tunnel' }).waitFor({ timeout: TIMEOUT_MS });
+    await marker.waitFor({ state: 'detached', timeout: TIMEOUT_MS });
+    assert.equal($chatRoom.messages.filter((m) => m.text === 'Sent from a tunnel').length, 1);
+    await page.close();
+  });
 });
