@@ -126,7 +126,7 @@ export class Connection implements Subscriber {
     try {
       messages = readClientFrame(text, this.owner.limits, (error, id) => {
         this.bucket.take(1);
-        if (!id) return this.refuse(error);
+        if (!id) return this.refuse(error, frame);
         // A batch or call that is not well-formed is refused by its id (finally): the client
         // (one whose stored outbox was edited, say) learns its fate; the frame's others go on.
         this.send({ t: 'reject', id, code: error.code, message: error.message });
@@ -134,7 +134,7 @@ export class Connection implements Subscriber {
       });
     } catch (err) {
       this.bucket.take(1);
-      this.refuse(asTwinError(err));
+      this.refuse(asTwinError(err), frame);
       return;
     }
     if (!this.bucket.take(messages.length)) {
@@ -379,9 +379,10 @@ export class Connection implements Subscriber {
   //#endregion subscriptions
   //#region abuse
 
-  private refuse(error: TwinError): void {
+  /** Refuses a message that names no batch (an `error`), counting against the client once per frame. */
+  private refuse(error: TwinError, frame: number): void {
     this.send({ t: 'error', code: error.code, message: error.message });
-    this.strike();
+    this.strike(frame);
   }
 
   /** Counts a refusal; a client that keeps earning them is disconnected. */
