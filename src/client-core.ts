@@ -252,7 +252,19 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
         retries.clear();
         // (Those subscribed since the hello left too: a `sub` before the welcome is dropped.)
         for (const replica of subscribed) if (!helloSubs.has(replica)) link.send({ t: 'sub', store: replica.name, v: replica.v });
-        for (const m of unconfirmed()) link.send(m);
+        for (const m of unconfirmed()) {
+          const stale = kept.expire(m);
+          if (!stale) {
+            link.send(m);
+            continue;
+          }
+          // Kept past outboxMaxAge (a tab offline that long): handed back, not sent; the view
+          // and the caller let it go, the outbox keeps it for the app to retry or discard.
+          for (const replica of replicas.values()) replica.drop(m.id, stale);
+          const call = calls.get(m.id);
+          calls.delete(m.id);
+          call?.reject(stale);
+        }
         presence.welcome();
         return;
       case 'presence':

@@ -31,6 +31,12 @@ export interface KeptWrites {
   readonly ready: Promise<void>;
   /** The gone pages' ids (with keys) whose messages this page still sends: the hello claims them. */
   claims(): ClientClaim[];
+  /**
+   * Hands `message` back as stale if it was made longer than `outboxMaxAge` ago (a tab kept
+   * offline that long: the server may have forgotten whether it applied it); returns the
+   * refusal then, else undefined (send it).
+   */
+  expire(message: OpMessage | Call): TwinError | undefined;
 }
 
 export interface KeptWritesOptions {
@@ -60,40 +66,47 @@ export function createKeptWrites(options: KeptWritesOptions, id: string, key: st
   const waiting = new Set<string>();
   const unanswered = state(0);
   const count = () => unanswered.set(waiting.size);
+  /** When each message kept now was made (ms since the epoch). */
+  const made = new Map<string, number>();
 
   const settle = (messageId: string) => {
     outbox?.remove(messageId);
     unsaved.delete(messageId);
+    made.delete(messageId);
     if (waiting.delete(messageId)) count();
   };
 
-  const resend = (message: OpMessage | Call) => {
+  const resend = (message: OpMessage | Call, at: number) => {
     waiting.add(message.id);
     count();
+    made.set(message.id, at);
     client.resend(message);
   };
 
+  /** Hands `message` (made at `at`) back to the app, unsent: `client.staleWrites`, and a refusal. */
+  const handBack = (message: OpMessage | Call, at: number, error: TwinError) => {
+    const store = message.t === 'op' ? message.store : undefined;
+    const forget = () => stale.set(stale.get().filter((w) => w.id !== message.id));
+    stale.set([...stale.get(), {
+      id: message.id, store, made: at, code: error.code, message: error.message,
+      // Sent after all, on the app's word: its age counts from now.
+      retry: () => (forget(), resend(message, Date.now())),
+      discard: () => (forget(), settle(message.id)),
+    }]);
+    if (waiting.delete(message.id)) count();
+    client.announce(store, message.id, error);
+  };
+
+  const tooOld = (at: number) => twinError(ErrorCode.STALE, DEV_MODE && `This write waited ${Math.round((Date.now() - at) / 60_000)} minutes, longer than outboxMaxAge; it was not sent.`);
+
   const ready = (outbox?.adopted ?? Promise.resolve([])).then((slots) => {
-    const now = Date.now();
-    const found: StaleWrite[] = [];
-    for (const entry of slots.flatMap((slot) => slot.entries)) {
-      const { message } = entry;
+    for (const { message, at, version } of slots.flatMap((slot) => slot.entries)) {
       const store = message.t === 'op' ? message.store : undefined;
-      const changed = store !== undefined && versions.has(store) && versions.get(store) !== entry.version;
-      if (now - entry.at <= maxAge && !changed) {
-        resend(message);
-        continue;
-      }
-      const error = twinError(ErrorCode.STALE, DEV_MODE && (changed ? `This write was made against another version of store ${JSON.stringify(store)}; it was not sent.` : `This write waited ${Math.round((now - entry.at) / 60_000)} minutes, longer than outboxMaxAge; it was not sent.`));
-      const forget = () => stale.set(stale.get().filter((w) => w.id !== message.id));
-      found.push({
-        id: message.id, store, made: entry.at, code: error.code, message: error.message,
-        retry: () => (forget(), resend(message)),
-        discard: () => (forget(), settle(message.id)),
-      });
-      client.announce(store, message.id, error);
+      const changed = store !== undefined && versions.has(store) && versions.get(store) !== version;
+      if (changed) handBack(message, at, twinError(ErrorCode.STALE, DEV_MODE && `This write was made against another version of store ${JSON.stringify(store)}; it was not sent.`));
+      else if (Date.now() - at > maxAge) handBack(message, at, tooOld(at));
+      else resend(message, at);
     }
-    if (found.length) stale.set([...stale.get(), ...found]);
   });
 
   if (options.guardUnload) {
@@ -106,6 +119,7 @@ export function createKeptWrites(options: KeptWritesOptions, id: string, key: st
     keep(message) {
       waiting.add(message.id);
       count();
+      made.set(message.id, Date.now());
       const version = message.t === 'op' ? versions.get(message.store) : undefined;
       if (!outbox?.put({ message, at: Date.now(), ...(version === undefined ? {} : { version }) })) unsaved.add(message.id);
     },
@@ -115,5 +129,12 @@ export function createKeptWrites(options: KeptWritesOptions, id: string, key: st
     unanswered,
     ready,
     claims: () => outbox?.claims() ?? [],
+    expire(message) {
+      const at = made.get(message.id);
+      if (at === undefined || Date.now() - at <= maxAge) return undefined;
+      const error = tooOld(at);
+      handBack(message, at, error);
+      return error;
+    },
   };
 }

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+/**
+ * A write kept longer than `outboxMaxAge` in a page that stayed open offline is not sent when
+ * the connection comes back: the server may no longer remember whether it applied it. It is
+ * handed back (`staleWrites`, `TWIN_ERR_STALE`, `lastWrite` rejected), rolled back from the
+ * view, kept in the outbox, and sent once only if the app retries it.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createClient, defineApp, ErrorCode, lastWrite, settled, snapshot } from './index.js';
+import type { RejectDetail, WebSocketClass } from './index.js';
+import { NodeWebSocket, startServer, until } from '../test/helpers/server.js';
+
+/** A `Storage` in memory (the browser's localStorage, as the outbox uses it). */
+class MemoryStorage implements Storage {
+  private readonly items = new Map<string, string>();
+  get length(): number {
+    return this.items.size;
+  }
+  key(index: number): string | null {
+    return [...this.items.keys()][index] ?? null;
+  }
+  getItem(key: string): string | null {
+    return this.items.get(key) ?? null;
+  }
+  setItem(key: string, value: string): void {
+    this.items.set(key, String(value));
+  }
+  removeItem(key: string): void {
+    this.items.delete(key);
+  }
+  clear(): void {
+    this.items.clear();
+  }
+}
+
+describe('a write kept past outboxMaxAge', () => {
+  it('is handed back when the connection returns, not sent; retried, it is applied once', async (t) => {
+    const app = defineApp();
+    const notes = app.shared('notes', () => ({ items: [] as string[] }));
+    const srv = await startServer(app);
+    t.after(() => srv.close());
+    const outbox = new MemoryStorage();
+    const client = createClient({ url: srv.url, WebSocket: NodeWebSocket as unknown as WebSocketClass, outbox, outboxMaxAge: 200 });
+    t.after(() => client.close());
+    const rejects: RejectDetail[] = [];
+    client.addEventListener('reject', (event) => rejects.push((event as CustomEvent<RejectDetail>).detail));
+    const mine = client.store<{ items: string[] }>('notes');
+    client.connect();
+    await until(() => Array.isArray(mine.items), 'the snapshot');
+    client.close();
+    mine.items.push('written long ago');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(outbox.length, 2, 'kept: the slot header and the message');
+    client.connect();
+    await until(() => client.staleWrites.length === 1, 'the write handed back');
+    assert.equal(client.staleWrites[0]!.code, ErrorCode.STALE);
+    assert.deepEqual(rejects.map((r) => r.code), [ErrorCode.STALE]);
+    assert.equal(lastWrite(mine)?.state, 'rejected');
+    assert.deepEqual([...mine.items], [], 'rolled back from the view');
+    assert.equal(outbox.length, 2, 'still in the outbox, for the app to decide');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(snapshot(notes).items, [], 'never sent');
+    // The app decides to send it after all.
+    client.staleWrites[0]!.retry();
+    await settled(mine);
+    assert.deepEqual(snapshot(notes).items, ['written long ago']);
+    assert.equal(client.staleWrites.length, 0);
+    await until(() => outbox.length <= 1, 'the outbox to let it go');
+  });
+});
