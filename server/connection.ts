@@ -197,13 +197,8 @@ export class Connection implements Subscriber {
   private async hello(client: string, key: string | undefined, subs: Record<string, number>): Promise<void> {
     // One connection is one client: a second hello may only repeat the first (to subscribe again).
     if (this.client && client !== this.client) throw new TwinError(ErrorCode.ID, 'This connection is another client already; open another connection to be this one.');
-    let owned: boolean;
-    try {
-      owned = await this.owner.hub.records.claim(client, key);
-    } catch (err) {
-      this.storageDown(err);
-      return;
-    }
+    const owned = await this.claim(client, key);
+    if (owned === undefined) return;
     if (!owned) {
       // Whoever knows an id must not take it over: only the key it was first claimed with may use it.
       this.fail(new TwinError(ErrorCode.ID, 'This client id belongs to another client.'), CloseCode.POLICY);
@@ -246,15 +241,8 @@ export class Connection implements Subscriber {
         this.send({ t: 'error', code: ErrorCode.ID, message: `A connection may send for at most ${MAX_ADOPT} other client ids.` });
         return;
       }
-      let owned: boolean;
-      try {
-        owned = await this.owner.hub.records.claim(client, key);
-      } catch (err) {
-        // Not the claim's fault: the page tries again later, its writes kept.
-        this.storageDown(err);
-        return;
-      }
-      if (this.isClosed) return;
+      const owned = await this.claim(client, key);
+      if (owned === undefined || this.isClosed) return;
       if (!owned) {
         this.send({ t: 'error', code: ErrorCode.ID, message: `The client id ${client} could not be claimed with the key given.` });
         continue;
@@ -264,10 +252,19 @@ export class Connection implements Subscriber {
     }
   }
 
-  /** Storage failed to answer a claim (a hello's, or an adoption's): close, asking to come back later. */
-  private storageDown(err: unknown): void {
-    this.owner.hub.logger.error('storage-hello', 'Storage failed while a client claimed its id; it was told to try again later.', err);
-    this.fail(new TwinError(ErrorCode.UNAVAILABLE, 'The server cannot reach its storage; try again later.'), CloseCode.TRY_LATER);
+  /**
+   * Whether `key` owns client id `client` (claiming it if new); undefined when storage could
+   * not say — not the claim's fault: the connection is closed asking to come back later, and
+   * the page keeps its writes.
+   */
+  private async claim(client: string, key: string | undefined): Promise<boolean | undefined> {
+    try {
+      return await this.owner.hub.records.claim(client, key);
+    } catch (err) {
+      this.owner.hub.logger.error('storage-hello', 'Storage failed while a client claimed its id; it was told to try again later.', err);
+      this.fail(new TwinError(ErrorCode.UNAVAILABLE, 'The server cannot reach its storage; try again later.'), CloseCode.TRY_LATER);
+      return undefined;
+    }
   }
 
   /** Whether batches of `client` come through this connection (its own id, or an adopted one). */

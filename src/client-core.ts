@@ -140,15 +140,7 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
     },
     flush: (replica, batch) => {
       if (!replica.local) {
-        const message: OpMessage = { t: 'op', id: batch.id, store: replica.name, ops: batch.ops };
-        // A write the server would refuse whatever happens is refused here, at once, alone (as is
-        // any write while the server refuses this page).
-        const tooBig = link.refusal ?? oversized(message, batch.ops.length);
-        if (tooBig) queueMicrotask(() => refuse(replica, batch.id, tooBig));
-        else {
-          kept.keep(message);
-          link.send(message);
-        }
+        dispatch(replica, { t: 'op', id: batch.id, store: replica.name, ops: batch.ops }, batch.ops.length);
         return;
       }
       locals.persist(replica);
@@ -171,13 +163,26 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
   const presence = createPresence((message) => link.send(message), options.presenceStorage);
   registerPresence(host, presence);
 
-  /** The refusal of a message that can never pass the server's limits, or undefined if it fits. */
-  const oversized = (message: OpMessage | Call, ops: number): TwinError | undefined => {
+  /** The refusal of a message (serialized: `text`) that can never pass the server's limits, or undefined if it fits. */
+  const oversized = (text: string, ops: number): TwinError | undefined => {
     const { maxFrameBytes, maxOps } = link.limits;
     if (ops > maxOps) return twinError(ErrorCode.FRAME, DEV_MODE && `A batch may hold at most ${maxOps} ops; this one holds ${ops}.`);
-    const bytes = utf8Length(JSON.stringify(message));
+    const bytes = utf8Length(text);
     if (bytes > maxFrameBytes) return twinError(ErrorCode.TOO_BIG, DEV_MODE && `The write is ${bytes} bytes; the server takes at most ${maxFrameBytes} in one frame.`);
     return undefined;
+  };
+
+  /**
+   * Sends a batch or call, kept until it is answered. One the server would refuse whatever
+   * happens is refused here, at once, alone (as is any while the server refuses this page).
+   * Serialized once here, for its size and the outbox.
+   */
+  const dispatch = (replica: Replica | undefined, message: OpMessage | Call, ops: number) => {
+    const text = JSON.stringify(message);
+    const tooBig = link.refusal ?? oversized(text, ops);
+    if (tooBig) return queueMicrotask(() => refuse(replica, message.id, tooBig));
+    kept.keep(message, text);
+    link.send(message);
   };
 
   /** Every batch and call not yet answered, in seq order (the order the server must see them in). */
@@ -388,12 +393,7 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
       return new Promise<Json>((resolve, reject) => {
         const message: Call = { t: 'call', id, action: def ? def.name : (action as string), args };
         calls.set(id, { message, resolve, reject });
-        const tooBig = link.refusal ?? oversized(message, 0);
-        if (tooBig) queueMicrotask(() => refuse(undefined, id, tooBig));
-        else {
-          kept.keep(message);
-          link.send(message);
-        }
+        dispatch(undefined, message, 0);
       });
     },
     connect: link.connect,

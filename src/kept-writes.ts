@@ -17,8 +17,8 @@ import type { Call, ClientClaim, OpMessage } from './protocol.js';
 import { state } from './signals.js';
 
 export interface KeptWrites {
-  /** Keeps `message` (sent next) until {@link settle} is called with its id. */
-  keep(message: OpMessage | Call): void;
+  /** Keeps `message` (sent next; `text` is it serialized) until {@link settle} is called with its id. */
+  keep(message: OpMessage | Call, text: string): void;
   /** `id` was confirmed or refused: nothing is left to keep of it. */
   settle(id: string): void;
   /** Notes the `version` option of a store this page defines. */
@@ -116,12 +116,12 @@ export function createKeptWrites(options: KeptWritesOptions, id: string, key: st
   }
 
   return {
-    keep(message) {
+    keep(message, text) {
+      const at = Date.now();
       waiting.add(message.id);
       count();
-      made.set(message.id, Date.now());
-      const version = message.t === 'op' ? versions.get(message.store) : undefined;
-      if (!outbox?.put({ message, at: Date.now(), ...(version === undefined ? {} : { version }) })) unsaved.add(message.id);
+      made.set(message.id, at);
+      if (!outbox?.put(message.id, text, at, message.t === 'op' ? versions.get(message.store) : undefined)) unsaved.add(message.id);
     },
     settle,
     define: (store, version) => versions.set(store, version),

@@ -49,8 +49,11 @@ export interface AdoptedSlot {
 }
 
 export interface Outbox {
-  /** Stores `entry` before it is sent; false (after one warning) when the storage refused it. */
-  put(entry: OutboxEntry): boolean;
+  /**
+   * Stores message `id` (`text`: the message as JSON, made at `at`, against store `version`)
+   * before it is sent; false (after one warning) when the storage refused it.
+   */
+  put(id: string, text: string, at: number, version: number | undefined): boolean;
   /** Forgets message `id` (confirmed or refused); an adopted slot left empty is let go. */
   remove(id: string): void;
   /** The slots of gone pages this page took over: settles before this page says hello. */
@@ -120,14 +123,15 @@ export function createOutbox(storage: Storage, locks: Locks | undefined, id: str
   return {
     adopted,
     claims: () => [...releases].map(([client, { key }]) => ({ client, key })),
-    put(entry) {
+    put(messageId, text, at, version) {
       try {
         if (!headerWritten) {
           storage.setItem(PREFIX + id, JSON.stringify({ key }));
           headerWritten = true;
         }
-        storage.setItem(PREFIX + entry.message.id, JSON.stringify(entry));
-        stored.get(id)!.add(entry.message.id);
+        // An OutboxEntry, around the message's JSON as it is (not serialized again).
+        storage.setItem(PREFIX + messageId, `{"at":${at},${version === undefined ? '' : `"version":${version},`}"message":${text}}`);
+        stored.get(id)!.add(messageId);
         return true;
       } catch {
         if (!warnedFull) warn(DEV_MODE && 'The browser refused to store a write in the outbox (storage full or forbidden); it is sent, but lost if the page closes before it is confirmed.');
