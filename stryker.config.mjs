@@ -26,7 +26,7 @@ export const NODE_TARGETS = {
   'src/proxy.ts': ['src/proxy.test.ts', 'src/signals.test.ts', 'src/proxy.mutants.test.ts'],
   'src/replica.ts': ['src/replica.test.ts', 'src/proxy.test.ts', 'src/client.test.ts'],
   'server/hub.ts': ['server/hub.test.ts', 'server/bad-input.test.ts'],
-  'server/connection.ts': ['server/connection.test.ts', 'server/bad-input.test.ts', 'server/hub.test.ts', 'server/adopt.test.ts', 'server/client-ownership.test.ts', 'server/large-store.test.ts', 'server/presence.test.ts'],
+  'server/connection.ts': ['server/connection.test.ts', 'server/connection-lifecycle.test.ts', 'server/bad-input.test.ts', 'server/hub.test.ts', 'server/adopt.test.ts', 'server/client-ownership.test.ts', 'server/large-store.test.ts', 'server/presence.test.ts'],
 };
 
 /**
