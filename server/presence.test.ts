@@ -3,11 +3,12 @@
  * @module presence.test
  * Presence with real sockets (`server/presence.ts`): the grace that hides a reload, expiry of a
  * client that died silently (heartbeat), the 20-frames-a-second pace, limits and bad input
- * (coded errors, the connection stays), who may see and publish, and the high-level client.
+ * (coded errors, the connection stays), who may see and publish, and the high-level client
+ * (which keeps a store subscribed while its presence is published or watched).
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { defineApp, presence, setPresence } from '../src/index.js';
+import { defineApp, effect, presence, setPresence } from '../src/index.js';
 import type { Json } from '../src/index.js';
 import { PRESENCE_MAX_BYTES } from '../src/protocol.js';
 import { delay, startServer, until } from '../test/helpers/server.js';
@@ -18,6 +19,8 @@ import type { TwinOptions } from './twin.js';
 const KEY_A = 'presence-key-of-tab-a-0001';
 const KEY_B = 'presence-key-of-tab-b-0002';
 const GRACE_MS = 300;
+/** How long the client keeps a store it stopped watching (`UNSUB_GRACE` in src/client-core.ts). */
+const UNSUB_GRACE_MS = 1000;
 
 function appWithRooms() {
   const app = defineApp();
@@ -232,6 +235,36 @@ describe('presence', () => {
     assert.deepEqual(presence(roomTwo).map((p) => p.state), [{ name: 'Two' }, { name: 'One' }]);
     setPresence(roomOne, undefined);
     await until(() => presence(roomTwo).length === 1, 'a withdrawn entry to leave');
+  });
+
+  it('the client keeps a store subscribed while its presence is published or watched, though nothing reads its value', async () => {
+    const srv = await serve();
+    const one = srv.client();
+    const two = srv.client();
+    const roomOne = one.store<{ topic: string }>('room');
+    const roomTwo = two.store<{ topic: string }>('room');
+    // Each page shows the room's topic for a while (a binding), then no longer does.
+    const stopTopics = [effect(() => void roomOne.topic), effect(() => void roomTwo.topic)];
+    // One only publishes; two only watches.
+    setPresence(roomOne, { name: 'One' });
+    let seenByTwo: Json[] = [];
+    const stopPeers = effect(() => {
+      seenByTwo = presence(roomTwo).map((p) => p.state);
+    });
+    await until(() => seenByTwo.length === 1, 'two to see one');
+    for (const stop of stopTopics) stop();
+    // Past the client's grace before it lets go of an unwatched store (1 s).
+    await delay(UNSUB_GRACE_MS + 300);
+    const room = await srv.server.hub.load('room');
+    assert.equal(room!.subscribers.size, 2, 'both pages are still subscribed');
+    assert.deepEqual(Object.values(srv.server.presence.peers('room')), [{ name: 'One' }], "one's entry stayed");
+    setPresence(roomOne, { name: 'One again' });
+    await until(() => JSON.stringify(seenByTwo) === '[{"name":"One again"}]', 'two to hear the new state');
+    // Neither published nor watched any more: the store is let go (it was only presence's).
+    stopPeers();
+    setPresence(roomOne, undefined);
+    await until(() => room!.subscribers.size === 0, 'both pages to let go of the store', UNSUB_GRACE_MS + 1000);
+    assert.deepEqual(srv.server.presence.peers('room'), {});
   });
 });
 

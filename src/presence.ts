@@ -8,6 +8,11 @@
  * message per store. The local entry shows at once (marked `self`), before the server heard it,
  * and is published again after a reconnect.
  *
+ * Presence travels with the store's subscription (the server sends peers to its subscribers and
+ * takes publishes from them only), and a client lets go of a store nobody watches: so while a
+ * page publishes its presence in a store, or something watches the store's peers, presence
+ * watches the store itself (an effect reading it), as a binding would, to keep it subscribed.
+ *
  * The page is one peer per tab: it names itself by a random secret presence key kept in
  * `sessionStorage`, which a reload keeps (a new client id does not), so a reloaded page takes
  * its entry back instead of showing as someone new. Peers see only a hash of the key.
@@ -20,7 +25,9 @@ import { utf8Length } from './link.js';
 import { PRESENCE_MAX_BYTES, PRESENCE_MAX_DEPTH } from './protocol.js';
 import type { PresencePeers, PresenceSet } from './protocol.js';
 import { nodeOf } from './proxy.js';
-import { state } from './signals.js';
+import type { Replica } from './replica.js';
+import { createTracker, effect } from './signals.js';
+import type { Tracker } from './signals.js';
 
 /** One peer of a store: its public id, its state, and whether it is this page. */
 export interface Peer {
@@ -31,8 +38,8 @@ export interface Peer {
 
 /** A page's presence in every store it used it in. @internal */
 export interface PresenceCore {
-  list(store: string): readonly Peer[];
-  set(store: string, state: Json | undefined): void;
+  list(store: Replica): readonly Peer[];
+  set(store: Replica, state: Json | undefined): void;
   receive(message: PresencePeers): void;
   /** The connection (re)opened: peers are told again by the server, the own entries re-published. */
   welcome(): void;
@@ -47,7 +54,13 @@ interface Slot {
   self: string | undefined;
   local: Json | undefined;
   dirty: boolean;
-  readonly list: ReturnType<typeof state<readonly Peer[]>>;
+  /** The peers as shown, and their tracker (which knows whether anything watches them). */
+  _list: readonly Peer[];
+  readonly _tracker: Tracker;
+  _watched?: boolean;
+  /** The store, once a page call named it; and the effect that keeps it subscribed, if held. */
+  _replica?: Replica | undefined;
+  _release?: (() => void) | undefined;
 }
 
 const cores = new WeakMap<object, PresenceCore>();
@@ -57,10 +70,10 @@ export function registerPresence(host: object, core: PresenceCore): void {
   cores.set(host, core);
 }
 
-function coreOf(store: object, what: string): { core: PresenceCore | undefined; name: string } {
+function coreOf(store: object, what: string): { core: PresenceCore | undefined; replica: Replica } {
   const ref = nodeOf(store);
   if (!ref) throw new TypeError(DEV_MODE ? `${what}() needs a shared store, not ${String(store)}.` : what);
-  return { core: cores.get(ref.replica.host), name: ref.replica.name };
+  return { core: cores.get(ref.replica.host), replica: ref.replica };
 }
 
 /**
@@ -73,8 +86,8 @@ function coreOf(store: object, what: string): { core: PresenceCore | undefined; 
  * ```
  */
 export function presence(store: object): readonly Peer[] {
-  const { core, name } = coreOf(store, 'presence');
-  return core ? core.list(name) : [];
+  const { core, replica } = coreOf(store, 'presence');
+  return core ? core.list(replica) : [];
 }
 
 /**
@@ -88,8 +101,8 @@ export function presence(store: object): readonly Peer[] {
  * ```
  */
 export function setPresence(store: object, value: Json | undefined): void {
-  const { core, name } = coreOf(store, 'setPresence');
-  core?.set(name, value);
+  const { core, replica } = coreOf(store, 'setPresence');
+  core?.set(replica, value);
 }
 
 /** The presence of one client; `send` goes through its link, `session` keeps the tab's key. @internal */
@@ -99,17 +112,37 @@ export function createPresence(send: (message: PresenceSet) => void, session: St
   let timer: ReturnType<typeof setTimeout> | undefined;
   let last = 0;
 
-  const slot = (name: string): Slot => {
+  const slot = (name: string, replica?: Replica): Slot => {
     let s = slots.get(name);
-    if (!s) slots.set(name, (s = { peers: new Map(), self: undefined, local: undefined, dirty: false, list: state<readonly Peer[]>([]) }));
+    if (!s) {
+      const _tracker = createTracker((watched) => {
+        s!._watched = watched;
+        hold(s!);
+      });
+      slots.set(name, (s = { peers: new Map(), self: undefined, local: undefined, dirty: false, _list: [], _tracker }));
+    }
+    s._replica ??= replica;
     return s;
   };
+
+  /**
+   * Keeps the store watched while its presence is published or watched (see the module doc).
+   * A microtask later: the hook that calls it runs inside the signal graph's own bookkeeping.
+   */
+  const hold = (s: Slot) => queueMicrotask(() => {
+    if (s._watched || s.local !== undefined) s._release ??= effect(() => s._replica!.trackAll());
+    else {
+      s._release?.();
+      s._release = undefined;
+    }
+  });
 
   const show = (s: Slot) => {
     const list: Peer[] = [];
     if (s.local !== undefined) list.push({ id: s.self ?? '', state: s.local, self: true });
     for (const peer of s.peers.values()) if (peer.id !== s.self) list.push(peer);
-    s.list.set(list);
+    s._list = list;
+    s._tracker.bump();
   };
 
   const flush = () => {
@@ -132,11 +165,16 @@ export function createPresence(send: (message: PresenceSet) => void, session: St
   };
 
   return {
-    list: (name) => slot(name).list.get(),
-    set(name, value) {
-      const s = slot(name);
+    list(replica) {
+      const s = slot(replica.name, replica);
+      s._tracker.track();
+      return s._list;
+    },
+    set(replica, value) {
+      const s = slot(replica.name, replica);
       s.local = value === undefined ? undefined : deepFreeze(checked(value));
       s.dirty = true;
+      hold(s);
       show(s);
       schedule();
     },
