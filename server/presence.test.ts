@@ -3,8 +3,9 @@
  * @module presence.test
  * Presence with real sockets (`server/presence.ts`): the grace that hides a reload, expiry of a
  * client that died silently (heartbeat), the 20-frames-a-second pace, limits and bad input
- * (coded errors, the connection stays), who may see and publish, and the high-level client
- * (which keeps a store subscribed while its presence is published or watched).
+ * (coded errors, the connection stays), who may see and publish, the high-level client (which
+ * keeps a store subscribed while its presence is published or watched), and family members
+ * (each member its own presence, readable per member).
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -265,6 +266,49 @@ describe('presence', () => {
     setPresence(roomOne, undefined);
     await until(() => room!.subscribers.size === 0, 'both pages to let go of the store', UNSUB_GRACE_MS + 1000);
     assert.deepEqual(srv.server.presence.peers('room'), {});
+  });
+});
+
+describe('presence on family members', () => {
+  it('is per member: two clients see each other in room/1 and not in room/2, and canRead applies per member', async () => {
+    const app = defineApp();
+    app.shared('room', (id: string) => ({ id }), { family: true, canRead: ({ user, store }) => store !== 'room/vip' || user === 'admin' });
+    const srv = await startServer(app, { presence: { graceMs: GRACE_MS }, auth: ({ url }) => url.searchParams.get('user') ?? 'anyone' });
+    servers.push(srv);
+    const ada = srv.client({ url: `${srv.url}?user=admin` });
+    const bob = srv.client({ url: `${srv.url}?user=bob` });
+    const [ada1, ada2, bob1, bob2] = [ada.store('room/1'), ada.store('room/2'), bob.store('room/1'), bob.store('room/2')];
+    const states = (store: object) => presence(store).map((p) => p.state);
+    setPresence(ada1, { name: 'Ada' });
+    setPresence(bob1, { name: 'Bob' });
+    await until(() => presence(ada1).length === 2 && presence(bob1).length === 2, 'both to see both in room/1');
+    assert.deepEqual(states(ada1), [{ name: 'Ada' }, { name: 'Bob' }]);
+    assert.deepEqual(states(bob1), [{ name: 'Bob' }, { name: 'Ada' }]);
+    assert.equal(presence(ada1)[1]!.id, presence(bob1)[0]!.id, "Bob's id, the same on both sides");
+    // Both read room/2 as well: nobody is there, and an entry there stays there.
+    assert.deepEqual([states(ada2), states(bob2)], [[], []]);
+    setPresence(bob2, { name: 'Bob in 2' });
+    await until(() => presence(ada2).length === 1, 'Ada to see Bob in room/2');
+    assert.deepEqual(states(ada2), [{ name: 'Bob in 2' }]);
+    await delay(150);
+    assert.deepEqual(states(ada1), [{ name: 'Ada' }, { name: 'Bob' }], "room/2's entry is not room/1's");
+    assert.deepEqual(Object.values(srv.server.presence.peers('room/1')).map((p) => (p as { name: string }).name).sort(), ['Ada', 'Bob']);
+    assert.deepEqual(Object.values(srv.server.presence.peers('room/2')), [{ name: 'Bob in 2' }]);
+    // room/vip is the admin's only; eve may read the other members.
+    const adaVip = ada.store('room/vip');
+    setPresence(adaVip, { name: 'Ada' });
+    await until(() => Object.keys(srv.server.presence.peers('room/vip')).length === 1, "Ada's entry in room/vip");
+    const eve = await srv.raw({ query: 'user=eve' });
+    await eve.hello(undefined, { 'room/vip': 0, 'room/1': 0 });
+    assert.equal((await eve.next((m) => m.t === 'error' && m.store === 'room/vip')).code, 'TWIN_ERR_FORBIDDEN');
+    await until(() => Object.keys(peersSeen(eve, 'room/1')).length === 2, 'eve to get the peers of room/1');
+    eve.send({ t: 'presence', store: 'room/vip', key: KEY_B, state: { name: 'eve' } });
+    assert.equal((await eve.next((m) => m.t === 'error' && m.store === 'room/vip')).code, 'TWIN_ERR_FORBIDDEN');
+    setPresence(adaVip, { name: 'Ada, moved' });
+    await until(() => JSON.stringify(srv.server.presence.peers('room/vip')).includes('moved'), 'the move to reach the server');
+    await delay(150);
+    assert.deepEqual(presenceMessages(eve, 'room/vip'), [], 'eve heard nobody in room/vip');
+    assert.deepEqual(Object.values(srv.server.presence.peers('room/vip')), [{ name: 'Ada, moved' }]);
   });
 });
 
