@@ -9,9 +9,9 @@
  * and is published again after a reconnect.
  *
  * Presence travels with the store's subscription (the server sends peers to its subscribers and
- * takes publishes from them only), and a client lets go of a store nobody watches: so while a
- * page publishes its presence in a store, or something watches the store's peers, presence
- * watches the store itself (an effect reading it), as a binding would, to keep it subscribed.
+ * takes publishes from them only), and a client lets go of a store nobody watches: so a
+ * consumer of `presence(store)` watches the store too, and while this page's own state is set
+ * there, an effect of presence's does, to keep it subscribed.
  *
  * The page is one peer per tab: it names itself by a random secret presence key kept in
  * `sessionStorage`, which a reload keeps (a new client id does not), so a reloaded page takes
@@ -26,8 +26,7 @@ import { PRESENCE_MAX_BYTES, PRESENCE_MAX_DEPTH } from './protocol.js';
 import type { PresencePeers, PresenceSet } from './protocol.js';
 import { nodeOf } from './proxy.js';
 import type { Replica } from './replica.js';
-import { createTracker, effect } from './signals.js';
-import type { Tracker } from './signals.js';
+import { effect, state } from './signals.js';
 
 /** One peer of a store: its public id, its state, and whether it is this page. */
 export interface Peer {
@@ -54,12 +53,8 @@ interface Slot {
   self: string | undefined;
   local: Json | undefined;
   dirty: boolean;
-  /** The peers as shown, and their tracker (which knows whether anything watches them). */
-  _list: readonly Peer[];
-  readonly _tracker: Tracker;
-  _watched?: boolean;
-  /** The store, once a page call named it; and the effect that keeps it subscribed, if held. */
-  _replica?: Replica | undefined;
+  readonly list: ReturnType<typeof state<readonly Peer[]>>;
+  /** Ends the effect that keeps the store watched while this page's state is set there. */
   _release?: (() => void) | undefined;
 }
 
@@ -112,37 +107,17 @@ export function createPresence(send: (message: PresenceSet) => void, session: St
   let timer: ReturnType<typeof setTimeout> | undefined;
   let last = 0;
 
-  const slot = (name: string, replica?: Replica): Slot => {
+  const slot = (name: string): Slot => {
     let s = slots.get(name);
-    if (!s) {
-      const _tracker = createTracker((watched) => {
-        s!._watched = watched;
-        hold(s!);
-      });
-      slots.set(name, (s = { peers: new Map(), self: undefined, local: undefined, dirty: false, _list: [], _tracker }));
-    }
-    s._replica ??= replica;
+    if (!s) slots.set(name, (s = { peers: new Map(), self: undefined, local: undefined, dirty: false, list: state<readonly Peer[]>([]) }));
     return s;
   };
-
-  /**
-   * Keeps the store watched while its presence is published or watched (see the module doc).
-   * A microtask later: the hook that calls it runs inside the signal graph's own bookkeeping.
-   */
-  const hold = (s: Slot) => queueMicrotask(() => {
-    if (s._watched || s.local !== undefined) s._release ??= effect(() => s._replica!.trackAll());
-    else {
-      s._release?.();
-      s._release = undefined;
-    }
-  });
 
   const show = (s: Slot) => {
     const list: Peer[] = [];
     if (s.local !== undefined) list.push({ id: s.self ?? '', state: s.local, self: true });
     for (const peer of s.peers.values()) if (peer.id !== s.self) list.push(peer);
-    s._list = list;
-    s._tracker.bump();
+    s.list.set(list);
   };
 
   const flush = () => {
@@ -166,15 +141,21 @@ export function createPresence(send: (message: PresenceSet) => void, session: St
 
   return {
     list(replica) {
-      const s = slot(replica.name, replica);
-      s._tracker.track();
-      return s._list;
+      const s = slot(replica.name);
+      // A watcher of the peers watches the store (the slot: a node of the view no write bumps).
+      replica.track(s as never);
+      return s.list.get();
     },
     set(replica, value) {
-      const s = slot(replica.name, replica);
+      const s = slot(replica.name);
       s.local = value === undefined ? undefined : deepFreeze(checked(value));
+      if (s.local === undefined) {
+        s._release?.();
+        s._release = undefined;
+      } else {
+        s._release ??= effect(() => replica.trackAll());
+      }
       s.dirty = true;
-      hold(s);
       show(s);
       schedule();
     },
