@@ -2,9 +2,9 @@
 /**
  * @module undo
  * Undo and redo of this page's own writes to a shared store. `undo(store)` reverts the last
- * batch (one turn's writes) this page wrote there and the server confirmed; `redo(store)`
- * makes again the last one undone. Either is sent as a normal batch of compensating ops, so it
- * is optimistic, kept in the outbox, confirmed or refused like any write.
+ * batch (one turn's writes) this page wrote there; `redo(store)` makes again the last one
+ * undone. Either is sent as a normal batch of compensating ops, so it is optimistic, kept in
+ * the outbox, confirmed or refused like any write.
  *
  * An undo never overwrites someone else's work. Its batch begins with `test` ops (src/ops.ts):
  * the value the undone batch left at each path it wrote must still be there, or the server
@@ -13,7 +13,19 @@
  *
  * The inverse is worked out when the server confirms the batch, against the confirmed state
  * just before it (so in the server's order: the value a `set` replaced is the one the server
- * had, not the one this page had guessed); a refused batch leaves no history. Not undoable:
+ * had, not the one this page had guessed); a refused batch leaves no history. A batch sent and
+ * not yet confirmed (in flight, or queued offline) is undone too, at once: it is the newest
+ * write, the one the user means, and waiting for the server would leave the undo invisible
+ * (offline, until the reconnect) and let later writes slip in above it. Its inverse is worked
+ * out against what this page sees before it (the confirmed state and the batches sent before
+ * it): the tests guard it the same way, so a value someone wrote after it is never overwritten;
+ * a value someone wrote before it that this page had not heard of yet (which the batch itself
+ * overwrote) is not what comes back — the page's own is. Its confirmation then adds no entry.
+ * The same holds for the writes of the turn still open: an undo in that turn takes them back.
+ *
+ * The `test` op leaks nothing a client could not read: the server checks a batch's tests only
+ * after `canRead`, the store's `clientWrites` and `authorize` let it through, and a failed test
+ * names its path, never a value (server/test-op.test.ts). Not undoable:
  * an action's writes (the server ran it: its ops are not this page's to invert), local stores
  * (no server to check the tests), writes of server code, and a batch confirmed without its ops
  * (a re-sent batch the server had applied before). Inverses, per op:
@@ -63,6 +75,8 @@ type Kind = 'undo' | 'redo';
 const histories = new WeakMap<Replica, History>();
 /** The batches sent by undo() or redo(): where their own inverse goes once confirmed. */
 const sentBy = new WeakMap<Batch, Kind>();
+/** Batches undone (or redone) before the server confirmed them: their confirmation adds no entry. */
+const reverted = new WeakSet<Batch>();
 
 /** Keeps the undo history of a client's shared replica (the client core calls it). @internal */
 export function keepHistory(replica: Replica): void {
@@ -73,7 +87,7 @@ export function keepHistory(replica: Replica): void {
     const kind = sentBy.get(batch);
     // A new write of ours ends what could be redone; an undo's inverse is the redo.
     if (!kind) history.redo = [];
-    if (entry) (kind === 'undo' ? history.redo : history.undo).push(entry);
+    if (entry && !reverted.has(batch)) (kind === 'undo' ? history.redo : history.undo).push(entry);
     // Newest first, undo before redo, within the bounds; the rest goes, from the first entry
     // over them down (an entry too big alone takes what lies below it: it cannot be reached).
     let size = 0;
@@ -164,8 +178,9 @@ function historyOf(store: object, what: string): { replica: Replica; history: Hi
 }
 
 /**
- * Reverts this page's last confirmed write batch to `store` (one turn's writes), with
- * compensating ops sent as a new batch; `redo(store)` makes it again. Throws
+ * Reverts this page's last write batch to `store` (one turn's writes, confirmed or still on its
+ * way: see the module doc), with compensating ops sent as a new batch; `redo(store)` makes it
+ * again. Throws
  * `TWIN_ERR_HISTORY` when there is nothing to undo, and `TWIN_ERR_CHANGED` — changing nothing,
  * also shown as the store's error (`status(store).error`, `<twin-error store>`) — when this
  * page already sees that another write changed a value the batch wrote. Otherwise the undo
@@ -199,16 +214,50 @@ export function canRedo(store: object): boolean {
 }
 
 function can(store: object, kind: Kind): boolean {
-  const { history } = historyOf(store, kind === 'undo' ? 'canUndo' : 'canRedo');
+  const { replica, history } = historyOf(store, kind === 'undo' ? 'canUndo' : 'canRedo');
   history?.changed.get();
-  return !!history?.[kind].length;
+  // Tracked: a write made, confirmed or refused.
+  replica.pendingAt([]);
+  return !!((history && inFlight(replica, kind)) ?? history?.[kind].length);
+}
+
+/**
+ * The newest batch of this page still unconfirmed (this turn's too) that `kind` reverts — a
+ * write or a redo for an undo, an undo for a redo — or false when a write of this page still
+ * unconfirmed ends what could be redone, or undefined when the history is next. Skipped: an
+ * action's writes, batches reverted already, and those of the same kind (doing it again goes
+ * further back).
+ */
+function inFlight(replica: Replica, kind: Kind): Batch | false | undefined {
+  for (let i = replica.pending.length; i--;) {
+    const batch = replica.pending[i]!;
+    const by = sentBy.get(batch);
+    if (batch.kind === 'ops' && !reverted.has(batch) && by !== kind) return (kind === 'undo' || !!by) && batch;
+  }
+  return undefined;
+}
+
+/** What reverts `batch`, unconfirmed: its inverse against what this page sees before it. */
+function revert(replica: Replica, batch: Batch): Entry | undefined {
+  const before = cloneJson(replica.confirmed, Infinity) as Container;
+  for (const b of replica.pending) {
+    if (b === batch) break;
+    try {
+      applyOpsInPlace(before, b.ops, Infinity);
+    } catch {
+      // (Left out of the view too: see Replica's rebuild.)
+    }
+  }
+  // (Its values are its own: applying an op copies the values it puts in.)
+  return invert(before, batch.ops, replica.maxDepth);
 }
 
 function replay(store: object, kind: Kind): void {
   const { replica, history } = historyOf(store, kind);
-  const entry = history?.[kind].pop();
+  const batch = history && inFlight(replica, kind);
+  const entry = batch ? revert(replica, batch) : batch ?? history?.[kind].pop();
   if (!entry) {
-    throw twinError(ErrorCode.HISTORY, DEV_MODE && `Nothing to ${kind} in store ${JSON.stringify(replica.name)}: ${replica.local ? 'a local store keeps no history' : `no write of this page ${kind === 'undo' ? 'is confirmed since the last undo' : 'was undone since its last write'}`} (canUndo/canRedo tell).`, `${kind} ${replica.name}`);
+    throw twinError(ErrorCode.HISTORY, DEV_MODE && `Nothing to ${kind} in store ${JSON.stringify(replica.name)}: ${replica.local ? 'a local store keeps no history' : `no write of this page ${kind === 'undo' ? 'is left to undo' : 'was undone since its last write'}`} (canUndo/canRedo tell).`, `${kind} ${replica.name}`);
   }
   bump(history!);
   try {
@@ -221,6 +270,7 @@ function replay(store: object, kind: Kind): void {
     replica.reject('undo', err as TwinError);
     throw err;
   }
+  if (batch) reverted.add(batch);
   for (const op of entry.ops) replica.write(op);
   // The turn's batch now holds the undo (with whatever else this turn wrote).
   sentBy.set(replica.pending.at(-1)!, kind);
