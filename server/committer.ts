@@ -13,10 +13,11 @@
 import type { EventEmitter } from 'node:events';
 import { ErrorCode, isTwinError, TwinError } from '../src/errors.js';
 import { formatPath } from '../src/json.js';
-import type { JsonObject } from '../src/json.js';
+import type { Json, JsonObject } from '../src/json.js';
 import { applyOps, applyOpsInPlace } from '../src/ops.js';
 import type { Op } from '../src/ops.js';
 import { parseBatchId } from '../src/protocol.js';
+import type { StandardSchemaV1 } from '../src/standard-schema.js';
 import type { ClientRecords } from './client-records.js';
 import type { Entry, HubStore, LogBounds } from './hub-store.js';
 import type { RateLimitedLogger } from './logger.js';
@@ -102,54 +103,83 @@ export class Committer {
   async commit(parts: Part[], id: string, sender: Sender | undefined, onConflict: () => Promise<void>): Promise<boolean> {
     const started = performance.now();
     for (let attempt = 0; ; attempt++) {
-      const stored: AppendPart[] = [];
-      for (const { store, ops } of parts) {
-        if (store.key === undefined) continue;
-        // A new store's initial state goes to storage before its first batch (see `open`).
-        if (!store.stored) {
-          await this.unavailable(this.storage.compact(store.key, store.replica.confirmed, store.v));
-          store.stored = true;
-        }
-        // Every batch keeps its id in storage: a node merging into a restored store finds by id
-        // which of its batches the store lacks.
-        stored.push({ store: store.key, batch: { v: store.v + 1, ops, id }, epoch: store.epoch });
-      }
+      for (const { store } of parts) await this.ensureStored(store);
+      // Every batch keeps its id in storage: a node merging into a restored store finds by id
+      // which of its batches the store lacks.
+      const stored = parts.filter(({ store }) => store.key !== undefined)
+        .map(({ store, ops }): AppendPart => ({ store: store.key!, batch: { v: store.v + 1, ops, id }, epoch: store.epoch }));
       try {
         if (stored.length) await this.storage.append(stored, sender && { id: sender.client, seq: sender.seq });
         break;
       } catch (err) {
-        if (isTwinError(err) && err.code === ErrorCode.DUPLICATE) return false;
-        if (isTwinError(err) && err.code !== ErrorCode.CONFLICT && err.code !== ErrorCode.INTERNAL && err.expose) throw new Repeated(err);
-        if (!isTwinError(err) || err.code !== ErrorCode.CONFLICT) {
-          // The append may have happened all the same (Redis went away before it answered):
-          // report the batch refused only once storage says it holds no such commit.
-          if (sender && (await this.committedAfterAll(sender))) return false;
-          throw this.storageTrouble(err);
-        }
-        if (attempt >= MAX_CONFLICT_RETRIES) {
-          throw new TwinError(ErrorCode.UNAVAILABLE, 'Other servers keep writing this store first; try again.');
-        }
-        // Losing again and again means others write as fast as we can catch up: step back a
-        // random moment (before catching up, so we retry fresh), as Ethernet does.
-        if (attempt > 0) await delay(Math.random() * Math.min(CONFLICT_BACKOFF_MAX_MS, 2 ** attempt));
-        const restored = (err as { epoch?: string }).epoch;
-        for (const { store } of parts) {
-          if (store.key === undefined) continue;
-          if (restored !== undefined) {
-            // Another node put the store back after storage lost it, from a state this node never
-            // saw: give it what only this node holds, then take the store as it stands.
-            await this.unavailable(this.merge(store));
-            continue;
-          }
-          const known = store.v;
-          await this.unavailable(this.catchUp(store));
-          // Nothing was stored after our version, yet the next one was refused: storage is
-          // behind us (it lost data: a Redis restarted without persistence). Put back what we hold.
-          if (store.v === known) await this.unavailable(this.restore(store));
-        }
+        const conflict = await this.failed(err, sender);
+        if (conflict === 'duplicate') return false;
+        await this.resolve(parts.map(({ store }) => store), conflict, attempt);
         await onConflict();
       }
     }
+    this.committed(parts, id, sender, started);
+    return true;
+  }
+
+  /** A new store's initial state goes to storage before its first batch (see `open`). */
+  async ensureStored(store: HubStore): Promise<void> {
+    if (store.key === undefined || store.stored) return;
+    await this.unavailable(this.storage.compact(store.key, store.replica.confirmed, store.v));
+    store.stored = true;
+  }
+
+  /**
+   * What a failed append means: `duplicate` (storage holds the sender's batch already: a
+   * re-send, or an append that failed after writing), or the `TWIN_ERR_CONFLICT` error when
+   * another node wrote first. Throws {@link Repeated} for a refusal storage recorded before,
+   * and the coded refusal for storage trouble.
+   */
+  async failed(err: unknown, sender: Sender | undefined): Promise<'duplicate' | TwinError> {
+    if (isTwinError(err) && err.code === ErrorCode.DUPLICATE) return 'duplicate';
+    if (isTwinError(err) && err.code !== ErrorCode.CONFLICT && err.code !== ErrorCode.INTERNAL && err.expose) throw new Repeated(err);
+    if (isTwinError(err) && err.code === ErrorCode.CONFLICT) return err;
+    // The append may have happened all the same (Redis went away before it answered):
+    // report the batch refused only once storage says it holds no such commit.
+    if (sender && (await this.committedAfterAll(sender))) return 'duplicate';
+    throw this.storageTrouble(err);
+  }
+
+  /**
+   * After `conflict` (the `attempt`th in a row), brings `stores` up to what storage holds, so the
+   * commit can be checked again and retried; throws a retryable refusal after too many.
+   */
+  async resolve(stores: readonly HubStore[], conflict: TwinError, attempt: number): Promise<void> {
+    if (attempt >= MAX_CONFLICT_RETRIES) {
+      throw new TwinError(ErrorCode.UNAVAILABLE, 'Other servers keep writing this store first; try again.');
+    }
+    // Losing again and again means others write as fast as we can catch up: step back a
+    // random moment (before catching up, so we retry fresh), as Ethernet does.
+    if (attempt > 0) await delay(Math.random() * Math.min(CONFLICT_BACKOFF_MAX_MS, 2 ** attempt));
+    const restored = (conflict as { epoch?: string }).epoch;
+    for (const store of stores) {
+      if (store.key === undefined) continue;
+      if (restored !== undefined) {
+        // Another node put the store back after storage lost it, from a state this node never
+        // saw: give it what only this node holds, then take the store as it stands.
+        await this.unavailable(this.merge(store));
+        continue;
+      }
+      const known = store.v;
+      await this.unavailable(this.catchUp(store));
+      // Nothing was stored after our version, yet the next one was refused: storage is
+      // behind us (it lost data: a Redis restarted without persistence). Put back what we hold.
+      if (store.v === known) await this.unavailable(this.restore(store));
+    }
+  }
+
+  /** Brings `store` up to what storage holds (after an append whose outcome was unclear). */
+  async refresh(store: HubStore): Promise<void> {
+    if (store.key !== undefined) await this.unavailable(this.catchUp(store));
+  }
+
+  /** A commit storage took: each part becomes its store's next version, told to every subscriber. */
+  committed(parts: readonly Part[], id: string, sender: Sender | undefined, started: number): void {
     for (const { store, ops } of parts) this.apply(store, { v: store.v + 1, ops, id }, sender?.client);
     if (sender) this.records.committed(sender.client, sender.seq);
     const ms = performance.now() - started;
@@ -157,7 +187,17 @@ export class Committer {
       this.events.emit('commit', { store: store.name, family: store.def.name, ms });
       this.compactSometimes(store);
     }
-    return true;
+  }
+
+  /**
+   * Sends one batch's append to storage (of a store on its way: `after` names the batch it was
+   * made on top of, still on its way too). Resolves once durable; a store kept in memory only
+   * has nothing to wait for.
+   */
+  send(store: HubStore, batch: StoredBatch, sender: Sender | undefined, after: string | undefined): Promise<void> {
+    if (store.key === undefined) return Promise.resolve();
+    const part: AppendPart = { store: store.key, batch, epoch: store.epoch, ...(after === undefined ? {} : { after }) };
+    return this.storage.append([part], sender && { id: sender.client, seq: sender.seq });
   }
 
   /** Makes a stored batch the store's new version and tells every subscriber. */
@@ -368,12 +408,26 @@ export async function check(store: HubStore, ops: readonly Op[], maxDepth: numbe
     applyOpsInPlace(store.replica.confirmed as JsonObject, ops, maxDepth)();
     return;
   }
-  const result = await schema['~standard'].validate(applyOps(store.replica.confirmed, ops, maxDepth));
-  if (result.issues) {
-    const issue = result.issues[0]!;
-    const path = (issue.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)) as (string | number)[];
-    throw new TwinError(ErrorCode.SCHEMA, `The write breaks the schema of store ${JSON.stringify(store.name)} at ${formatPath(path)}: ${issue.message}`);
-  }
+  reportIssues(store, await schema['~standard'].validate(applyOps(store.replica.confirmed, ops, maxDepth)));
+}
+
+/** Throws TWIN_ERR_SCHEMA naming a schema's first issue, if it found any. */
+function reportIssues(store: HubStore, result: StandardSchemaV1.Result<unknown>): void {
+  if (!result.issues) return;
+  const issue = result.issues[0]!;
+  const path = (issue.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)) as (string | number)[];
+  throw new TwinError(ErrorCode.SCHEMA, `The write breaks the schema of store ${JSON.stringify(store.name)} at ${formatPath(path)}: ${issue.message}`);
+}
+
+/**
+ * Checks `ops` as {@link check} does, on `base` (the state after the store's batches on their
+ * way to storage), and returns the state they lead to; `base` is not changed.
+ */
+export async function checked(store: HubStore, base: Json, ops: readonly Op[], maxDepth: number | undefined): Promise<Json> {
+  const state = applyOps(base, ops, maxDepth);
+  const schema = store.def.options.schema;
+  if (schema) reportIssues(store, await schema['~standard'].validate(state));
+  return state;
 }
 
 function delay(ms: number): Promise<void> {

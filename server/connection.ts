@@ -4,9 +4,10 @@
  * One client's WebSocket as the hub sees it. Every frame is checked (size, structure, depth,
  * rate) before it touches any state; a bad one gets a coded `reject` (naming each batch or
  * call it refuses) or `error` and changes nothing. Messages of one connection are handled
- * strictly in order, and a batch refused for now (a retryable code) holds back the client's
- * later batches until it is sent again, so the server never commits a client's batches out of
- * order. Everything bound for the client within a tick leaves as one frame; a client whose
+ * in order — consecutive batches to one store go on without waiting for each other's commit
+ * (`op-flow.ts`), the store commits them in that order — and a batch refused for now (a
+ * retryable code) holds back the client's later batches until it is sent again, so the
+ * server never commits a client's batches out of order. Everything bound for the client within a tick leaves as one frame; a client whose
  * unsent data grows past a bound is dropped, to resync when it reconnects.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -22,6 +23,7 @@ import { asTwinError } from './hub.js';
 import type { Hub, HubStore, Subscriber } from './hub.js';
 import { FrameCache } from './frames.js';
 import { HeldBatches } from './held-batches.js';
+import { OpFlow } from './op-flow.js';
 import type { ServerPresence } from './presence.js';
 import { TokenBucket } from './token-bucket.js';
 import type { ServerLimits } from './twin-options.js';
@@ -48,6 +50,8 @@ export interface ConnectionOwner {
 
 /** Codes that are the server's trouble or a consequence of one: they never count as the client's strikes. */
 const NOT_THE_CLIENTS_FAULT: ReadonlySet<string> = new Set([ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL, ErrorCode.ORDER, ErrorCode.OVERLOAD]);
+/** A connection's batches on their way to storage at once; past it, it reads no more until one lands. */
+const MAX_OPS_ON_THE_WAY = 64;
 /** Longest a `hello` runs before it lets other work in (ms). */
 const SLICE_MS = 4;
 
@@ -69,6 +73,8 @@ export class Connection implements Subscriber {
   private readonly adopted = new Set<string>();
   /** Batches refused for now and not sent again yet: later ones of their client wait. */
   private readonly held = new HeldBatches();
+  /** Batches on their way to one store (committed back to back). */
+  private readonly flow = new OpFlow(MAX_OPS_ON_THE_WAY);
   private isClosed = false;
   alive = true;
 
@@ -144,12 +150,13 @@ export class Connection implements Subscriber {
       return;
     }
     for (const message of messages) {
-      this.chain = this.chain.then(() => this.handle(message)).catch((err) => this.answer(message, asTwinError(err), frame));
+      this.chain = this.chain.then(() => this.handle(message, frame)).catch((err) => this.answer(message, asTwinError(err), frame));
     }
   }
 
-  private async handle(message: ClientMessage): Promise<void> {
+  private async handle(message: ClientMessage, frame: number): Promise<void> {
     const hub = this.owner.hub;
+    await this.flow.before(message.t === 'op' ? message.store : undefined);
     switch (message.t) {
       case 'ping':
         this.send({ t: 'pong' });
@@ -177,9 +184,12 @@ export class Connection implements Subscriber {
       case 'op': {
         const { client, seq } = this.admit(message.id);
         const store = await this.readable(message.store);
-        const applied = await hub.commitClientBatch(store, message.id, message.ops, { user: this.user, client, seq });
-        // A re-sent batch that was applied before: confirm it without repeating it.
-        if (!applied) this.send({ t: 'sync', store: store.name, v: store.v, ops: [], id: message.id });
+        const { committed } = await hub.submitClientBatch(store, message.id, message.ops, { user: this.user, client, seq });
+        // Answered when committed; the client's next batch to this store goes on meanwhile.
+        this.flow.add(committed.then((applied) => {
+          // A re-sent batch that was applied before: confirm it without repeating it.
+          if (!applied) this.send({ t: 'sync', store: store.name, v: store.v, ops: [], id: message.id });
+        }, (err) => this.answer(message, asTwinError(err), frame)));
         return;
       }
       case 'call': {

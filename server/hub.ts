@@ -28,8 +28,9 @@ import { ActionRunner, NeedsStore } from './action-runner.js';
 import { ClientRecords } from './client-records.js';
 import { RateLimitedLogger } from './logger.js';
 import { HubStore } from './hub-store.js';
-import { check, Committer, Repeated } from './committer.js';
+import { Committer, Repeated } from './committer.js';
 import type { Sender } from './committer.js';
+import { StorePipeline } from './store-pipeline.js';
 import { withLocks } from './store-lock.js';
 import type { StorageAdapter } from './storage.js';
 
@@ -96,6 +97,8 @@ export class Hub extends EventEmitter implements Runtime {
   private readonly serverPrefix = `~${randomUUID().slice(0, 8)}`;
   private serverSeq = 0;
   private readonly committer: Committer;
+  /** Each store's single batches, committed back to back (made on first use). */
+  private readonly pipelines = new WeakMap<HubStore, StorePipeline>();
   private readonly actions: ActionRunner;
   private readonly maxDepth: number | undefined;
   private readonly host: ReplicaHost;
@@ -249,7 +252,12 @@ export class Hub extends EventEmitter implements Runtime {
     store.unfollow?.();
     const epoch = store.epoch;
     store.unfollow = this.storage.follow(store.key!, store.v,
-      (batch) => void store.lock.run(() => (store.epoch === epoch ? this.committer.adopt(store, batch) : undefined)),
+      (batch) => {
+        // Our own batches come back too: most are applied or on their way by then, and need no
+        // lock (taking it would stop the store's pipeline for nothing).
+        if (batch.v <= store.v || this.pipeline(store).carries(batch.v, batch.id)) return;
+        void store.lock.run(() => (store.epoch === epoch ? this.committer.adopt(store, batch) : undefined));
+      },
       () => this.committer.restoreSoon(store));
   }
 
@@ -274,14 +282,16 @@ export class Hub extends EventEmitter implements Runtime {
   //#region committing
 
   /**
-   * Commits a client's batch. Resolves once it is committed and broadcast (true), or when it
-   * was committed before (false: a re-send, maybe to another node), or rejects with the coded
-   * reason it was refused (nothing changed then). A final refusal is recorded, so a re-send
-   * of the batch gets it again.
+   * Queues a client's batch behind the ones it sent before to the same store, and resolves
+   * then to `committed`: true once it is committed and broadcast, false when it was committed
+   * before (a re-send, maybe to another node), or a rejection with the coded reason it was
+   * refused (nothing changed then). Refusals found before it is queued (its client's record,
+   * `clientWrites`, `authorize`) reject this call itself. A final refusal is recorded, so a
+   * re-send of the batch gets it again.
    */
-  async commitClientBatch(store: HubStore, id: string, ops: Op[], origin: Origin & Sender): Promise<boolean> {
+  async submitClientBatch(store: HubStore, id: string, ops: Op[], origin: Origin & Sender): Promise<{ committed: Promise<boolean> }> {
     const sender = { client: origin.client, seq: origin.seq };
-    return this.decided(sender, async () => {
+    const fresh = await this.decided(sender, async () => {
       const fate = await this.records.fate(sender.client, sender.seq);
       if (fate === 'applied') return false;
       if (fate !== 'new') throw new Repeated(fate);
@@ -292,12 +302,9 @@ export class Hub extends EventEmitter implements Runtime {
       if (authorize && !(await authorize({ user: origin.user, store: store.name, ops }))) {
         throw new TwinError(ErrorCode.FORBIDDEN, `You may not write to store ${JSON.stringify(store.name)}.`);
       }
-      return store.lock.run(async () => {
-        await check(store, ops, this.maxDepth);
-        // Lost the race to another node: catch up (done by commit) and check again against the new state.
-        return this.committer.commit([{ store, ops }], id, sender, () => check(store, ops, this.maxDepth));
-      });
+      return true;
     });
+    return { committed: fresh ? this.decided(sender, () => this.pipeline(store).commit(ops, id, sender)) : Promise.resolve(false) };
   }
 
   /**
@@ -318,15 +325,18 @@ export class Hub extends EventEmitter implements Runtime {
     }
   }
 
+  private pipeline(store: HubStore): StorePipeline {
+    let pipeline = this.pipelines.get(store);
+    if (!pipeline) this.pipelines.set(store, (pipeline = new StorePipeline(store, this.committer, this.maxDepth)));
+    return pipeline;
+  }
+
   /** Commits a turn's worth of writes made by server code. */
   private async commitServerBatch(replica: Replica, batch: Batch): Promise<void> {
     const store = this.stores.get(replica.name);
     try {
       if (!store) throw new TwinError(ErrorCode.STORE, `Store ${JSON.stringify(replica.name)} is not loaded.`);
-      await store.lock.run(async () => {
-        await check(store, batch.ops, this.maxDepth);
-        await this.committer.commit([{ store, ops: batch.ops }], batch.id, undefined, () => check(store, batch.ops, this.maxDepth));
-      });
+      await this.pipeline(store).commit(batch.ops, batch.id, undefined);
     } catch (err) {
       const error = err instanceof Repeated ? err.error : asTwinError(err);
       replica.reject(batch.id, error);

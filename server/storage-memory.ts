@@ -24,7 +24,7 @@ export const EMPTY_STATE: Json = {};
 
 interface MemoryStore {
   snapshot: Json;
-  /** Version of `snapshot`; the log holds exactly the batches after it, in order. */
+  /** Version of `snapshot`; the log holds the batches after it, in order, and the one at it. */
   snapshotV: number;
   log: StoredBatch[];
 }
@@ -66,8 +66,9 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     if (closed) throw closedError('memory');
   };
   const versionOf = (s: MemoryStore): number => s.log.at(-1)?.v ?? s.snapshotV;
+  /** The batches after `v`, or undefined when the log no longer reaches back to v+1. */
   const batchesAfter = (s: MemoryStore, v: number): StoredBatch[] | undefined =>
-    v < s.snapshotV ? undefined : s.log.filter((b) => b.v > v).map(copyBatch);
+    v + 1 < (s.log[0]?.v ?? s.snapshotV + 1) ? undefined : s.log.filter((b) => b.v > v).map(copyBatch);
 
   return {
     get clientCount() {
@@ -78,7 +79,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
       open();
       const s = stores.get(store);
       if (!s) return undefined;
-      const value = applyOps(s.snapshot, s.log.flatMap((b) => b.ops));
+      const value = applyOps(s.snapshot, s.log.filter((b) => b.v > s.snapshotV).flatMap((b) => b.ops));
       const state: StoredState = { value: structuredClone(value), v: versionOf(s) };
       return state;
     },
@@ -89,9 +90,11 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
       const record = client && clients.get(client.id);
       const answer = client && clientAnswer(client.id, record, client.seq);
       if (answer) throw answer;
-      for (const { store, batch } of parts) {
-        const current = stores.get(store) ? versionOf(stores.get(store)!) : 0;
+      for (const { store, batch, after } of parts) {
+        const s = stores.get(store);
+        const current = s ? versionOf(s) : 0;
         if (batch.v !== current + 1) throw conflictError(store, batch.v, current);
+        if (after !== undefined && s?.log.at(-1)?.id !== after) throw conflictError(store, batch.v, current);
       }
       // Every check passed: nothing below can fail, so the append is all or nothing.
       const copies = parts.map(({ store, batch }) => {
@@ -118,7 +121,8 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
       if (v < s.snapshotV) return; // an older snapshot than the one we hold: keep ours
       s.snapshot = structuredClone(value);
       s.snapshotV = v;
-      s.log = s.log.filter((b) => b.v > v);
+      // The batch at v stays: an append made `after` it must find it (see AppendPart.after).
+      s.log = s.log.filter((b) => b.v >= v);
       stores.set(store, s);
     },
 

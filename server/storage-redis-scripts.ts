@@ -106,8 +106,9 @@ end
  * Appends one batch to each of n stores and, with a client, records its seq — or changes
  * nothing and says why. KEYS: `v` and `log` of each store, then the client's key and `clients`.
  * ARGV: n; `v`, `ops`, `id` of each batch; then the client's seq ('' for none), TTL, max,
- * client key base, id. Replies `{'ok'}`, `{'refused', '[code,message]'}`,
- * `{'duplicate', seq}` or `{'conflict', part index, stored version}`.
+ * client key base, id; then the `after` id of each batch ('' for none) and its epoch. Replies
+ * `{'ok'}`, `{'refused', '[code,message]'}`, `{'duplicate', seq}` or
+ * `{'conflict', part index, stored version}`.
  */
 export const APPEND_SCRIPT = `${TOUCH}
 local n = tonumber(ARGV[1])
@@ -125,9 +126,20 @@ for i = 1, n do
   local epoch = redis.call('GET', KEYS[#KEYS - n + i]) or ''
   if epoch ~= known then return {'epoch', tostring(i), epoch} end
 end
+-- Before them, the id each batch must follow ('' for any): the stream's entry at v-1 must hold it.
 for i = 1, n do
   local current = redis.call('GET', KEYS[2 * i - 1]) or '0'
   if tonumber(current) ~= tonumber(ARGV[3 * i - 1]) - 1 then return {'conflict', tostring(i), current} end
+  local after = ARGV[#ARGV - 2 * n + i]
+  if after ~= '' then
+    local prev = redis.call('XRANGE', KEYS[2 * i], current .. '-0', current .. '-0')
+    local found = ''
+    if prev[1] then
+      local fields = prev[1][2]
+      for f = 1, #fields, 2 do if fields[f] == 'id' then found = fields[f + 1] end end
+    end
+    if found ~= after then return {'conflict', tostring(i), current} end
+  end
 end
 for i = 1, n do
   local v, ops, id = ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1]
@@ -196,6 +208,7 @@ local old = redis.call('GET', KEYS[1])
 local oldV = old and tonumber(string.match(old, '^{"v":(%d+),'))
 if oldV and oldV > tonumber(ARGV[2]) then return 'ok' end
 redis.call('SET', KEYS[1], ARGV[1])
+-- MINID is the snapshot's version: its batch stays, for appends made after it (AppendPart.after).
 redis.call('XTRIM', KEYS[2], 'MINID', ARGV[3])
 return 'ok'`;
 

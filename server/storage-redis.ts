@@ -146,6 +146,7 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
           String(parts.length),
           ...parts.flatMap(({ batch }) => [String(batch.v), JSON.stringify(batch.ops), batch.id ?? '']),
           ...(client ? [String(client.seq), ...touchArgs(client.id)] : ['']),
+          ...parts.map(({ after }) => after ?? ''),
           ...parts.map(({ epoch }) => epoch ?? ''),
         ])) as string[];
         const [status, a = '', b = ''] = reply.map(String);
@@ -179,7 +180,7 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
     compact: (store, value, v) => run(`compact ${ofStore(store)}`, async () => {
       checkCompactVersion(store, v);
       const reply = String(await script(COMPACT_SCRIPT, [key.snap(store), key.log(store), key.v(store)],
-        [`{"v":${v},"value":${JSON.stringify(value)}}`, String(v), String(v + 1)]));
+        [`{"v":${v},"value":${JSON.stringify(value)}}`, String(v), String(v)]));
       if (reply.startsWith('ahead:')) checkCompactVersion(store, v, Number(reply.slice('ahead:'.length)));
     }),
 

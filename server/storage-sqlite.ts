@@ -125,7 +125,9 @@ export function createSqliteStorage(file: string, options: SqliteStorageOptions 
       `INSERT INTO twin_snapshot (store, value, v) VALUES (?, ?, ?)
        ON CONFLICT (store) DO UPDATE SET value = excluded.value, v = excluded.v WHERE excluded.v >= v`,
     ),
-    deleteLogUpTo: db.prepare<[string, number]>('DELETE FROM twin_log WHERE store = ? AND v <= ?'),
+    // The batch at the snapshot's version stays: an append made `after` it must find it.
+    deleteLogBefore: db.prepare<[string, number]>('DELETE FROM twin_log WHERE store = ? AND v < ?'),
+    batchId: db.prepare<[string, number], { id: string | null }>('SELECT id FROM twin_log WHERE store = ? AND v = ?'),
     // Rows whose changed_at is at or before the cutoff (now - TTL) are expired, pruned or not.
     client: db.prepare<[string, number], ClientRow>('SELECT owner, seq, refused FROM twin_client WHERE id = ? AND changed_at > ?'),
     clientExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM twin_client WHERE id = ?'),
@@ -172,10 +174,11 @@ export function createSqliteStorage(file: string, options: SqliteStorageOptions 
     const record = client && readClient(client.id, now);
     const answer = client && clientAnswer(client.id, record, client.seq);
     if (answer) throw answer;
-    parts.forEach(({ store }, i) => {
+    parts.forEach(({ store, after }, i) => {
       const row = rows[i]!;
       const current = versionOf(store);
       if (row.v !== current + 1) throw conflictError(store, row.v, current);
+      if (after !== undefined && sql.batchId.get(store, current)?.id !== after) throw conflictError(store, row.v, current);
       sql.insertLog.run(store, row.v, row.ops, row.id);
     });
     if (client) writeClient(client.id, { ...(record ?? emptyRecord()), seq: client.seq }, now);
@@ -206,7 +209,7 @@ export function createSqliteStorage(file: string, options: SqliteStorageOptions 
   const compact = db.transaction((store: string, value: Json, v: number) => {
     checkCompactVersion(store, v, versionOf(store));
     sql.upsertSnapshot.run(store, JSON.stringify(value), v);
-    sql.deleteLogUpTo.run(store, v);
+    sql.deleteLogBefore.run(store, v);
   });
 
   // Reads of several tables go through one transaction so a concurrent compact (from another
@@ -219,10 +222,13 @@ export function createSqliteStorage(file: string, options: SqliteStorageOptions 
     return { value: applyOps(base, log.flatMap((b) => b.ops)), v: log.at(-1)?.v ?? snap?.v ?? 0 };
   });
 
-  // compact deletes the log up to the snapshot in the same transaction, so the log always
-  // holds exactly (snapshot v, current]: it reaches back to v+1 iff v >= snapshot v.
-  const since = db.transaction((store: string, v: number): StoredBatch[] | undefined =>
-    v < (sql.snapshot.get(store)?.v ?? 0) ? undefined : batchesAfter(store, v));
+  // The log is contiguous (compact deletes only what lies before the snapshot, which keeps
+  // its own batch), so it reaches back to v+1 exactly when that is its first batch after v.
+  const since = db.transaction((store: string, v: number): StoredBatch[] | undefined => {
+    const batches = batchesAfter(store, v);
+    if (v >= versionOf(store)) return [];
+    return batches[0]?.v === v + 1 ? batches : undefined;
+  });
 
   const followers = new LocalFollowers();
   let closed = false;

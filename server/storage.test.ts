@@ -75,6 +75,22 @@ for (const backend of storageBackends) {
       assert.deepEqual(await storage.since(store, 0), batches);
     });
 
+    it('append() with `after` commits only on top of the batch of that id, also after a compaction there', async () => {
+      const store = fresh('after');
+      await put(storage, store, { v: 1, ops: [set(['a'], 1)], id: 'c1:1' });
+      // Another writer took version 2: a batch pipelined behind c1:2 must not land on it.
+      await put(storage, store, { v: 2, ops: [set(['a'], 2)], id: 'other:1' });
+      await assert.rejects(storage.append([{ store, batch: { v: 3, ops: [set(['a'], 3)], id: 'c1:3' }, after: 'c1:2' }]), { code: ErrorCode.CONFLICT });
+      await assert.rejects(storage.append([{ store, batch: { v: 3, ops: [set(['a'], 3)], id: 'c1:3' }, after: 'nobody:1' }]), { code: ErrorCode.CONFLICT });
+      assert.deepEqual(await storage.load(store), { value: { a: 2 }, v: 2 });
+      await storage.append([{ store, batch: { v: 3, ops: [set(['a'], 3)], id: 'c1:3' }, after: 'other:1' }]);
+      // A snapshot at version 3 keeps its batch for the next one made after it.
+      await storage.compact(store, { a: 3 }, 3);
+      await storage.append([{ store, batch: { v: 4, ops: [set(['a'], 4)], id: 'c1:4' }, after: 'c1:3' }]);
+      assert.deepEqual(await storage.load(store), { value: { a: 4 }, v: 4 });
+      assert.deepEqual(await storage.since(store, 3), [{ v: 4, ops: [set(['a'], 4)], id: 'c1:4' }]);
+    });
+
     it('append() with a malformed version or client rejects with a TypeError before writing', async () => {
       const store = fresh('bad-id');
       await assert.rejects(storage.append([{ store, batch: { v: 1, ops: [set(['a'], 1)] } }], { id: 'c1', seq: 0 }), TypeError);
@@ -100,7 +116,9 @@ for (const backend of storageBackends) {
       const at = 3;
       await storage.compact(store, replay(batches.slice(0, at)), at);
       assert.deepEqual(await storage.load(store), before);
-      assert.equal(await storage.since(store, at - 1), undefined);
+      // The snapshot's own batch stays in the log (for appends made after it).
+      assert.deepEqual(await storage.since(store, at - 1), batches.slice(at - 1));
+      assert.equal(await storage.since(store, at - 2), undefined);
       assert.equal(await storage.since(store, 0), undefined);
       assert.deepEqual(await storage.since(store, at), batches.slice(at));
 

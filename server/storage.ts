@@ -50,6 +50,15 @@ export interface AppendPart {
    * one when they differ — the store was restored by a node whose state this one never saw.
    */
   epoch?: string;
+  /**
+   * The id of the batch this one was made on top of, when that batch's append has not answered
+   * yet (the hub pipelines a store's batches): the append commits only if the store's batch at
+   * version `batch.v - 1` is there with this id, and is refused with `TWIN_ERR_CONFLICT`
+   * otherwise — so a batch never lands on a version its predecessor failed to take, even when
+   * another node wrote that version meanwhile. Compaction keeps the batch at the snapshot's
+   * version in the log for this.
+   */
+  after?: string;
 }
 
 /**

@@ -4,7 +4,8 @@
  * Fault injection in our own storage adapter: a real adapter (memory, SQLite...) whose
  * `append` rejects, changing nothing, while the test says the disk is failing — the way a full
  * disk or a lost database connection looks to the hub. Every other method, and `append` once
- * the failure is over, is the real adapter's.
+ * the failure is over, is the real adapter's. A test can also hold appends at the door (to see
+ * how many arrive at once) and fail chosen ones, before or after they wrote.
  */
 import type { StorageAdapter } from '../../server/index.js';
 
@@ -17,6 +18,15 @@ export interface FailingStorage {
   /** Appends refused so far, and appends that went through. */
   readonly refused: number;
   readonly appended: number;
+  /** While true, appends wait at the door (in order) until it is set false again. */
+  holding: boolean;
+  /** Appends waiting at the door now. */
+  readonly atTheDoor: number;
+  /**
+   * Fails the next append whose batch ids include `id`: `before` it writes (nothing stored), or
+   * `after` (stored, but the caller hears an error: a connection lost before the answer).
+   */
+  failOnce(id: string, when: 'before' | 'after'): void;
 }
 
 /** What a failing append rejects with: a plain backend error, as a driver raises it (not a TwinError). */
@@ -34,6 +44,9 @@ export const STORAGE_FAILURE_MESSAGE = 'SQLITE_IOERR: disk I/O error (injected b
 export function failingStorage(inner: StorageAdapter): FailingStorage {
   let refused = 0;
   let appended = 0;
+  let door: { opened: Promise<void>; open: () => void } | undefined;
+  let atTheDoor = 0;
+  const faults = new Map<string, 'before' | 'after'>();
   const control = {
     failing: false,
     get refused() {
@@ -42,13 +55,44 @@ export function failingStorage(inner: StorageAdapter): FailingStorage {
     get appended() {
       return appended;
     },
+    get holding() {
+      return door !== undefined;
+    },
+    set holding(hold: boolean) {
+      if (hold && !door) {
+        let open!: () => void;
+        door = { opened: new Promise<void>((resolve) => (open = resolve)), open };
+      } else if (!hold && door) {
+        door.open();
+        door = undefined;
+      }
+    },
+    get atTheDoor() {
+      return atTheDoor;
+    },
+    failOnce(id: string, when: 'before' | 'after') {
+      faults.set(id, when);
+    },
   } as FailingStorage & { storage: StorageAdapter };
   const append: StorageAdapter['append'] = async (parts, client) => {
-    if (control.failing) {
+    // Parts are read now: a caller may reuse its objects once the append is under way.
+    const fault = parts.map((p) => p.batch.id).find((id) => id !== undefined && faults.has(id));
+    const when = fault === undefined ? undefined : faults.get(fault);
+    if (fault !== undefined) faults.delete(fault);
+    while (door) {
+      atTheDoor++;
+      await door.opened.finally(() => atTheDoor--);
+    }
+    if (control.failing || when === 'before') {
       refused++;
       throw new Error(STORAGE_FAILURE_MESSAGE);
     }
-    await inner.append(parts, client);
+    const written = inner.append(parts, client);
+    if (when === 'after') {
+      await written;
+      throw new Error(STORAGE_FAILURE_MESSAGE);
+    }
+    await written;
     appended++;
   };
   control.storage = new Proxy(inner, {

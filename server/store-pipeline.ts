@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @module store-pipeline
+ * A store's single batches (a client's op, a turn of server code), committed back to back
+ * instead of one storage round trip at a time. Each batch is checked, in arrival order, on
+ * top of the ones still on their way to storage, and its append goes out at once; storage
+ * groups appends that arrive together (one SQLite transaction, one pipelined Redis round
+ * trip). Nothing is shown before it is durable: a batch is applied to the store, broadcast and
+ * acknowledged only when its own append has answered, in version order.
+ *
+ * An append made on top of another names it (`AppendPart.after`), so storage takes it only if
+ * its predecessor is really there. When one fails, the ones after it fail with it; once they
+ * have all answered, the store is brought up to what storage holds and they are checked again
+ * on that (so a batch refused, or one that lost a race to another node, never takes the
+ * others with it). Only a refusal *for now* travels on to the same client's later batches:
+ * their order must hold, so they are refused for now too, and come again behind it.
+ *
+ * The pipeline holds the store's lock while it has work, and lets go as soon as someone else
+ * (an action, another node's batch) waits for it: they see only committed state.
+ */
+import { ErrorCode, RETRYABLE, TwinError } from '../src/errors.js';
+import type { Json } from '../src/json.js';
+import type { Op } from '../src/ops.js';
+import type { Committer, Sender } from './committer.js';
+import { checked } from './committer.js';
+import type { HubStore } from './hub-store.js';
+
+/** Batches of one store on their way to storage at once. */
+const MAX_IN_FLIGHT = 256;
+
+interface Request {
+  readonly ops: Op[];
+  readonly id: string;
+  readonly sender: Sender | undefined;
+  readonly started: number;
+  /** Conflicts this batch lost as the first on its way (bounded by the committer). */
+  conflicts: number;
+  resolve(committed: boolean): void;
+  reject(err: unknown): void;
+}
+
+/** An append under way: the batch, its version, the state it leads to, and storage's answer. */
+interface Flight {
+  readonly request: Request;
+  readonly v: number;
+  readonly state: Json;
+  readonly answer: Promise<unknown>;
+}
+
+/** What an append's promise settles to: nothing when it was stored. */
+const STORED = undefined;
+
+export class StorePipeline {
+  private readonly store: HubStore;
+  private readonly committer: Committer;
+  private readonly maxDepth: number | undefined;
+  private readonly waiting: Request[] = [];
+  private readonly flying: Flight[] = [];
+  private running = false;
+  /** Wakes the running pipeline when a batch arrives. */
+  private arrived: (() => void) | undefined;
+
+  constructor(store: HubStore, committer: Committer, maxDepth: number | undefined) {
+    this.store = store;
+    this.committer = committer;
+    this.maxDepth = maxDepth;
+  }
+
+  /**
+   * Commits one batch after the ones submitted before it. Resolves true once it is stored,
+   * applied and broadcast; false when storage held it already (a re-send); rejects with the
+   * coded reason it was refused (nothing changed then).
+   */
+  commit(ops: Op[], id: string, sender: Sender | undefined): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.waiting.push({ ops, id, sender, started: performance.now(), conflicts: 0, resolve, reject });
+      this.arrived?.();
+      if (!this.running) void this.run();
+    });
+  }
+
+  /** Whether `id` is this store's batch at version `v`, stored or on its way (so no news to adopt). */
+  carries(v: number, id: string | undefined): boolean {
+    return this.flying.some((flight) => flight.v === v && flight.request.id === id);
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    const release = await this.store.lock.acquire();
+    try {
+      // Someone else waiting for the store (an action, a batch of another node) stops new
+      // launches; what is on its way lands, and the lock is theirs.
+      while ((this.waiting.length && !this.othersWait()) || this.flying.length) {
+        while (this.waiting.length && this.flying.length < MAX_IN_FLIGHT && !this.othersWait()) {
+          await this.launch(this.waiting.shift()!);
+        }
+        if (!this.flying.length) continue;
+        const arrival = new Promise<void>((wake) => (this.arrived = wake));
+        const first = this.flying[0]!;
+        // A batch that arrives meanwhile goes out at once, not after the first has landed.
+        if ((await Promise.race([first.answer.then(() => true), arrival.then(() => false)])) || this.waiting.length === 0 || this.othersWait()) {
+          this.arrived = undefined;
+          await this.land();
+        }
+      }
+    } finally {
+      this.arrived = undefined;
+      this.running = false;
+      release();
+    }
+    if (this.waiting.length) void this.run();
+  }
+
+  private othersWait(): boolean {
+    return this.store.lock.waiting > 1;
+  }
+
+  /** Checks a batch on top of those on their way, and sends its append. */
+  private async launch(request: Request): Promise<void> {
+    const last = this.flying.at(-1);
+    let state: Json;
+    try {
+      state = await checked(this.store, last?.state ?? this.store.replica.confirmed, request.ops, this.maxDepth);
+      await this.committer.ensureStored(this.store);
+    } catch (err) {
+      request.reject(err);
+      return;
+    }
+    const v = (last?.v ?? this.store.v) + 1;
+    const answer = this.committer.send(this.store, { v, ops: request.ops, id: request.id }, request.sender, last?.request.id)
+      .then(() => STORED, (err: unknown) => err ?? new Error('The append failed.'));
+    this.flying.push({ request, v, state, answer });
+  }
+
+  /** Handles storage's answer to the first append on its way. */
+  private async land(): Promise<void> {
+    const flight = this.flying.shift()!;
+    const { request } = flight;
+    const error = await flight.answer;
+    if (error === STORED) {
+      this.committer.committed([{ store: this.store, ops: request.ops }], request.id, request.sender, request.started);
+      request.resolve(true);
+      return;
+    }
+    // The appends after it were made on top of it: hear them all before deciding anything.
+    const after = this.flying.splice(0);
+    const stored = await Promise.all(after.map((f) => f.answer.then((e) => e === STORED)));
+    let refusedForNow: Sender | undefined;
+    let duplicate = false;
+    try {
+      const conflict = await this.committer.failed(error, request.sender);
+      if (conflict === 'duplicate') {
+        duplicate = true;
+      } else {
+        await this.committer.resolve([this.store], conflict, request.conflicts++);
+        this.waiting.unshift(request);
+      }
+    } catch (err) {
+      request.reject(err);
+      if (isForNow(err)) refusedForNow = request.sender;
+    }
+    // Storage may hold more than this node knows (an append that failed after writing).
+    let refreshed = true;
+    await this.committer.refresh(this.store).catch(() => (refreshed = false));
+    // Stored after all: confirmed by the refresh (with its ops, to its sender), or long before.
+    if (duplicate) request.resolve(this.store.since(flight.v - 1)?.[0]?.id === request.id);
+    const again: Request[] = [];
+    after.forEach((f, i) => {
+      if (stored[i] && refreshed && this.store.v >= f.v) f.request.resolve(true);
+      else if (stored[i] || sameClient(f.request.sender, refusedForNow)) {
+        // Stored but not brought in (storage is unreachable), or behind a batch of its client
+        // refused for now: for now too. A re-send of one stored is answered as a duplicate.
+        f.request.reject(behindRefused());
+      } else {
+        again.push(f.request);
+      }
+    });
+    // Checked again, in their order, behind the one that failed (if it goes again).
+    this.waiting.splice(this.waiting[0] === request ? 1 : 0, 0, ...again);
+    if (refusedForNow) {
+      for (const later of this.waiting.filter((r) => sameClient(r.sender, refusedForNow))) {
+        this.waiting.splice(this.waiting.indexOf(later), 1);
+        later.reject(behindRefused());
+      }
+    }
+  }
+}
+
+function behindRefused(): TwinError {
+  return new TwinError(ErrorCode.ORDER, 'A batch before this one was refused for now; send both again.');
+}
+
+function isForNow(err: unknown): boolean {
+  return err instanceof TwinError && RETRYABLE.has(err.code);
+}
+
+function sameClient(a: Sender | undefined, b: Sender | undefined): boolean {
+  return a !== undefined && b !== undefined && a.client === b.client;
+}
