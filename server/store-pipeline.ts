@@ -167,15 +167,16 @@ export class StorePipeline {
     const again: Request[] = [];
     after.forEach((f, i) => {
       if (stored[i] && refreshed && this.store.v >= f.v) f.request.resolve(true);
-      else if (stored[i] || sameClient(f.request.sender, refusedForNow)) {
-        // Stored but not brought in (storage is unreachable), or behind a batch of its client
-        // refused for now: for now too. A re-send of one stored is answered as a duplicate.
+      else if (stored[i]) {
+        // Stored, but storage cannot say so now: refused for now; a re-send is answered as a
+        // duplicate.
         f.request.reject(behindRefused());
       } else {
         again.push(f.request);
       }
     });
-    // Checked again, in their order, behind the one that failed (if it goes again).
+    // Checked again, in their order, behind the one that failed (if it goes again) — but those
+    // of a client refused for now must come again behind it: for now too.
     this.waiting.splice(this.waiting[0] === request ? 1 : 0, 0, ...again);
     if (refusedForNow) {
       for (const later of this.waiting.filter((r) => sameClient(r.sender, refusedForNow))) {

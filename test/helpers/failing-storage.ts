@@ -15,9 +15,10 @@ export interface FailingStorage {
   readonly storage: StorageAdapter;
   /** While true, every `append` rejects without writing anything. */
   failing: boolean;
-  /** Appends refused so far, and appends that went through. */
+  /** Appends refused so far, appends that went through, and appends that wrote but failed to say so. */
   readonly refused: number;
   readonly appended: number;
+  readonly wroteButFailed: number;
   /** While true, appends wait at the door (in order) until it is set false again. */
   holding: boolean;
   /** Appends waiting at the door now. */
@@ -27,6 +28,8 @@ export interface FailingStorage {
    * `after` (stored, but the caller hears an error: a connection lost before the answer).
    */
   failOnce(id: string, when: 'before' | 'after'): void;
+  /** Fails the `n`th append from now (1: the next one), `before` or `after` it writes. */
+  failNth(n: number, when: 'before' | 'after'): void;
 }
 
 /** What a failing append rejects with: a plain backend error, as a driver raises it (not a TwinError). */
@@ -44,9 +47,13 @@ export const STORAGE_FAILURE_MESSAGE = 'SQLITE_IOERR: disk I/O error (injected b
 export function failingStorage(inner: StorageAdapter): FailingStorage {
   let refused = 0;
   let appended = 0;
+  let wroteButFailed = 0;
   let door: { opened: Promise<void>; open: () => void } | undefined;
   let atTheDoor = 0;
   const faults = new Map<string, 'before' | 'after'>();
+  /** Faults by the number of the append they hit. */
+  const nth = new Map<number, 'before' | 'after'>();
+  let calls = 0;
   const control = {
     failing: false,
     get refused() {
@@ -54,6 +61,9 @@ export function failingStorage(inner: StorageAdapter): FailingStorage {
     },
     get appended() {
       return appended;
+    },
+    get wroteButFailed() {
+      return wroteButFailed;
     },
     get holding() {
       return door !== undefined;
@@ -73,12 +83,17 @@ export function failingStorage(inner: StorageAdapter): FailingStorage {
     failOnce(id: string, when: 'before' | 'after') {
       faults.set(id, when);
     },
+    failNth(n: number, when: 'before' | 'after') {
+      nth.set(calls + n, when);
+    },
   } as FailingStorage & { storage: StorageAdapter };
   const append: StorageAdapter['append'] = async (parts, client) => {
     // Parts are read now: a caller may reuse its objects once the append is under way.
     const fault = parts.map((p) => p.batch.id).find((id) => id !== undefined && faults.has(id));
-    const when = fault === undefined ? undefined : faults.get(fault);
+    const call = ++calls;
+    const when = fault === undefined ? nth.get(call) : faults.get(fault);
     if (fault !== undefined) faults.delete(fault);
+    nth.delete(call);
     while (door) {
       atTheDoor++;
       await door.opened.finally(() => atTheDoor--);
@@ -90,6 +105,7 @@ export function failingStorage(inner: StorageAdapter): FailingStorage {
     const written = inner.append(parts, client);
     if (when === 'after') {
       await written;
+      wroteButFailed++;
       throw new Error(STORAGE_FAILURE_MESSAGE);
     }
     await written;
