@@ -10,16 +10,20 @@
  *   snapshot in one go would hold it for: the reference);
  * - **commit**: a client's small write (one `set`) to a store of each size, confirmed, median
  *   over 200 (the op costs the same; what grows is the store around it);
- * - **memory**: heap per loaded store, for 1, 10 and 100 stores of 1 KB per client.
+ * - **memory**: heap per loaded store, for 1, 10 and 100 stores of 1 KB per client;
+ * - **browser**: a page in Chromium joining the 1 MB and 10 MB stores: the time until it holds
+ *   the store and its longest main-thread task (bench/lib/browser-join.ts), beside one
+ *   `JSON.parse` of the whole snapshot in the same page (what one message would cost at least).
  *
  *     node --import tsx bench/large-store.ts [--quick]
  */
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { defineApp, settled } from '../src/index.js';
+import { defineApp, settled, snapshot } from '../src/index.js';
 import type { Json } from '../src/index.js';
 import { startServer, until } from '../test/helpers/server.js';
+import { browserJoin, hasChromium, joinPages } from './lib/browser-join.js';
 import { median } from './lib/stats.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -53,7 +57,9 @@ async function worstBlock<T>(task: () => Promise<T>): Promise<{ result: T; block
 const app = defineApp();
 const sized = app.shared('sized', (id: string) => valueOf(Number(id)) as unknown as { n: number }, { family: true });
 app.shared('small', () => valueOf(1 << 10) as unknown as { n: number }, { family: true });
-const srv = await startServer(app);
+const srv = await startServer(app, {}, {
+  after: (koa) => koa.use(joinPages((name) => JSON.stringify({ t: 'snapshot', store: name, v: 1, value: snapshot(sized(name.slice('sized/'.length))) }))),
+});
 
 console.log(`Store size vs cost, memory backend, one process${QUICK ? ' (--quick)' : ''}.\n`);
 console.log('size    join ms  loop held ms (sliced)  JSON.stringify ms (one go)  commit p50 ms  commit p99 ms');
@@ -72,7 +78,14 @@ for (const [label, bytes] of SIZES) {
   await once(socket, 'open');
   const start = performance.now();
   const { blockMs } = await worstBlock(async () => {
-    const got = new Promise<void>((resolve) => socket.on('message', (data: Buffer) => data.includes('"t":"snapshot"') && resolve()));
+    // The snapshot, then its parts (a large store's: server/snapshot-parts.ts), each a frame.
+    let parts = -1;
+    const got = new Promise<void>((resolve) => socket.on('message', (data: Buffer) => {
+      const head = data.includes('"t":"snapshot"') ? /"parts":(\d+)\}$/.exec(data.toString()) : undefined;
+      if (head !== undefined) parts = head ? Number(head[1]) : 0;
+      else if (data.includes('"t":"part"')) parts--;
+      if (parts === 0) resolve();
+    }));
     socket.send(JSON.stringify({ t: 'hello', proto: 1, client: `bench${bytes}x`, subs: { [`sized/${bytes}`]: 0 } }));
     await got;
   });
@@ -118,6 +131,18 @@ for (const count of [1, 10, 100]) {
   client.close();
   console.log(`${String(count).padStart(17)}  ${perStore.toFixed(1).padStart(32)}  ${median(times).toFixed(2).padStart(13)}  ${times[Math.floor(times.length * 0.99)]!.toFixed(2).padStart(13)}`);
 }
+if (hasChromium()) {
+  console.log('\nbrowser (Chromium, dist/twin.js), median of 3 fresh pages:');
+  console.log('size    join ms  longest task ms (none over 50: 0)  one JSON.parse of the snapshot ms (reference)');
+  for (const [label, bytes] of SIZES.slice(1)) {
+    const runs = await browserJoin(srv.http, `sized/${bytes}`, 3);
+    const mid = (pick: (r: (typeof runs)[number]) => number) => median(runs.map(pick)).toFixed(1);
+    console.log(`${label.padEnd(6)} ${mid((r) => r.joinMs).padStart(8)}  ${mid((r) => r.longestTaskMs).padStart(33)}  ${mid((r) => r.oneParseMs).padStart(44)}`);
+  }
+} else {
+  console.log('\n(browser join skipped: needs Chromium at /usr/bin/chromium or CHROME_PATH — apt-get install chromium — and npm run build.)');
+}
+
 console.log('\n(one process: the hub\'s store and the client\'s replica both count; run node with --expose-gc');
 console.log(' for steadier heap figures. The JSON.stringify column is what writing a snapshot in one go holds');
 console.log(' the loop for; "loop held" is the worst a 1 ms timer waited while the client joined.)');

@@ -349,7 +349,7 @@ export class Committer {
     store.replica.reset(stored.value, stored.v);
     this.logBytes -= store.clearLog();
     const snapshot = await store.snapshot();
-    for (const subscriber of store.subscribers) subscriber.enqueue(snapshot);
+    for (const subscriber of store.subscribers) for (const message of snapshot) subscriber.enqueue(message);
   }
 
   /** A batch from storage (another node's, or our own coming back), holding the store's lock. */

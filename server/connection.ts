@@ -120,7 +120,7 @@ export class Connection implements Subscriber {
       this.socket.terminate();
       return;
     }
-    this.socket.send(queued.length === 1 ? queued[0]! : frames.join(queued), { binary: false });
+    for (const frame of frames.framesOf(queued)) this.socket.send(frame, { binary: false });
   }
 
   //#endregion sending
@@ -338,7 +338,7 @@ export class Connection implements Subscriber {
       const snapshot = await store.snapshot();
       if (this.isClosed) return;
       this.join(store);
-      this.enqueue(snapshot);
+      for (const message of snapshot) this.enqueue(message);
     });
   }
 

@@ -7,7 +7,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameCache } from './frames.js';
+import { FRAME_BYTES, FrameCache } from './frames.js';
 
 const message = (text: string) => Buffer.from(JSON.stringify({ t: 'sync', text }));
 
@@ -26,5 +26,19 @@ describe('FrameCache', () => {
     assert.notEqual(frames.join([message('a'), message('b')]), first);
     // A new tick starts over.
     assert.notEqual(new FrameCache().join([a, b]), first);
+  });
+
+  it('keeps each frame under FRAME_BYTES: a run of messages up to it, a larger one alone, a lone one as itself', () => {
+    const sized = (bytes: number) => Buffer.from(JSON.stringify({ t: 'sync', text: 'x'.repeat(bytes - 24) }));
+    const [a, b, c] = [sized(FRAME_BYTES / 2), sized(FRAME_BYTES / 2 - 10), sized(FRAME_BYTES / 4)];
+    const huge = sized(FRAME_BYTES * 2);
+    const small = [message('1'), message('2')];
+    const frames = new FrameCache();
+    assert.deepEqual(frames.framesOf(small).map(String), [`[${small[0]},${small[1]}]`]);
+    assert.deepEqual(frames.framesOf([a]), [a], 'a lone message is its own frame');
+    const split = frames.framesOf([a, b, c, huge, ...small]);
+    assert.deepEqual(split.map(String), [`[${a},${b}]`, `${c}`, `${huge}`, `[${small[0]},${small[1]}]`]);
+    for (const frame of split) assert.ok(frame.length <= FRAME_BYTES || frame === huge);
+    assert.equal(frames.framesOf([a, b, c, huge, ...small])[0], split[0], 'runs are shared like whole frames');
   });
 });

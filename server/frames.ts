@@ -6,6 +6,9 @@
  * same Buffers, so a tick's frame of a given list of them is joined once and shared.
  */
 
+/** Most bytes of messages joined into one frame. */
+export const FRAME_BYTES = 256 * 1024;
+
 const OPEN = Buffer.from('[');
 const COMMA = Buffer.from(',');
 const CLOSE = Buffer.from(']');
@@ -18,6 +21,32 @@ const CLOSE = Buffer.from(']');
  */
 export class FrameCache {
   private readonly root: FrameNode = { next: new Map() };
+
+  /**
+   * The frames that carry `messages`, in order: runs of at most {@link FRAME_BYTES} (a larger
+   * message goes alone), a lone message as itself. A browser handles a frame in one task, so a
+   * large snapshot's parts (`snapshot-parts.ts`) must not travel together.
+   */
+  framesOf(messages: Buffer[]): Buffer[] {
+    const frames: Buffer[] = [];
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const size = messages[i]!.length;
+      if (i > start && bytes + size > FRAME_BYTES) {
+        frames.push(this.frameOf(messages.slice(start, i)));
+        start = i;
+        bytes = 0;
+      }
+      bytes += size;
+    }
+    frames.push(this.frameOf(start === 0 ? messages : messages.slice(start)));
+    return frames;
+  }
+
+  private frameOf(messages: Buffer[]): Buffer {
+    return messages.length === 1 ? messages[0]! : this.join(messages);
+  }
 
   /** `[m1,m2,...]` for `parts`, joined once per tick for each distinct list. */
   join(parts: Buffer[]): Buffer {

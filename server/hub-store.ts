@@ -7,9 +7,8 @@
  * fewer of them, and a client behind the log gets a snapshot instead.
  */
 import type { StoreDef } from '../src/define.js';
-import type { Json } from '../src/json.js';
 import type { Replica } from '../src/replica.js';
-import { stringifyInSlices } from './json-slices.js';
+import { snapshotMessages } from './snapshot-parts.js';
 import { Lock } from './store-lock.js';
 import type { StoredBatch } from './storage.js';
 
@@ -70,8 +69,8 @@ export class HubStore {
   /** When the store was last used (a commit, a subscriber, a load): idle stores are unloaded. */
   lastUsed = Date.now();
   unfollow: (() => void) | undefined;
-  /** The snapshot message of version `v` of the tree `of` (a reload replaces the tree at the same version). */
-  private snapshotCache: { v: number; of: unknown; message: Promise<Buffer> } | undefined;
+  /** The snapshot messages of version `v` of the tree `of` (a reload replaces the tree at the same version). */
+  private snapshotCache: { v: number; of: unknown; messages: Promise<Buffer[]> } | undefined;
 
   constructor(name: string, key: string | undefined, def: StoreDef, id: string | undefined, replica: Replica, stored: boolean) {
     this.name = name;
@@ -87,17 +86,17 @@ export class HubStore {
   }
 
   /**
-   * The `snapshot` message of the current version, serialized once per version, in slices that
-   * let other work in (a 10 MB store does not hold the server up: `json-slices.ts`). Call it
-   * holding the store's lock: the value must not change while it is written.
+   * The messages of the current version's snapshot (one, or a large store's skeleton and its
+   * parts: `snapshot-parts.ts`), serialized once per version, in slices that let other work in
+   * (a 10 MB store does not hold the server up: `json-slices.ts`). Call it holding the store's
+   * lock: the value must not change while it is written.
    */
-  snapshot(): Promise<Buffer> {
+  snapshot(): Promise<Buffer[]> {
     const of = this.replica.confirmed;
     if (this.snapshotCache?.v !== this.v || this.snapshotCache.of !== of) {
-      const message = { t: 'snapshot', store: this.name, v: this.v, value: of } as const;
-      this.snapshotCache = { v: this.v, of, message: stringifyInSlices(message as unknown as Json, SNAPSHOT_SLICE_MS) };
+      this.snapshotCache = { v: this.v, of, messages: snapshotMessages(this.name, this.v, of, SNAPSHOT_SLICE_MS) };
     }
-    return this.snapshotCache.message;
+    return this.snapshotCache.messages;
   }
 
   /** The batches after version `v` if the log still has them all. */

@@ -22,12 +22,36 @@ interface Frame {
   index: number;
 }
 
-/** `value` as JSON text (UTF-8), in slices of at most about `sliceMs` of work each. */
-export async function stringifyInSlices(value: Json, sliceMs: number): Promise<Buffer> {
+/**
+ * A stretch of work between two turns given to other work, shared by several writes (a large
+ * snapshot's parts), so their slices add up to one budget rather than one each.
+ */
+export class Slices {
+  readonly sliceMs: number;
+  private start = performance.now();
+
+  constructor(sliceMs: number) {
+    this.sliceMs = sliceMs;
+  }
+
+  /** Whether this slice's time is up. */
+  spent(): boolean {
+    return performance.now() - this.start > this.sliceMs;
+  }
+
+  /** Lets other work in, and starts a new slice. */
+  async yield(): Promise<void> {
+    await nextTurn();
+    this.start = performance.now();
+  }
+}
+
+/** `value` as JSON text (UTF-8), in slices of at most about `sliceMs` of work each (or of `slices`). */
+export async function stringifyInSlices(value: Json, sliceMs: number | Slices): Promise<Buffer> {
+  const slices = typeof sliceMs === 'number' ? new Slices(sliceMs) : sliceMs;
   const buffers: Buffer[] = [];
   let text = '';
   const stack: Frame[] = [];
-  let sliceStart = performance.now();
   let written = 0;
 
   /** Writes `v`: a leaf at once, a container by pushing it (its entries follow). */
@@ -63,10 +87,7 @@ export async function stringifyInSlices(value: Json, sliceMs: number): Promise<B
       buffers.push(Buffer.from(text));
       text = '';
     }
-    if (++written % CHECK_EVERY === 0 && performance.now() - sliceStart > sliceMs) {
-      await nextTurn();
-      sliceStart = performance.now();
-    }
+    if (++written % CHECK_EVERY === 0 && slices.spent()) await slices.yield();
   }
   buffers.push(Buffer.from(text));
   return buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers);

@@ -12,8 +12,8 @@ import { definitionsOf, initialValue } from '../src/define.js';
 import { localValueFromCookie } from './local-cookies.js';
 import type { RateLimitedLogger } from './logger.js';
 import { renderPage } from './render-html.js';
+import { assemble } from './snapshot-parts.js';
 import type { StoreData } from './render-html.js';
-import type { Json } from '../src/json.js';
 import { serveOperations } from './operations.js';
 import { readStatic, sendFile, serveBundle } from './static.js';
 import type { OperationsHost } from './operations.js';
@@ -77,8 +77,7 @@ async function render(server: MiddlewareHost, ctx: Context, html: string): Promi
       if (canRead && !(await canRead({ user, store: name }))) return undefined;
       // The snapshot serialized for subscribers: a value and version that belong together,
       // and that later commits (which change the store's tree in place) cannot touch.
-      const snapshot = await store.lock.run(() => store.snapshot());
-      const { value, v } = JSON.parse(snapshot.toString()) as { value: Json; v: number };
+      const { value, v } = assemble(await store.lock.run(() => store.snapshot()));
       return { kind: 'shared', value, v };
     },
   });

@@ -29,6 +29,7 @@ import { createPresence, registerPresence } from './presence.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 import type { Call, OpMessage, ServerMessage } from './protocol.js';
 import { Replica } from './replica.js';
+import { createSnapshotAssembly } from './snapshot-assembly.js';
 import type { Batch, ReplicaHost } from './replica.js';
 import type { Runtime, StoreStatus } from './runtime.js';
 import { state } from './signals.js';
@@ -161,6 +162,7 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
     status: (replica) => status(replica),
   };
   const presence = createPresence((message) => link.send(message), options.presenceStorage);
+  const snapshots = createSnapshotAssembly((store, value, v) => replicas.get(store)?.reset(value, v));
   registerPresence(host, presence);
 
   /** The refusal of a message (serialized: `text`) that can never pass the server's limits, or undefined if it fits. */
@@ -255,6 +257,7 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
         clearTimeout(retryTimer);
         retryTimer = undefined;
         retries.clear();
+        snapshots.clear();
         // (Those subscribed since the hello left too: a `sub` before the welcome is dropped.)
         for (const replica of subscribed) if (!helloSubs.has(replica)) link.send({ t: 'sub', store: replica.name, v: replica.v });
         for (const m of unconfirmed()) {
@@ -276,7 +279,10 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
         presence.receive(message);
         return;
       case 'snapshot':
-        replicas.get(message.store)?.reset(message.value, message.v);
+        snapshots.snapshot(message);
+        return;
+      case 'part':
+        snapshots.part(message);
         return;
       case 'sync': {
         const replica = replicas.get(message.store);

@@ -79,7 +79,10 @@ export interface PresenceSet { t: 'presence'; store: string; key: string; state:
 export type ClientMessage = Hello | Sub | Unsub | OpMessage | Call | PresenceSet | Ping;
 
 export interface Welcome { t: 'welcome'; proto: number; limits?: StatedLimits }
-export interface Snapshot { t: 'snapshot'; store: string; v: number; value: Json }
+/** `parts`: the value is a large store's skeleton; that many {@link Part}s follow and complete it. */
+export interface Snapshot { t: 'snapshot'; store: string; v: number; value: Json; parts?: number }
+/** The next entries of a large snapshot (see `server/snapshot-parts.ts`), as ops on its skeleton. */
+export interface Part { t: 'part'; store: string; v: number; ops: Op[] }
 export interface Sync { t: 'sync'; store: string; v: number; ops: Op[]; id?: string }
 /** `retry`: the refusal is the server's trouble or a limit, not the batch's fault; send it again later. */
 export interface Reject { t: 'reject'; id: string; code: string; message: string; store?: string; retry?: boolean }
@@ -92,7 +95,7 @@ export interface Pong { t: 'pong' }
  * page took over this one's presence key (a duplicated tab): pick a new key and publish again.
  */
 export interface PresencePeers { t: 'presence'; store: string; peers: Record<string, Json | null>; self?: string; rekey?: true }
-export type ServerMessage = Welcome | Snapshot | Sync | Reject | Result | ErrorMessage | PresencePeers | Pong;
+export type ServerMessage = Welcome | Snapshot | Part | Sync | Reject | Result | ErrorMessage | PresencePeers | Pong;
 
 /** Largest presence state, serialized (bytes of UTF-8). */
 export const PRESENCE_MAX_BYTES = 1024;
@@ -141,7 +144,7 @@ export function readServerFrame(text: string): ServerMessage[] {
   return list;
 }
 
-const SERVER_TYPES = new Set(['welcome', 'snapshot', 'sync', 'reject', 'result', 'error', 'presence', 'pong']);
+const SERVER_TYPES = new Set(['welcome', 'snapshot', 'part', 'sync', 'reject', 'result', 'error', 'presence', 'pong']);
 
 function parseFrame(text: string, limits: Readonly<Limits>): unknown {
   // A string's UTF-8 size is at most 3 bytes per UTF-16 unit; count exactly only when it matters.
