@@ -12,12 +12,9 @@
  */
 import type { EventEmitter } from 'node:events';
 import { ErrorCode, isTwinError, TwinError } from '../src/errors.js';
-import { formatPath } from '../src/json.js';
-import type { Json, JsonObject } from '../src/json.js';
-import { applyOps, applyOpsInPlace } from '../src/ops.js';
+import { applyOps } from '../src/ops.js';
 import type { Op } from '../src/ops.js';
 import { parseBatchId } from '../src/protocol.js';
-import type { StandardSchemaV1 } from '../src/standard-schema.js';
 import type { ClientRecords } from './client-records.js';
 import type { Entry, HubStore, LogBounds } from './hub-store.js';
 import type { RateLimitedLogger } from './logger.js';
@@ -194,10 +191,10 @@ export class Committer {
    * made on top of, still on its way too). Resolves once durable; a store kept in memory only
    * has nothing to wait for.
    */
-  send(store: HubStore, batch: StoredBatch, sender: Sender | undefined, after: string | undefined): Promise<void> {
-    if (store.key === undefined) return Promise.resolve();
+  async send(store: HubStore, batch: StoredBatch, sender: Sender | undefined, after: string | undefined): Promise<void> {
+    if (store.key === undefined) return;
     const part: AppendPart = { store: store.key, batch, epoch: store.epoch, ...(after === undefined ? {} : { after }) };
-    return this.storage.append([part], sender && { id: sender.client, seq: sender.seq });
+    await this.storage.append([part], sender && { id: sender.client, seq: sender.seq });
   }
 
   /** Makes a stored batch the store's new version and tells every subscriber. */
@@ -394,40 +391,6 @@ export class Repeated extends Error {
     super(error.message);
     this.error = error;
   }
-}
-
-/**
- * Checks that `ops` apply to the store's committed state and that the result satisfies its
- * schema, changing nothing; throws the coded reason otherwise (TWIN_ERR_SCHEMA naming the
- * first issue). Without a schema the ops are tried in place and undone, at the cost of the ops
- * alone; a schema reads a whole state anyway, so it gets a copy-on-write draft.
- */
-export async function check(store: HubStore, ops: readonly Op[], maxDepth: number | undefined): Promise<void> {
-  const schema = store.def.options.schema;
-  if (!schema) {
-    applyOpsInPlace(store.replica.confirmed as JsonObject, ops, maxDepth)();
-    return;
-  }
-  reportIssues(store, await schema['~standard'].validate(applyOps(store.replica.confirmed, ops, maxDepth)));
-}
-
-/** Throws TWIN_ERR_SCHEMA naming a schema's first issue, if it found any. */
-function reportIssues(store: HubStore, result: StandardSchemaV1.Result<unknown>): void {
-  if (!result.issues) return;
-  const issue = result.issues[0]!;
-  const path = (issue.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)) as (string | number)[];
-  throw new TwinError(ErrorCode.SCHEMA, `The write breaks the schema of store ${JSON.stringify(store.name)} at ${formatPath(path)}: ${issue.message}`);
-}
-
-/**
- * Checks `ops` as {@link check} does, on `base` (the state after the store's batches on their
- * way to storage), and returns the state they lead to; `base` is not changed.
- */
-export async function checked(store: HubStore, base: Json, ops: readonly Op[], maxDepth: number | undefined): Promise<Json> {
-  const state = applyOps(base, ops, maxDepth);
-  const schema = store.def.options.schema;
-  if (schema) reportIssues(store, await schema['~standard'].validate(state));
-  return state;
 }
 
 function delay(ms: number): Promise<void> {

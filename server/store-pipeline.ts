@@ -21,8 +21,8 @@
 import { ErrorCode, RETRYABLE, TwinError } from '../src/errors.js';
 import type { Json } from '../src/json.js';
 import type { Op } from '../src/ops.js';
+import { checked } from './batch-check.js';
 import type { Committer, Sender } from './committer.js';
-import { checked } from './committer.js';
 import type { HubStore } from './hub-store.js';
 
 /** Batches of one store on their way to storage at once. */
