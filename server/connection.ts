@@ -16,13 +16,13 @@ import type { WebSocket } from 'ws';
 import { CloseCode, formatCloseReason } from '../src/close-codes.js';
 import { definitionsOf } from '../src/define.js';
 import { ErrorCode, RETRYABLE, TwinError } from '../src/errors.js';
-import { MAX_ADOPT, parseBatchId, PROTOCOL_VERSION, readClientFrame } from '../src/protocol.js';
+import { PROTOCOL_VERSION, readClientFrame } from '../src/protocol.js';
 import type { ClientClaim, ClientMessage, ServerMessage } from '../src/protocol.js';
 import type { Json } from '../src/json.js';
 import { asTwinError } from './hub.js';
 import type { Hub, HubStore, Subscriber } from './hub.js';
 import { FrameCache } from './frames.js';
-import { HeldBatches } from './held-batches.js';
+import { ClientIds } from './client-ids.js';
 import { OpFlow } from './op-flow.js';
 import type { ServerPresence } from './presence.js';
 import { TokenBucket } from './token-bucket.js';
@@ -56,7 +56,6 @@ const MAX_OPS_ON_THE_WAY = 64;
 const SLICE_MS = 4;
 
 export class Connection implements Subscriber {
-  client = '';
   readonly user: unknown;
   private readonly socket: WebSocket;
   private readonly owner: ConnectionOwner;
@@ -69,10 +68,8 @@ export class Connection implements Subscriber {
   /** Frames received, and the last one that earned a strike: a frame earns one at most. */
   private frames = 0;
   private struckFrame = 0;
-  /** Closed pages' ids this connection also sends for (their outboxes: see `Hello.adopt`). */
-  private readonly adopted = new Set<string>();
-  /** Batches refused for now and not sent again yet: later ones of their client wait. */
-  private readonly held = new HeldBatches();
+  /** The ids it speaks for, and their batches refused for now. */
+  private readonly ids: ClientIds;
   /** Batches on their way to one store (committed back to back). */
   private readonly flow = new OpFlow(MAX_OPS_ON_THE_WAY);
   private isClosed = false;
@@ -86,10 +83,26 @@ export class Connection implements Subscriber {
     const { rate, burst, createRate } = owner.limits;
     this.bucket = bucket ?? new TokenBucket(rate, burst);
     this.creations = new TokenBucket(createRate, 10 * createRate);
+    this.ids = new ClientIds(owner.hub.records, owner.hub.logger);
     socket.on('message', (data, isBinary) => this.onFrame(isBinary ? '' : data.toString()));
     socket.on('pong', () => (this.alive = true));
     socket.on('close', () => this.onClose());
     socket.on('error', (err) => debug('socket error: %o', err));
+  }
+
+  /** Its own client id ('' before its hello). */
+  get client(): string {
+    return this.ids.own;
+  }
+
+  /** Whether batches of `client` come through this connection (its own id, or an adopted one). */
+  owns(client: string): boolean {
+    return this.ids.owns(client);
+  }
+
+  /** The ids this connection holds: its own and the adopted ones. */
+  clients(): string[] {
+    return this.ids.all();
   }
 
   //#region sending
@@ -182,7 +195,7 @@ export class Connection implements Subscriber {
         await this.publishPresence(message.store, message.key, message.state);
         return;
       case 'op': {
-        const { client, seq } = this.admit(message.id);
+        const { client, seq } = this.ids.admit(message.id);
         const store = await this.readable(message.store);
         const { committed } = await hub.submitClientBatch(store, message.id, message.ops, { user: this.user, client, seq });
         // Answered when committed; the client's next batch to this store goes on meanwhile.
@@ -193,7 +206,7 @@ export class Connection implements Subscriber {
         return;
       }
       case 'call': {
-        const { client, seq } = this.admit(message.id);
+        const { client, seq } = this.ids.admit(message.id);
         const def = definitionsOf(hub.app).actions.get(message.action);
         if (!def) throw new TwinError(ErrorCode.ACTION, `There is no action ${JSON.stringify(message.action)}.`);
         // A call re-sent after a reconnect that was committed already is answered by the hub.
@@ -216,7 +229,7 @@ export class Connection implements Subscriber {
     }
     if (this.isClosed) return;
     if (!this.client) {
-      this.client = client;
+      this.ids.own = client;
       this.owner.claim(client, this);
     }
     const { maxFrameBytes, maxMessages, maxOps, rate, burst, maxSubs } = this.owner.limits;
@@ -239,60 +252,25 @@ export class Connection implements Subscriber {
     }
   }
 
-  /**
-   * Claims closed pages' ids, each with its key, so this connection may send their outboxes.
-   * An id that is not theirs to claim is refused alone (its batches will be refused as not this
-   * connection's); the connection and the others go on.
-   */
+  /** Adopts closed pages' ids (their outboxes: `Hello.adopt`), each claimed with its key. */
   private async adopt(claims: readonly ClientClaim[]): Promise<void> {
-    for (const { client, key } of claims) {
-      if (this.isClosed || this.adopted.has(client) || client === this.client) continue;
-      if (this.adopted.size >= MAX_ADOPT) {
-        this.send({ t: 'error', code: ErrorCode.ID, message: `A connection may send for at most ${MAX_ADOPT} other client ids.` });
-        return;
-      }
-      const owned = await this.claim(client, key);
-      if (owned === undefined || this.isClosed) return;
-      if (!owned) {
-        this.send({ t: 'error', code: ErrorCode.ID, message: `The client id ${client} could not be claimed with the key given.` });
-        continue;
-      }
-      this.adopted.add(client);
-      this.owner.claim(client, this, true);
+    const refused = (message: string) => this.send({ t: 'error', code: ErrorCode.ID, message });
+    try {
+      for (const client of await this.ids.adopt(claims, () => !this.isClosed, refused)) this.owner.claim(client, this, true);
+    } catch (err) {
+      // Storage could not say: not the claim's fault; the page keeps its writes and comes back.
+      this.fail(asTwinError(err), CloseCode.TRY_LATER);
     }
   }
 
-  /**
-   * Whether `key` owns client id `client` (claiming it if new); undefined when storage could
-   * not say — not the claim's fault: the connection is closed asking to come back later, and
-   * the page keeps its writes.
-   */
+  /** Whether `key` owns `client`; undefined when storage could not say (the connection is closed, asking to come back later). */
   private async claim(client: string, key: string | undefined): Promise<boolean | undefined> {
     try {
-      return await this.owner.hub.records.claim(client, key);
+      return await this.ids.claim(client, key);
     } catch (err) {
-      this.owner.hub.logger.error('storage-hello', 'Storage failed while a client claimed its id; it was told to try again later.', err);
-      this.fail(new TwinError(ErrorCode.UNAVAILABLE, 'The server cannot reach its storage; try again later.'), CloseCode.TRY_LATER);
+      this.fail(asTwinError(err), CloseCode.TRY_LATER);
       return undefined;
     }
-  }
-
-  /** Whether batches of `client` come through this connection (its own id, or an adopted one). */
-  owns(client: string): boolean {
-    return client === this.client || this.adopted.has(client);
-  }
-
-  /** The ids this connection holds: its own and the adopted ones. */
-  clients(): string[] {
-    return this.client ? [this.client, ...this.adopted] : [];
-  }
-
-  /** Parses a batch or call id (once, here): it must be this connection's, and not wait behind one refused for now. */
-  private admit(id: string): { client: string; seq: number } {
-    const { client, seq } = parseBatchId(id);
-    if (!this.owns(client)) throw new TwinError(ErrorCode.ID, 'A batch id must start with your own client id.');
-    this.held.admit(client, seq, () => this.owner.hub.records.committedSeq(client));
-    return { client, seq };
   }
 
   /** Tells the client why `message` was refused: a `reject` for a batch or call, else an `error`. */
@@ -306,8 +284,7 @@ export class Connection implements Subscriber {
     if (message.t === 'op' || message.t === 'call') {
       if (retry) {
         // (Ours re-sends them after a pause; one that never does is closed.)
-        const { client, seq } = parseBatchId(message.id);
-        if (!this.held.hold(client, seq)) {
+        if (!this.ids.hold(message.id)) {
           this.fail(new TwinError(ErrorCode.ORDER, 'Too many batches refused for now and never sent again; disconnecting.'), CloseCode.POLICY);
         }
       }
@@ -392,7 +369,6 @@ export class Connection implements Subscriber {
     this.strike(frame);
   }
 
-  /** Counts a refusal; a client that keeps earning them is disconnected. */
   /**
    * Counts a refusal against the client, once per frame (`frame`; 0 for one outside a frame):
    * a page sending back a long outbox its server now refuses is one offence per frame, not one
