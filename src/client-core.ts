@@ -30,8 +30,8 @@ import { PROTOCOL_VERSION } from './protocol.js';
 import type { Call, OpMessage, ServerMessage } from './protocol.js';
 import { Replica } from './replica.js';
 import { createSnapshotAssembly } from './snapshot-assembly.js';
-import type { Batch, ReplicaHost } from './replica.js';
-import type { Runtime, StoreStatus } from './runtime.js';
+import type { Batch, ReplicaHost, StoreStatus } from './replica.js';
+import type { Runtime } from './runtime.js';
 import { state } from './signals.js';
 import { keepHistory } from './undo.js';
 

@@ -13,8 +13,8 @@ import type { ActionDef, StoreDef } from './define.js';
 import { handleFor } from './define.js';
 import type { Json } from './json.js';
 import type { ConnectionState } from './link.js';
-import type { Replica } from './replica.js';
-import type { Runtime, StoreStatus } from './runtime.js';
+import type { Replica, StoreStatus } from './replica.js';
+import type { Runtime } from './runtime.js';
 import { pageRuntime, setPageRuntimeFactory } from './runtime.js';
 
 export type { ClientOptions, ConnectionState, Hydration, RejectDetail, StaleWrite, WebSocketClass } from './client-options.js';

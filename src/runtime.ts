@@ -6,21 +6,9 @@
  * is exactly one per page, shared through `globalThis` even when two bundles are loaded.
  */
 import { DEV_MODE } from './dev.js';
-import type { ActionDef, App, StoreDef } from './define.js';
+import type { ActionDef, App, StoreDef } from './definitions.js';
 import type { Json } from './json.js';
-import type { Replica } from './replica.js';
-
-/** The state of a store as its holder sees it; read inside a signal consumer, it is tracked. */
-export interface StoreStatus {
-  /** 'local' for a local store; for a shared one, the state of the connection to the server. */
-  readonly connection: 'local' | 'connecting' | 'online' | 'offline' | 'refused';
-  /** The confirmed version (0 before the server has been heard). */
-  readonly v: number;
-  /** Batches written here and not yet confirmed. */
-  readonly pending: number;
-  /** The last refusal of a write to this store, with its code and reason. */
-  readonly error: { readonly code: string; readonly message: string } | undefined;
-}
+import type { Replica, StoreStatus } from './replica.js';
 
 /** What stores and actions need from the place they run in. @internal */
 export interface Runtime {
