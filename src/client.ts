@@ -13,7 +13,8 @@ import type { ActionDef, StoreDef } from './define.js';
 import { handleFor } from './define.js';
 import type { Json } from './json.js';
 import type { ConnectionState } from './link.js';
-import type { Replica, StoreStatus } from './replica.js';
+import type { Replica } from './replica.js';
+import type { StoreStatus } from './store-status.js';
 import type { Runtime } from './runtime.js';
 import { pageRuntime, setPageRuntimeFactory } from './runtime.js';
 

@@ -26,6 +26,7 @@ import { deepCopy, reconcile, reuse } from './reconcile.js';
 import type { Container } from './reconcile.js';
 import { state, untracked } from './signals.js';
 import { ViewTrackers } from './view-trackers.js';
+import type { StoreStatus } from './store-status.js';
 
 
 /** A group of ops written in one turn (or by one action call), sent and applied as a unit. */
@@ -53,18 +54,6 @@ export interface Change {
   readonly origin: 'local' | 'remote';
   /** True when the server sent its whole state (a snapshot) instead of ops; `ops` is empty then. */
   readonly reset?: boolean;
-}
-
-/** The state of a store as its holder sees it; read inside a signal consumer, it is tracked. */
-export interface StoreStatus {
-  /** 'local' for a local store; for a shared one, the state of the connection to the server. */
-  readonly connection: 'local' | 'connecting' | 'online' | 'offline' | 'refused';
-  /** The confirmed version (0 before the server has been heard). */
-  readonly v: number;
-  /** Batches written here and not yet confirmed. */
-  readonly pending: number;
-  /** The last refusal of a write to this store, with its code and reason. */
-  readonly error: { readonly code: string; readonly message: string } | undefined;
 }
 
 /** What a replica needs from its surroundings: a client connection, or the server hub. */

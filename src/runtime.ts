@@ -8,7 +8,8 @@
 import { DEV_MODE } from './dev.js';
 import type { ActionDef, App, StoreDef } from './definitions.js';
 import type { Json } from './json.js';
-import type { Replica, StoreStatus } from './replica.js';
+import type { Replica } from './replica.js';
+import type { StoreStatus } from './store-status.js';
 
 /** What stores and actions need from the place they run in. @internal */
 export interface Runtime {

@@ -12,7 +12,7 @@ import type { Json, Path } from './json.js';
 import { nodeOf } from './proxy.js';
 import type { NodeRef } from './proxy.js';
 import type { Change, WriteStatus } from './replica.js';
-import type { StoreStatus } from './replica.js';
+import type { StoreStatus } from './store-status.js';
 import { pageRuntime, runtimeOf } from './runtime.js';
 import { computed, untracked } from './signals.js';
 import { handleFor } from './define.js';
