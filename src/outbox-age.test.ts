@@ -9,30 +9,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient, defineApp, ErrorCode, lastWrite, settled, snapshot } from './index.js';
 import type { RejectDetail, WebSocketClass } from './index.js';
+import { MemoryStorage } from '../test/helpers/memory-storage.js';
 import { NodeWebSocket, startServer, until } from '../test/helpers/server.js';
-
-/** A `Storage` in memory (the browser's localStorage, as the outbox uses it). */
-class MemoryStorage implements Storage {
-  private readonly items = new Map<string, string>();
-  get length(): number {
-    return this.items.size;
-  }
-  key(index: number): string | null {
-    return [...this.items.keys()][index] ?? null;
-  }
-  getItem(key: string): string | null {
-    return this.items.get(key) ?? null;
-  }
-  setItem(key: string, value: string): void {
-    this.items.set(key, String(value));
-  }
-  removeItem(key: string): void {
-    this.items.delete(key);
-  }
-  clear(): void {
-    this.items.clear();
-  }
-}
 
 describe('a write kept past outboxMaxAge', () => {
   it('is handed back when the connection returns, not sent; retried, it is applied once', async (t) => {

@@ -97,17 +97,22 @@ export function createOutbox(storage: Storage, locks: Locks | undefined, id: str
 
   const adopted = locks ? own.then(() => adopt()).catch(() => []) : Promise.resolve([]);
 
-  /** Takes over the slots nobody holds a lock on (nor waits for). */
+  /**
+   * Takes over the slots nobody holds a lock on (nor waits for), the ones with the newest
+   * writes first: slots left holding only writes too old to send (kept for an app to decide)
+   * must not crowd out a younger one, of which a page takes {@link MAX_ADOPT} at most.
+   */
   const adopt = async (): Promise<AdoptedSlot[]> => {
     const { held = [], pending = [] } = await locks!.query();
     const busy = new Set([...held, ...pending].map((lock) => lock.name));
     const slots: AdoptedSlot[] = [];
-    for (const [client, { key, names }] of readSlots(storage)) {
+    const gone = [...readSlots(storage)].filter(([client]) => client !== id && !busy.has(PREFIX + client))
+      .map(([client, { key, names }]) => ({ client, key, entries: readEntries(storage, names) }))
+      .sort((a, b) => newest(b.entries) - newest(a.entries));
+    for (const { client, key, entries } of gone) {
       if (slots.length >= MAX_ADOPT) break;
-      if (client === id || busy.has(PREFIX + client)) continue;
       const release = await hold(PREFIX + client, { ifAvailable: true });
       if (!release) continue;
-      const entries = readEntries(storage, names);
       if (!entries.length) {
         storage.removeItem(PREFIX + client);
         release();
@@ -220,6 +225,11 @@ function drop(storage: Storage, name: string): void {
 /** A warning with the code (and, in development, the sentence). */
 function warn(sentence: string | false): void {
   console.warn(`[twin-state] ${ErrorCode.STORAGE}${sentence ? `: ${sentence}` : ''}`);
+}
+
+/** When the newest of `entries` was made (0 for none). */
+function newest(entries: readonly OutboxEntry[]): number {
+  return Math.max(0, ...entries.map((entry) => entry.at));
 }
 
 /** The seq of a batch id `client:seq`. */
