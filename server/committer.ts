@@ -18,10 +18,15 @@ import { parseBatchId } from '../src/protocol.js';
 import type { ClientRecords } from './client-records.js';
 import type { Entry, HubStore, LogBounds } from './hub-store.js';
 import type { RateLimitedLogger } from './logger.js';
+import { stringifyInSlices } from './json-slices.js';
 import type { AppendPart, StorageAdapter, StoredBatch } from './storage.js';
 
-/** A snapshot is written to storage every this many batches. */
+/** A snapshot is written to storage every this many batches at most often... */
 const COMPACT_EVERY = 500;
+/** ...and once the batches since the last one add up to this share of its size. */
+const COMPACT_SHARE = 0.25;
+/** Longest stretch of work on a snapshot's JSON before other work gets a turn (ms). */
+const COMPACT_SLICE_MS = 4;
 /** Attempts at a commit that keeps losing the race to other nodes before giving up (retryably). */
 const MAX_CONFLICT_RETRIES = 20;
 /** The longest random pause before a retry that lost the race again. */
@@ -122,7 +127,9 @@ export class Committer {
   /** A new store's initial state goes to storage before its first batch (see `open`). */
   async ensureStored(store: HubStore): Promise<void> {
     if (store.key === undefined || store.stored) return;
-    await this.unavailable(this.storage.compact(store.key, store.replica.confirmed, store.v));
+    const json = (await stringifyInSlices(store.replica.confirmed, COMPACT_SLICE_MS)).toString();
+    store.snapshotBytes = json.length;
+    await this.unavailable(this.storage.compact(store.key, store.replica.confirmed, store.v, json));
     store.stored = true;
   }
 
@@ -214,6 +221,7 @@ export class Committer {
       public: Buffer.from(publicText),
       own: client && batch.id ? Buffer.from(`${publicText.slice(0, -1)},"id":${JSON.stringify(batch.id)}}`) : undefined,
     };
+    store.sinceCompactBytes += entry.public.length;
     this.logBytes += store.record(entry, this.bounds);
     if (this.logBytes > this.bounds.hubBytes) this.trimLogs();
     for (const subscriber of store.subscribers) {
@@ -229,10 +237,23 @@ export class Committer {
     }
   }
 
+  /**
+   * Folds the store's log into a snapshot in storage now and then. Writing one costs the
+   * store's size, so it waits until the batches since the last add up to a share of that (a
+   * 10 MB store is rewritten after 2.5 MB of batches, not after 500 small ones), and loading
+   * the store replays at most that share again. The snapshot's JSON is written in slices,
+   * holding the store's lock (commits change the tree in place), so other stores go on meanwhile.
+   */
   private compactSometimes(store: HubStore): void {
-    if (store.key === undefined || ++store.sinceCompact < COMPACT_EVERY) return;
+    if (store.key === undefined || ++store.sinceCompact < COMPACT_EVERY || store.sinceCompactBytes < COMPACT_SHARE * store.snapshotBytes) return;
     store.sinceCompact = 0;
-    this.storage.compact(store.key, store.replica.confirmed, store.v).catch((err) => {
+    store.sinceCompactBytes = 0;
+    const key = store.key;
+    store.lock.run(async () => {
+      const json = (await stringifyInSlices(store.replica.confirmed, COMPACT_SLICE_MS)).toString();
+      store.snapshotBytes = json.length;
+      await this.storage.compact(key, store.replica.confirmed, store.v, json);
+    }).catch((err) => {
       this.logger.warn(`compact:${store.name}`, `Compacting store ${store.name} failed; its log grows until the next try.`, err);
     });
   }

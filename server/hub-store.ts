@@ -65,7 +65,10 @@ export class HubStore {
   stored: boolean;
   /** Which life of the store in storage this node is on (see `StoredState.epoch`). */
   epoch = '';
+  /** Batches, and their bytes, since this node last wrote the store's snapshot; that snapshot's bytes. */
   sinceCompact = 0;
+  sinceCompactBytes = 0;
+  snapshotBytes = 0;
   /** When the store was last used (a commit, a subscriber, a load): idle stores are unloaded. */
   lastUsed = Date.now();
   unfollow: (() => void) | undefined;

@@ -206,9 +206,9 @@ export function createSqliteStorage(file: string, options: SqliteStorageOptions 
 
   const sweep = db.transaction(() => prune(Date.now()));
 
-  const compact = db.transaction((store: string, value: Json, v: number) => {
+  const compact = db.transaction((store: string, json: string, v: number) => {
     checkCompactVersion(store, v, versionOf(store));
-    sql.upsertSnapshot.run(store, JSON.stringify(value), v);
+    sql.upsertSnapshot.run(store, json, v);
     sql.deleteLogBefore.run(store, v);
   });
 
@@ -307,9 +307,9 @@ export function createSqliteStorage(file: string, options: SqliteStorageOptions 
       open();
       return since(store, v);
     },
-    async compact(store, value, v) {
+    async compact(store, value, v, json) {
       open();
-      compact(store, value, v);
+      compact(store, json ?? JSON.stringify(value), v);
     },
     follow(store, v, onBatch) {
       open();

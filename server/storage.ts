@@ -124,8 +124,10 @@ export interface StorageAdapter {
    * Records `value` as the snapshot at version `v` (a version already appended) and may drop
    * logged batches up to `v`. Never loses a batch after `v`. Takes what it needs of `value`
    * (a copy, or its serialization) before it returns: the hub goes on changing that tree.
+   * `json`, when given, is `value`'s JSON text, written by the hub in slices: a backend that
+   * stores text uses it rather than serializing a large store in one go.
    */
-  compact(store: string, value: Json, v: number): Promise<void>;
+  compact(store: string, value: Json, v: number, json?: string): Promise<void>;
 
   /**
    * Calls `onBatch` with every batch appended to `store` after version `v` — by this node or
