@@ -67,15 +67,23 @@ describe('redis storage on a Redis Cluster', { timeout: SUITE_TIMEOUT_MS }, () =
     await assert.rejects(storage.append([part(STORES[0]!, 2), part(STORES[1]!, 2), part(STORES[2]!, 7)], { id: 'c1', seq: 2 }),
       (err: { code?: string; store?: string }) => err.code === ErrorCode.CONFLICT && err.store === STORES[2]);
     await assert.rejects(storage.append([part(STORES[0]!, 2)], { id: 'c1', seq: 1 }), { code: ErrorCode.DUPLICATE });
+    // Appends issued in one turn go as one script call in the slot, each with its own outcome.
+    const together = await Promise.allSettled([
+      storage.append([part(STORES[0]!, 2)], { id: 'c3', seq: 1 }),
+      storage.append([part(STORES[1]!, 3)], { id: 'c4', seq: 1 }),
+      storage.append([{ ...part(STORES[0]!, 3), after: 'nobody:1' }]),
+    ]);
+    assert.deepEqual(together.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code?: string }).code)), ['ok', ErrorCode.CONFLICT, ErrorCode.CONFLICT]);
     await storage.refuse('c1', 3, ErrorCode.SCHEMA, 'Refused for good.');
     await storage.restoreClients?.(new Map([['c2', { owner: 'owner-2', seq: 4, refused: [] }]]));
     await storage.compact(STORES[0]!, { v: 1 }, 1);
-    await waitFor(() => heard.length === STORES.length);
+    await waitFor(() => heard.length === STORES.length + 1);
     for (const stop of stops) stop();
 
-    for (const store of STORES) assert.deepEqual(await peer.load(store), { value: { v: 1 }, v: 1 });
+    assert.deepEqual(await peer.load(STORES[0]!), { value: { v: 2 }, v: 2 });
+    for (const store of STORES.slice(1)) assert.deepEqual(await peer.load(store), { value: { v: 1 }, v: 1 });
     assert.deepEqual(await peer.client('c1'), { owner: 'owner-1', seq: 1, refused: [[3, ErrorCode.SCHEMA, 'Refused for good.']] });
-    assert.deepEqual(heard.sort(), STORES.map((store) => `${store}@1`).sort());
+    assert.deepEqual(heard.sort(), [...STORES.map((store) => `${store}@1`), `${STORES[0]}@2`].sort());
 
     const keys = (await clients[cluster.ports.indexOf(owner)]!.keys('*')).map(String);
     const kinds = new Set(keys.map((key) => /^twin:\{twin\}:(\w+)/.exec(key)?.[1]));

@@ -76,16 +76,23 @@ end
 `;
 
 const TOUCH = `${FORGET}
-local function touch(ck, zk, ttl, max, base, id)
-  redis.call('PEXPIRE', ck, ttl)
-  local now = nowMs()
-  redis.call('ZADD', zk, now, id)
-  forgetExpired(zk, now, ttl)
+-- After \`touched\` records were renewed: forgets up to as many batches of expired entries, and
+-- deletes the records beyond \`max\`.
+local function bound(zk, now, ttl, max, base, touched)
+  for _ = 1, touched do
+    if forgetExpired(zk, now, ttl) < ${PRUNE_BATCH} then break end
+  end
   local surplus = redis.call('ZCARD', zk) - tonumber(max)
   if surplus > 0 then
     local gone = redis.call('ZPOPMIN', zk, surplus)
     for i = 1, #gone, 2 do redis.call('DEL', base .. gone[i]) end
   end
+end
+local function touch(ck, zk, ttl, max, base, id)
+  redis.call('PEXPIRE', ck, ttl)
+  local now = nowMs()
+  redis.call('ZADD', zk, now, id)
+  bound(zk, now, ttl, max, base, 1)
 end
 local function ensure(ck)
   if redis.call('EXISTS', ck) == 0 then redis.call('HSET', ck, 'owner', '', 'seq', '0') end
@@ -103,60 +110,92 @@ end
 `;
 
 /**
- * Appends one batch to each of n stores and, with a client, records its seq — or changes
- * nothing and says why. KEYS: `v` and `log` of each store, then the client's key and `clients`.
- * ARGV: n; `v`, `ops`, `id` of each batch; then the client's seq ('' for none), TTL, max,
- * client key base, id; then the `after` id of each batch ('' for none) and its epoch. Replies
- * `{'ok'}`, `{'refused', '[code,message]'}`, `{'duplicate', seq}` or
- * `{'conflict', part index, stored version}`.
+ * Makes a group of appends, one after the other, each as the old single-append script did:
+ * it appends one batch to each of its n stores and, with a client, records its seq — or
+ * changes nothing and says why. Each keeps its own outcome; a later one sees what the earlier
+ * ones wrote (a batch `after` one that failed conflicts). One call per group instead of one
+ * per append: on a busy node, the per-command costs (a timeout signal, a reply, a promise
+ * chain) were most of an append's price.
+ *
+ * KEYS: `clients`, then for each append `v`, `log` and `epoch` of each of its stores and, with
+ * a client, the client's key. ARGV: TTL, max, client key base, the number of appends m; then
+ * for each append n, the client's seq and id ('' for none), and `v`, `ops`, `id`, `after`,
+ * `epoch` of each batch ('' for none). Replies one reply per append: `{'ok'}`,
+ * `{'refused', '[code,message]'}`, `{'duplicate', seq}`, `{'epoch', part index, stored epoch}`,
+ * `{'conflict', part index, stored version}` or `{'error', message}` (a Redis error).
+ *
+ * The records of the clients whose appends went through are renewed once each, after the
+ * loop: the same records end up renewed, with one pass of the index's bounds per group.
  */
 export const APPEND_SCRIPT = `${TOUCH}
-local n = tonumber(ARGV[1])
-local c = 3 * n + 2
-local client = ARGV[c] ~= ''
-if client then
-  local rec = redis.call('HMGET', KEYS[2 * n + 1], 'seq', 'r:' .. ARGV[c])
-  if rec[2] then return {'refused', rec[2]} end
-  if rec[1] and tonumber(rec[1]) >= tonumber(ARGV[c]) then return {'duplicate', rec[1]} end
-end
--- The epoch of each part (its key and the value the node knows) comes last in KEYS and ARGV:
--- a node that did not see a restore of the store may not write on top of it.
-for i = 1, n do
-  local known = ARGV[#ARGV - n + i]
-  local epoch = redis.call('GET', KEYS[#KEYS - n + i]) or ''
-  if epoch ~= known then return {'epoch', tostring(i), epoch} end
-end
--- Before them, the id each batch must follow ('' for any): the stream's entry at v-1 must hold it.
-for i = 1, n do
-  local current = redis.call('GET', KEYS[2 * i - 1]) or '0'
-  if tonumber(current) ~= tonumber(ARGV[3 * i - 1]) - 1 then return {'conflict', tostring(i), current} end
-  local after = ARGV[#ARGV - 2 * n + i]
-  if after ~= '' then
-    local prev = redis.call('XRANGE', KEYS[2 * i], current .. '-0', current .. '-0')
-    local found = ''
-    if prev[1] then
-      local fields = prev[1][2]
-      for f = 1, #fields, 2 do if fields[f] == 'id' then found = fields[f + 1] end end
+local ttl, max, base = ARGV[1], ARGV[2], ARGV[3]
+local renewed, order = {}, {}
+-- One append: its keys start at KEYS[k], its batches' arguments at ARGV[a].
+local function append(k, a, n, seq, client)
+  local ck = KEYS[k + 3 * n]
+  if seq ~= '' then
+    local rec = redis.call('HMGET', ck, 'seq', 'r:' .. seq)
+    if rec[2] then return {'refused', rec[2]} end
+    if rec[1] and tonumber(rec[1]) >= tonumber(seq) then return {'duplicate', rec[1]} end
+  end
+  -- A node that did not see a restore of the store may not write on top of it.
+  for i = 0, n - 1 do
+    local epoch = redis.call('GET', KEYS[k + 3 * i + 2]) or ''
+    if epoch ~= ARGV[a + 5 * i + 4] then return {'epoch', tostring(i + 1), epoch} end
+  end
+  -- The id each batch must follow ('' for any): the stream's entry at v-1 must hold it.
+  for i = 0, n - 1 do
+    local current = redis.call('GET', KEYS[k + 3 * i]) or '0'
+    if tonumber(current) ~= tonumber(ARGV[a + 5 * i]) - 1 then return {'conflict', tostring(i + 1), current} end
+    local after = ARGV[a + 5 * i + 3]
+    if after ~= '' then
+      local prev = redis.call('XRANGE', KEYS[k + 3 * i + 1], current .. '-0', current .. '-0')
+      local found = ''
+      if prev[1] then
+        local fields = prev[1][2]
+        for f = 1, #fields, 2 do if fields[f] == 'id' then found = fields[f + 1] end end
+      end
+      if found ~= after then return {'conflict', tostring(i + 1), current} end
     end
-    if found ~= after then return {'conflict', tostring(i), current} end
   end
-end
-for i = 1, n do
-  local v, ops, id = ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1]
-  if id == '' then
-    redis.call('XADD', KEYS[2 * i], v .. '-0', 'v', v, 'ops', ops)
-  else
-    redis.call('XADD', KEYS[2 * i], v .. '-0', 'v', v, 'ops', ops, 'id', id)
+  for i = 0, n - 1 do
+    local v, ops, id = ARGV[a + 5 * i], ARGV[a + 5 * i + 1], ARGV[a + 5 * i + 2]
+    if id == '' then
+      redis.call('XADD', KEYS[k + 3 * i + 1], v .. '-0', 'v', v, 'ops', ops)
+    else
+      redis.call('XADD', KEYS[k + 3 * i + 1], v .. '-0', 'v', v, 'ops', ops, 'id', id)
+    end
+    redis.call('SET', KEYS[k + 3 * i], v)
   end
-  redis.call('SET', KEYS[2 * i - 1], v)
+  if seq ~= '' then
+    ensure(ck)
+    redis.call('HSET', ck, 'seq', seq)
+    if not renewed[client] then
+      renewed[client] = true
+      order[#order + 1] = client
+    end
+  end
+  return {'ok'}
 end
-if client then
-  local ck = KEYS[2 * n + 1]
-  ensure(ck)
-  redis.call('HSET', ck, 'seq', ARGV[c])
-  touch(ck, KEYS[2 * n + 2], ARGV[c + 1], ARGV[c + 2], ARGV[c + 3], ARGV[c + 4])
+local replies = {}
+local k, a = 2, 5
+for j = 1, tonumber(ARGV[4]) do
+  local n, seq, client = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2]
+  -- An error (a key of another type, say) fails its own append only, not the group.
+  local ok, reply = pcall(append, k, a + 3, n, seq, client)
+  replies[j] = ok and reply or {'error', type(reply) == 'table' and tostring(reply.err) or tostring(reply)}
+  k = k + 3 * n + (seq ~= '' and 1 or 0)
+  a = a + 3 + 5 * n
 end
-return {'ok'}`;
+if #order > 0 then
+  local zk, now = KEYS[1], nowMs()
+  for _, client in ipairs(order) do
+    redis.call('PEXPIRE', base .. client, ttl)
+    redis.call('ZADD', zk, now, client)
+  end
+  bound(zk, now, ttl, max, base, #order)
+end
+return replies`;
 
 /** Claims a record. KEYS: the client's key, `clients`. ARGV: owner, TTL, max, base, id. Replies the record's fields as HGETALL does. */
 export const CLAIM_SCRIPT = `${TOUCH}

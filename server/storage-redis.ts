@@ -22,7 +22,7 @@ import { ErrorCode, isTwinError, TwinError } from '../src/errors.js';
 import type { ErrorCode as Code } from '../src/errors.js';
 import type { Json } from '../src/json.js';
 import { applyOps } from '../src/ops.js';
-import type { ClientRecord, StorageAdapter, StoredState } from './storage.js';
+import type { AppendPart, ClientRecord, StorageAdapter, StoredState } from './storage.js';
 import type { ClientStorageOptions } from './storage-clients.js';
 import { checkAppend, checkClient, clientLimits, duplicateError, mergeRecords, startSweeper, sweepInterval } from './storage-clients.js';
 import { checkCompactVersion, closedError, conflictError, EMPTY_STATE } from './storage-memory.js';
@@ -38,6 +38,13 @@ export const DEFAULT_REDIS_PREFIX = 'twin:';
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Records `restoreClients` sends at once (pipelined), so a large merge does not build one huge burst. */
 const RESTORE_CHUNK = 500;
+/**
+ * The most appends, and characters of ops, one script call makes: Redis runs a script to its
+ * end before it serves anyone else (a full group takes it a few ms), and holds the whole call
+ * in memory. Appends beyond them start another group, sent right after in the same turn.
+ */
+const MAX_GROUP_APPENDS = 256;
+const MAX_GROUP_CHARS = 1 << 20;
 
 
 /** Options of {@link createRedisStorage}. */
@@ -96,15 +103,9 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
     try {
       return await fn();
     } catch (err) {
-      if (isTwinError(err) || err instanceof TypeError || err instanceof RangeError) throw err;
-      throw new TwinError(
-        ErrorCode.INTERNAL,
-        `Redis storage could not ${what}: ${err instanceof Error ? err.message : String(err)}.`,
-        { cause: err, expose: false },
-      );
+      throw internalError(what, err);
     }
   };
-  const ofStore = (store: string): string => `store ${JSON.stringify(store)}`;
   /**
    * Runs a script by its SHA1, sending its text only when Redis does not know it yet (after
    * a restart): the text is kilobytes, and an append is the hot path.
@@ -117,6 +118,60 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
       if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
       return main.eval(text, options);
     }
+  };
+
+  /**
+   * Group commit: the appends asked for in one turn of the event loop (from any connections, to
+   * any stores) go to Redis as one script call, which makes them one after the other, each with
+   * its own outcome (see APPEND_SCRIPT). A call that fails (connection lost, timeout) fails
+   * every append of its group, each as it would have failed alone.
+   */
+  let group: QueuedAppend[] = [];
+  let groupChars = 0;
+  const enqueue = (append: QueuedAppend): void => {
+    if (group.push(append) === 1) {
+      const appends = group;
+      const sent = new Promise<void>((done) => setImmediate(() => void sendGroup(appends).then(done)));
+      appending.add(sent);
+      void sent.then(() => appending.delete(sent));
+    }
+    for (const ops of append.ops) groupChars += ops.length;
+    // A full group takes no more: the next append starts another, sent after it.
+    if (group.length >= MAX_GROUP_APPENDS || groupChars >= MAX_GROUP_CHARS) closeGroup();
+  };
+  const closeGroup = (): void => {
+    group = [];
+    groupChars = 0;
+  };
+  /** Sends a group; never rejects (each append settles on its own). */
+  const sendGroup = async (appends: QueuedAppend[]): Promise<void> => {
+    if (appends === group) closeGroup();
+    let replies: unknown;
+    try {
+      const keys = [key.clients];
+      const args = [String(limits.ttlMs), String(limits.max), key.clientBase, String(appends.length)];
+      for (const { parts, ops, client } of appends) {
+        for (const { store } of parts) keys.push(key.v(store), key.log(store), key.epoch(store));
+        if (client) keys.push(key.client(client.id));
+        args.push(String(parts.length), client ? String(client.seq) : '', client ? client.id : '');
+        parts.forEach(({ batch, after, epoch }, i) => args.push(String(batch.v), ops[i]!, batch.id ?? '', after ?? '', epoch ?? ''));
+      }
+      replies = await script(APPEND_SCRIPT, keys, args);
+    } catch (err) {
+      for (const append of appends) append.reject(internalError(appendWhat(append.parts), err));
+      return;
+    }
+    appends.forEach((append, i) => {
+      try {
+        const reply = Array.isArray(replies) ? (replies[i] as unknown) : undefined;
+        if (!Array.isArray(reply)) throw new Error(`unexpected reply ${JSON.stringify(replies)}`);
+        const failure = appendFailure(append, reply.map(String));
+        if (failure) append.reject(failure);
+        else append.resolve();
+      } catch (err) {
+        append.reject(internalError(appendWhat(append.parts), err));
+      }
+    });
   };
 
   const follow = createFollowLoop(main, key.log, key.v, onIgnoredError, appending);
@@ -137,36 +192,16 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
     }),
 
     append(parts, client) {
-      const p = run(`append to ${parts.map((x) => ofStore(x.store)).join(', ') || 'no store'}`, async () => {
+      try {
+        if (closed) throw closedError('redis');
         checkAppend(parts, client);
-        if (parts.length === 0 && !client) return;
-        const keys = [...parts.flatMap(({ store }) => [key.v(store), key.log(store)]), ...(client ? [key.client(client.id), key.clients] : []),
-          ...parts.map(({ store }) => key.epoch(store))];
-        const reply = (await script(APPEND_SCRIPT, keys, [
-          String(parts.length),
-          ...parts.flatMap(({ batch }) => [String(batch.v), JSON.stringify(batch.ops), batch.id ?? '']),
-          ...(client ? [String(client.seq), ...touchArgs(client.id)] : ['']),
-          ...parts.map(({ after }) => after ?? ''),
-          ...parts.map(({ epoch }) => epoch ?? ''),
-        ])) as string[];
-        const [status, a = '', b = ''] = reply.map(String);
-        if (status === 'epoch') {
-          const part = parts[Number(a) - 1]!;
-          throw Object.assign(conflictError(part.store, part.batch.v, -1), { epoch: b, message: `Store ${JSON.stringify(part.store)} was restored by another node (epoch ${JSON.stringify(b)}); merge into it first.` });
-        }
-        if (status === 'conflict') {
-          const part = parts[Number(a) - 1]!;
-          throw conflictError(part.store, part.batch.v, Number(b));
-        }
-        if (status === 'duplicate') throw duplicateError(client!.id, client!.seq, Number(a));
-        if (status === 'refused') {
-          const [code, message] = JSON.parse(a) as [string, string];
-          throw new TwinError(code as Code, message);
-        }
-      });
-      appending.add(p);
-      void p.catch(() => {}).finally(() => appending.delete(p));
-      return p;
+        if (parts.length === 0 && !client) return Promise.resolve();
+        // Serialized now, so a batch that cannot be fails alone rather than its whole group.
+        const ops = parts.map(({ batch }) => JSON.stringify(batch.ops));
+        return new Promise<void>((resolve, reject) => enqueue({ parts, ops, client, resolve, reject }));
+      } catch (err) {
+        return Promise.reject(internalError(appendWhat(parts), err));
+      }
     },
 
     since: (store, v) => run(`read ${ofStore(store)}`, async () => {
@@ -243,6 +278,60 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
       else main.destroy();
     },
   };
+}
+
+/** An append waiting in its group (see `sendGroup`), with its batches' ops already serialized. */
+interface QueuedAppend {
+  parts: readonly AppendPart[];
+  ops: string[];
+  client: { id: string; seq: number } | undefined;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Why an append failed, from its reply in APPEND_SCRIPT's group reply; undefined if it was made. */
+function appendFailure({ parts, client }: QueuedAppend, [status, a = '', b = '']: string[]): unknown {
+  switch (status) {
+    case 'ok':
+      return undefined;
+    case 'epoch': {
+      const part = parts[Number(a) - 1]!;
+      return Object.assign(conflictError(part.store, part.batch.v, -1), {
+        epoch: b, message: `Store ${JSON.stringify(part.store)} was restored by another node (epoch ${JSON.stringify(b)}); merge into it first.`,
+      });
+    }
+    case 'conflict': {
+      const part = parts[Number(a) - 1]!;
+      return conflictError(part.store, part.batch.v, Number(b));
+    }
+    case 'duplicate':
+      return duplicateError(client!.id, client!.seq, Number(a));
+    case 'refused': {
+      const [code, message] = JSON.parse(a) as [string, string];
+      return new TwinError(code as Code, message);
+    }
+    default:
+      return internalError(appendWhat(parts), new Error(status === 'error' ? a : `unexpected reply ${JSON.stringify(status)}`));
+  }
+}
+
+function ofStore(store: string): string {
+  return `store ${JSON.stringify(store)}`;
+}
+
+function appendWhat(parts: readonly AppendPart[]): string {
+  return `append to ${parts.map((x) => ofStore(x.store)).join(', ') || 'no store'}`;
+}
+
+/**
+ * `err` as what a method rejects with: our own errors and argument errors as they are, any
+ * other (Redis unreachable, a timeout) as a `TWIN_ERR_INTERNAL` not shown to clients.
+ */
+function internalError(what: string, err: unknown): unknown {
+  if (isTwinError(err) || err instanceof TypeError || err instanceof RangeError) return err;
+  return new TwinError(ErrorCode.INTERNAL, `Redis storage could not ${what}: ${err instanceof Error ? err.message : String(err)}.`, {
+    cause: err, expose: false,
+  });
 }
 
 const shas = new Map<string, string>();

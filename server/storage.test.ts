@@ -91,6 +91,55 @@ for (const backend of storageBackends) {
       assert.deepEqual(await storage.since(store, 3), [{ v: 4, ops: [set(['a'], 4)], id: 'c1:4' }]);
     });
 
+    it('append()s issued in one turn each keep their own outcome, later ones on top of what earlier ones wrote', async () => {
+      const [s, t, u] = [fresh('turn-s'), fresh('turn-t'), fresh('turn-u')];
+      // Client ids unique to this run: a second run against the same storage must not see them.
+      const c = (name: string): string => `${s}:${name}`;
+      await put(storage, s, { v: 1, ops: [set(['a'], 1)], id: `${c('a')}:1` }, { id: c('a'), seq: 1 });
+      await put(storage, t, { v: 1, ops: [set(['a'], 1)], id: `${c('b')}:1` }, { id: c('b'), seq: 1 });
+      await storage.refuse(c('r'), 1, ErrorCode.SCHEMA, 'Refused for good.');
+
+      const outcomes = await Promise.allSettled([
+        put(storage, s, { v: 1, ops: [set(['a'], 'stale')], id: `${c('x')}:1` }, { id: c('x'), seq: 1 }), // conflict: s is at 1
+        put(storage, u, { v: 1, ops: [set(['a'], 'again')], id: `${c('a')}:1` }, { id: c('a'), seq: 1 }), // duplicate
+        put(storage, u, { v: 1, ops: [set(['a'], 'refused')], id: `${c('r')}:1` }, { id: c('r'), seq: 1 }), // refused before
+        put(storage, s, { v: 2, ops: [set(['a'], 2)], id: `${c('y')}:1` }, { id: c('y'), seq: 1 }), // ok
+        storage.append([{ store: s, batch: { v: 3, ops: [set(['a'], 3)], id: `${c('y')}:2` }, after: `${c('y')}:1` }], { id: c('y'), seq: 2 }), // ok: after the one before
+        put(storage, t, { v: 2, ops: [set(['a'], 'dup')], id: `${c('b')}:1` }, { id: c('b'), seq: 1 }), // duplicate: never written
+        put(storage, t, { v: 2, ops: [set(['a'], 2)], id: `${c('z')}:1` }, { id: c('z'), seq: 1 }), // ok: takes version 2
+        storage.append([{ store: t, batch: { v: 3, ops: [set(['a'], 'lost')], id: `${c('b')}:2` }, after: `${c('b')}:1` }], { id: c('b'), seq: 2 }), // conflict: its predecessor failed
+        // An action over two stores: one of them conflicts, so neither is written and the client's seq stays.
+        storage.append([{ store: u, batch: { v: 1, ops: [set(['a'], 'both')] } }, { store: s, batch: { v: 3, ops: [set(['a'], 'both')] } }], { id: c('w'), seq: 1 }),
+        put(storage, u, { v: 1, ops: [set(['a'], 'u')], id: `${c('w')}:1` }, { id: c('w'), seq: 1 }), // ok: the seq is still free
+      ]);
+      const codes = outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code?: string }).code));
+      assert.deepEqual(codes, [
+        ErrorCode.CONFLICT, ErrorCode.DUPLICATE, ErrorCode.SCHEMA, 'ok', 'ok', ErrorCode.DUPLICATE, 'ok', ErrorCode.CONFLICT, ErrorCode.CONFLICT, 'ok',
+      ]);
+      const stores = outcomes.map((o) => (o.status === 'rejected' ? (o.reason as { store?: string }).store : undefined));
+      assert.deepEqual([stores[0], stores[7], stores[8]], [s, t, s]);
+
+      assert.deepEqual(await storage.load(s), { value: { a: 3 }, v: 3 });
+      assert.deepEqual(await storage.since(t, 1), [{ v: 2, ops: [set(['a'], 2)], id: `${c('z')}:1` }]);
+      assert.deepEqual(await storage.since(u, 0), [{ v: 1, ops: [set(['a'], 'u')], id: `${c('w')}:1` }]);
+      assert.deepEqual(
+        await Promise.all(['a', 'b', 'x', 'y', 'z', 'w'].map(async (name) => (await storage.client(c(name)))?.seq)),
+        [1, 1, undefined, 2, 1, 1],
+      );
+    });
+
+    it('append()s issued in one turn by the hundred, or of large batches, all commit in order', async () => {
+      const store = fresh('many');
+      const count = 300;
+      const batches = Array.from({ length: count }, (_, i): StoredBatch => ({ v: i + 1, ops: [set(['n'], i + 1)], id: `many:${i + 1}` }));
+      await Promise.all(batches.map((batch, i) => storage.append([{ store, batch, ...(i > 0 ? { after: `many:${i}` } : {}) }], { id: store, seq: i + 1 })));
+      assert.deepEqual(await storage.since(store, 0), batches);
+      const large = Array.from({ length: 3 }, (_, i): StoredBatch => ({ v: count + i + 1, ops: [set(['big'], 'x'.repeat(600_000) + i)], id: `many:${count + i + 1}` }));
+      await Promise.all(large.map((batch) => storage.append([{ store, batch, after: `many:${batch.v - 1}` }])));
+      assert.deepEqual(await storage.load(store), { value: { n: count, big: 'x'.repeat(600_000) + 2 }, v: count + 3 });
+      assert.equal((await storage.client(store))?.seq, count);
+    });
+
     it('append() with a malformed version or client rejects with a TypeError before writing', async () => {
       const store = fresh('bad-id');
       await assert.rejects(storage.append([{ store, batch: { v: 1, ops: [set(['a'], 1)] } }], { id: 'c1', seq: 0 }), TypeError);
@@ -330,6 +379,22 @@ for (const backend of storageBackends) {
         assert.deepEqual(await opened.peer.load(lost), { value: { a: 'node', b: 6, c: 7 }, v: 7, epoch });
       });
 
+      it('append()s sent after Redis forgot the script (SCRIPT FLUSH) go through, each with its own outcome', async () => {
+        const { redis } = opened;
+        assert.ok(redis);
+        const raw = createClient({ url: redis.url });
+        await raw.connect();
+        try {
+          await raw.scriptFlush();
+        } finally {
+          await raw.close();
+        }
+        const store = fresh('flushed');
+        const outcomes = await Promise.allSettled([put(storage, store, { v: 1, ops: [set(['a'], 1)] }), put(storage, store, { v: 1, ops: [set(['a'], 'late')] })]);
+        assert.deepEqual(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code?: string }).code)), ['ok', ErrorCode.CONFLICT]);
+        assert.deepEqual(await storage.load(store), { value: { a: 1 }, v: 1 });
+      });
+
       it('rejects with TWIN_ERR_INTERNAL while Redis is down, then recovers: a follower resumes, appends work', async () => {
         const { redis } = opened;
         assert.ok(redis);
@@ -343,6 +408,11 @@ for (const backend of storageBackends) {
         const downAt = Date.now();
         await assert.rejects(storage.load(store), { code: ErrorCode.INTERNAL });
         await assert.rejects(put(storage, store, { v: 2, ops: [] }), { code: ErrorCode.INTERNAL });
+        // Appends issued together (one script call) each reject alike.
+        const together = await Promise.allSettled([put(storage, store, { v: 2, ops: [] }), put(storage, fresh('restart'), { v: 1, ops: [] }, { id: 'down', seq: 1 })]);
+        assert.deepEqual(together.map((o) => (o.status === 'rejected' ? [(o.reason as { code?: string }).code, (o.reason as { expose?: boolean }).expose] : 'ok')), [
+          [ErrorCode.INTERNAL, false], [ErrorCode.INTERNAL, false],
+        ]);
         await assert.rejects(storage.since(store, 0), { code: ErrorCode.INTERNAL });
         assert.ok(Date.now() - downAt < WAIT_MS, 'commands fail fast while Redis is down');
 
