@@ -10,7 +10,7 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloseCode } from '../src/close-codes.js';
 import { defineApp, ErrorCode, snapshot } from '../src/index.js';
-import { MAX_ADOPT } from '../src/protocol.js';
+import { MAX_ADOPT, MAX_ADOPTED } from '../src/protocol.js';
 import { newClientId, startServer } from '../test/helpers/server.js';
 import type { TestServer } from '../test/helpers/server.js';
 
@@ -106,19 +106,19 @@ describe('a hello that adopts a closed page’s client id', () => {
     assert.ok(!raw.messages.some((m) => m.t === 'welcome'));
   });
 
-  it(`holds at most ${MAX_ADOPT} adopted ids over repeated hellos`, async (t) => {
+  it(`holds at most ${MAX_ADOPTED} adopted ids over repeated hellos`, async (t) => {
     const { app } = makeApp();
     const srv = await serve(t, app);
     const raw = await srv.raw();
     const own = { client: newClientId(), key: key() };
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round <= MAX_ADOPTED / MAX_ADOPT; round++) {
       const adopt = Array.from({ length: MAX_ADOPT }, () => ({ client: newClientId(), key: key() }));
       raw.send({ t: 'hello', proto: 1, ...own, subs: {}, adopt });
       await raw.next((m) => m.t === 'welcome');
     }
     const error = await raw.next((m) => m.t === 'error');
     assert.equal(error.code, ErrorCode.ID);
-    assert.match(String(error.message), new RegExp(`at most ${MAX_ADOPT}`));
+    assert.match(String(error.message), new RegExp(`at most ${MAX_ADOPTED}`));
   });
 
   it('answers every batch of a long outbox it refuses, by id, and keeps the connection (one strike per frame)', async (t) => {

@@ -7,7 +7,7 @@
  * is parsed here, once, where its frame enters.
  */
 import { ErrorCode, TwinError } from '../src/errors.js';
-import { MAX_ADOPT, parseBatchId } from '../src/protocol.js';
+import { MAX_ADOPTED, parseBatchId } from '../src/protocol.js';
 import type { ClientClaim } from '../src/protocol.js';
 import type { ClientRecords } from './client-records.js';
 import { HeldBatches } from './held-batches.js';
@@ -52,14 +52,14 @@ export class ClientIds {
   /**
    * Claims closed pages' ids with their keys (while `open()`), and returns those now held. Each
    * that cannot be taken is refused alone, through `refused` (its batches will be refused as
-   * not this connection's); beyond {@link MAX_ADOPT}, the rest.
+   * not this connection's); beyond {@link MAX_ADOPTED}, the rest.
    */
   async adopt(claims: readonly ClientClaim[], open: () => boolean, refused: (message: string) => void): Promise<string[]> {
     const taken: string[] = [];
     for (const { client, key } of claims) {
       if (!open() || this.owns(client)) continue;
-      if (this.adopted.size >= MAX_ADOPT) {
-        refused(`A connection may send for at most ${MAX_ADOPT} other client ids.`);
+      if (this.adopted.size >= MAX_ADOPTED) {
+        refused(`A connection may send for at most ${MAX_ADOPTED} other client ids.`);
         break;
       }
       const owned = await this.claim(client, key);

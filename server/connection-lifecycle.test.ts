@@ -13,7 +13,7 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloseCode } from '../src/close-codes.js';
 import { defineApp, ErrorCode } from '../src/index.js';
-import { MAX_ADOPT } from '../src/protocol.js';
+import { MAX_ADOPT, MAX_ADOPTED } from '../src/protocol.js';
 import { delay, newClientId, startServer, until } from '../test/helpers/server.js';
 import type { TestServer } from '../test/helpers/server.js';
 import { createMemoryStorage } from './index.js';
@@ -216,7 +216,7 @@ describe('a hello', () => {
     await raw.next((m) => m.t === 'snapshot' && m.store === `box/b${count - 1}`, 5000);
   });
 
-  it('may adopt at most MAX_ADOPT other ids in all, its own not among them, and adopting is not connecting', async (t) => {
+  it('may adopt at most MAX_ADOPTED other ids in all, its own not among them, and adopting is not connecting', async (t) => {
     const srv = await serve(t);
     const events = recordEvents(srv);
     const raw = await srv.raw();
@@ -224,6 +224,11 @@ describe('a hello', () => {
     const claims = Array.from({ length: MAX_ADOPT - 1 }, () => newClientId()).map((client) => ({ client, key: keyOf(client) }));
     raw.send({ t: 'hello', proto: 1, client: own, key: keyOf(own), subs: {}, adopt: [{ client: own, key: keyOf(own) }, ...claims] });
     await raw.next((m) => m.t === 'welcome');
+    // More after the hello (tabs closed while this page stayed open), MAX_ADOPT at a time.
+    for (let held = MAX_ADOPT - 1; held < MAX_ADOPTED - 1; held += MAX_ADOPT) {
+      const more = Array.from({ length: Math.min(MAX_ADOPT, MAX_ADOPTED - 1 - held) }, () => newClientId());
+      raw.send({ t: 'adopt', claims: more.map((client) => ({ client, key: keyOf(client) })) });
+    }
     const last = newClientId();
     // The same hello again (to subscribe again, say) with one more: that one still fits.
     raw.send({ t: 'hello', proto: 1, client: own, key: keyOf(own), subs: { notes: 0 }, adopt: [{ client: last, key: keyOf(last) }] });
@@ -233,7 +238,7 @@ describe('a hello', () => {
     raw.send({ t: 'hello', proto: 1, client: own, key: keyOf(own), subs: { notes: 0 }, adopt: [{ client: extra, key: keyOf(extra) }] });
     const error = await raw.next((m) => m.t === 'error');
     assert.equal(error.code, ErrorCode.ID);
-    assert.equal(error.message, `A connection may send for at most ${MAX_ADOPT} other client ids.`);
+    assert.equal(error.message, `A connection may send for at most ${MAX_ADOPTED} other client ids.`);
     raw.send(push(`${last}:1`, 'notes', 'adopted'));
     await raw.next((m) => m.t === 'sync' && m.id === `${last}:1`);
     raw.send(push(`${extra}:1`, 'notes', 'not adopted'));

@@ -194,6 +194,9 @@ export class Connection implements Subscriber {
       case 'presence':
         await this.publishPresence(message.store, message.key, message.state);
         return;
+      case 'adopt':
+        await this.adopt(message.claims);
+        return;
       case 'op': {
         const { client, seq } = this.ids.admit(message.id);
         const store = await this.readable(message.store);

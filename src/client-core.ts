@@ -96,6 +96,7 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
       link.send(message);
     },
     announce: (store, id, error) => announce(store, id, error),
+    claim: (claim) => link.send({ t: 'adopt', claims: [claim] }),
   });
   /** The hellos started: one whose socket was replaced before it could be said is dropped. */
   let opens = 0;
@@ -113,8 +114,7 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
         const subs: Record<string, number> = {};
         helloSubs = new Set([...subscribed].slice(0, HELLO_SUBS));
         for (const replica of helloSubs) subs[replica.name] = replica.v;
-        const adopt = kept.claims();
-        link.sendNow({ t: 'hello', proto: PROTOCOL_VERSION, client: client.clientId, key: client.clientKey, subs, ...(adopt.length ? { adopt } : {}) });
+        link.sendNow({ t: 'hello', proto: PROTOCOL_VERSION, client: client.clientId, key: client.clientKey, subs });
       });
     },
     message: (message) => receive(message),
@@ -261,6 +261,9 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
         snapshots.clear();
         // (Those subscribed since the hello left too: a `sub` before the welcome is dropped.)
         for (const replica of subscribed) if (!helloSubs.has(replica)) link.send({ t: 'sub', store: replica.name, v: replica.v });
+        // Gone pages' ids first: their messages are among those sent again.
+        const claims = kept.claims();
+        if (claims.length) link.send({ t: 'adopt', claims });
         for (const m of unconfirmed()) {
           const stale = kept.expire(m);
           if (!stale) {

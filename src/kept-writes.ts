@@ -12,7 +12,7 @@ import { DEV_MODE } from './dev.js';
 import { ErrorCode, twinError } from './errors.js';
 import type { TwinError } from './errors.js';
 import { createOutbox, DEFAULT_MAX_AGE } from './outbox.js';
-import type { Locks } from './outbox.js';
+import type { AdoptedSlot, Locks } from './outbox.js';
 import type { Call, ClientClaim, OpMessage } from './protocol.js';
 import { state } from './signals.js';
 
@@ -29,7 +29,7 @@ export interface KeptWrites {
   readonly unanswered: ReturnType<typeof state<number>>;
   /** Settles once what gone pages left was taken back (before this page says hello). */
   readonly ready: Promise<void>;
-  /** The gone pages' ids (with keys) whose messages this page still sends: the hello claims them. */
+  /** The gone pages' ids (with keys) whose messages this page still sends: claimed on each welcome. */
   claims(): ClientClaim[];
   /**
    * Hands `message` back as stale if it was made longer than `outboxMaxAge` ago (a tab kept
@@ -47,6 +47,8 @@ export interface KeptWritesOptions {
 
 /** What taking back a gone page's messages needs from the client. */
 export interface TakeBack {
+  /** Claims a gone page's id taken over after the hello (its messages follow). */
+  claim(claim: ClientClaim): void;
   /** Shows (pending) and sends a gone page's message under its own id. */
   resend(message: OpMessage | Call): void;
   /** Tells the page a message was refused (here: found stale). */
@@ -55,7 +57,10 @@ export interface TakeBack {
 
 /** The kept writes of the client `id` (proven by `key`). */
 export function createKeptWrites(options: KeptWritesOptions, id: string, key: string, client: TakeBack): KeptWrites {
-  const outbox = options.outbox && createOutbox(options.outbox, (globalThis.navigator as { locks?: Locks } | undefined)?.locks, id, key);
+  const outbox = options.outbox && createOutbox(options.outbox, (globalThis.navigator as { locks?: Locks } | undefined)?.locks, id, key, (slot) => {
+    client.claim(slot);
+    takeBack([slot]);
+  });
   const maxAge = options.outboxMaxAge ?? DEFAULT_MAX_AGE;
   /** The `version` option of each store this page defines (a stored write made against another is stale). */
   const versions = new Map<string, number | undefined>();
@@ -99,7 +104,8 @@ export function createKeptWrites(options: KeptWritesOptions, id: string, key: st
 
   const tooOld = (at: number) => twinError(ErrorCode.STALE, DEV_MODE && `This write waited ${Math.round((Date.now() - at) / 60_000)} minutes, longer than outboxMaxAge; it was not sent.`);
 
-  const ready = (outbox?.adopted ?? Promise.resolve([])).then((slots) => {
+  /** Sends gone pages' messages again, or hands them back as stale. */
+  function takeBack(slots: AdoptedSlot[]): void {
     for (const { message, at, version } of slots.flatMap((slot) => slot.entries)) {
       const store = message.t === 'op' ? message.store : undefined;
       const changed = store !== undefined && versions.has(store) && versions.get(store) !== version;
@@ -107,7 +113,8 @@ export function createKeptWrites(options: KeptWritesOptions, id: string, key: st
       else if (Date.now() - at > maxAge) handBack(message, at, tooOld(at));
       else resend(message, at);
     }
-  });
+  }
+  const ready = (outbox?.adopted ?? Promise.resolve([])).then(takeBack);
 
   if (options.guardUnload) {
     globalThis.addEventListener?.('beforeunload', (event) => {

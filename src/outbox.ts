@@ -11,7 +11,9 @@
  * write costs one small `setItem` however long the queue. A page holds a Web Lock named after
  * its slot for as long as it lives; a slot whose lock nobody holds or waits for belongs to a
  * page that is gone (reloaded, closed, crashed), and the next page of the origin **adopts** it:
- * it claims that client id with its key, and sends its messages again under their own ids, so
+ * a page starting takes the slots free then; a page open meanwhile waits in line for the lock
+ * of each live page's slot, and takes it once that page is gone. It claims that client id
+ * with its key, and sends its messages again under their own ids, so
  * the server, which remembers each client's batches (`clientTtlMs`, 48 h by default), applies
  * each exactly once. Messages older than `maxAge` (24 h by default, below that window), or
  * written against another version of their store, are not sent blindly: they are handed back
@@ -24,7 +26,7 @@
 import { DEV_MODE } from './dev.js';
 import { ErrorCode } from './errors.js';
 import { isPlainObject } from './json.js';
-import { BATCH_ID, CLIENT_ID, CLIENT_KEY, MAX_ADOPT } from './protocol.js';
+import { BATCH_ID, CLIENT_ID, CLIENT_KEY, MAX_ADOPT, MAX_ADOPTED } from './protocol.js';
 import type { Call, OpMessage } from './protocol.js';
 
 /** Key prefix of outbox slots. */
@@ -58,7 +60,7 @@ export interface Outbox {
   remove(id: string): void;
   /** The slots of gone pages this page took over: settles before this page says hello. */
   readonly adopted: Promise<AdoptedSlot[]>;
-  /** The ids (with their keys) of the adopted slots not yet emptied: the hello claims them. */
+  /** The ids (with their keys) of the adopted slots not yet emptied: claimed on each welcome. */
   claims(): { client: string; key: string }[];
 }
 
@@ -69,11 +71,12 @@ export interface Locks {
 }
 
 /**
- * The outbox of the client `id` (proven by `key`) in `storage`. Without Web Locks nothing can
+ * The outbox of the client `id` (proven by `key`) in `storage`; `later` hears of each slot taken
+ * over after the start (a tab closed while this page stayed open). Without Web Locks nothing can
  * tell a live tab from a gone one, so no slot is adopted (each page still stores its own, for
  * the next page that can).
  */
-export function createOutbox(storage: Storage, locks: Locks | undefined, id: string, key: string): Outbox {
+export function createOutbox(storage: Storage, locks: Locks | undefined, id: string, key: string, later: (slot: AdoptedSlot) => void = () => {}): Outbox {
   /** Ids stored, per client (this page's and the adopted ones'). */
   const stored = new Map<string, Set<string>>([[id, new Set()]]);
   /** The adopted slots not yet emptied: their keys, and how to release their locks. */
@@ -97,6 +100,41 @@ export function createOutbox(storage: Storage, locks: Locks | undefined, id: str
 
   const adopted = locks ? own.then(() => adopt()).catch(() => []) : Promise.resolve([]);
 
+  /** Live pages' slots whose lock this page waits for. */
+  const awaited = new Set<string>();
+  /** Waits in line for the lock of live page `client`'s slot, and takes the slot over once that page is gone. */
+  const awaitSlot = (client: string) => {
+    if (client === id || awaited.has(client) || releases.has(client)) return;
+    awaited.add(client);
+    void hold(PREFIX + client).then((release) => {
+      awaited.delete(client);
+      if (!release) return;
+      const slot = readSlots(storage).get(client);
+      const entries = slot ? readEntries(storage, slot.names) : [];
+      if (!slot || !entries.length || releases.size >= MAX_ADOPT || taken >= MAX_ADOPTED) {
+        if (slot && !entries.length) storage.removeItem(PREFIX + client);
+        release();
+        return;
+      }
+      take(client, slot.key, entries, release);
+      later({ client, key: slot.key, entries });
+    });
+  };
+  /** Slots taken over since the page started (a connection claims {@link MAX_ADOPTED} at most). */
+  let taken = 0;
+  const take = (client: string, slotKey: string, entries: OutboxEntry[], release: () => void) => {
+    taken++;
+    releases.set(client, { key: slotKey, release });
+    stored.set(client, new Set(entries.map((entry) => entry.message.id)));
+  };
+  // A page that starts after this one shows itself with its slot's header.
+  if (locks) {
+    globalThis.addEventListener?.('storage', (event: StorageEvent) => {
+      const client = event.key?.startsWith(PREFIX) && event.newValue !== null ? event.key.slice(PREFIX.length) : '';
+      if (client && !client.includes(':')) awaitSlot(client);
+    });
+  }
+
   /**
    * Takes over the slots nobody holds a lock on (nor waits for), the ones with the newest
    * writes first: slots left holding only writes too old to send (kept for an app to decide)
@@ -106,7 +144,9 @@ export function createOutbox(storage: Storage, locks: Locks | undefined, id: str
     const { held = [], pending = [] } = await locks!.query();
     const busy = new Set([...held, ...pending].map((lock) => lock.name));
     const slots: AdoptedSlot[] = [];
-    const gone = [...readSlots(storage)].filter(([client]) => client !== id && !busy.has(PREFIX + client))
+    const found = [...readSlots(storage)].filter(([client]) => client !== id);
+    for (const [client] of found) if (busy.has(PREFIX + client)) awaitSlot(client);
+    const gone = found.filter(([client]) => !busy.has(PREFIX + client))
       .map(([client, { key, names }]) => ({ client, key, entries: readEntries(storage, names) }))
       .sort((a, b) => newest(b.entries) - newest(a.entries));
     for (const { client, key, entries } of gone) {
@@ -118,8 +158,7 @@ export function createOutbox(storage: Storage, locks: Locks | undefined, id: str
         release();
         continue;
       }
-      releases.set(client, { key, release });
-      stored.set(client, new Set(entries.map((entry) => entry.message.id)));
+      take(client, key, entries, release);
       slots.push({ client, key, entries });
     }
     return slots;

@@ -7,7 +7,7 @@
  * and depth before anything else touches it, and return typed messages or throw a coded error.
  * The grammar, in brief (PROTOCOL.md has it in full):
  *
- * client → server: hello {proto, client, key, subs, adopt?} · sub {store, v} · unsub {store}
+ * client → server: hello {proto, client, key, subs, adopt?} · adopt {claims} · sub {store, v} · unsub {store}
  *                  · op {id, store, ops} · call {id, action, args} · presence {store, key, state} · ping
  * server → client: welcome {proto, limits} · snapshot {store, v, value} · sync {store, v, ops, id?}
  *                  · reject {id, code, message, store?, retry?} · result {id, value}
@@ -64,8 +64,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 /** `adopt`: client ids (with their keys) of closed pages whose outboxes this page sends on their behalf. */
 export interface Hello { t: 'hello'; proto: number; client: string; key?: string; subs: Record<string, number>; adopt?: ClientClaim[] }
 export interface ClientClaim { client: string; key: string }
-/** Client ids one hello may adopt. */
+/** Client ids one hello (or adopt) may claim, and a page may hold at once. */
 export const MAX_ADOPT = 8;
+/** Client ids one connection may adopt in all (a page open for long takes over many closed tabs). */
+export const MAX_ADOPTED = 64;
 export interface Sub { t: 'sub'; store: string; v: number }
 export interface Unsub { t: 'unsub'; store: string }
 export interface OpMessage { t: 'op'; id: string; store: string; ops: Op[] }
@@ -76,7 +78,9 @@ export interface Ping { t: 'ping' }
  * key: peers see only a hash of it, so nobody can publish as someone else (see `server/presence.ts`).
  */
 export interface PresenceSet { t: 'presence'; store: string; key: string; state: Json | null }
-export type ClientMessage = Hello | Sub | Unsub | OpMessage | Call | PresenceSet | Ping;
+/** Claims more closed pages' ids after the hello (their tabs closed while this page stayed open). */
+export interface Adopt { t: 'adopt'; claims: ClientClaim[] }
+export type ClientMessage = Hello | Sub | Unsub | OpMessage | Call | PresenceSet | Adopt | Ping;
 
 export interface Welcome { t: 'welcome'; proto: number; limits?: StatedLimits }
 /** `parts`: the value is a large store's skeleton; that many {@link Part}s follow and complete it. */
@@ -144,6 +148,12 @@ export function readServerFrame(text: string): ServerMessage[] {
   return list;
 }
 
+/** Client ids with their keys (a hello's `adopt`, an `adopt`'s `claims`). */
+function readClaims(value: unknown, type: string): ClientClaim[] {
+  if (!Array.isArray(value) || value.length > MAX_ADOPT || !value.every(isRecord)) throw fieldError(type, type === 'hello' ? 'adopt' : 'claims', `an array of at most ${MAX_ADOPT} {client, key}`);
+  return value.map((claim) => ({ client: str(claim, `${type} claim`, 'client', CLIENT_ID), key: str(claim, `${type} claim`, 'key', CLIENT_KEY) }));
+}
+
 const SERVER_TYPES = new Set(['welcome', 'snapshot', 'part', 'sync', 'reject', 'result', 'error', 'presence', 'pong']);
 
 function parseFrame(text: string, limits: Readonly<Limits>): unknown {
@@ -174,12 +184,11 @@ function readClientMessage(m: unknown, limits: Readonly<Limits>): ClientMessage 
       if (!isRecord(subs) || !Object.values(subs).every(isVersion)) throw fieldError('hello', 'subs', 'an object of store versions');
       const hello: Hello = { t: 'hello', proto: PROTOCOL_VERSION, client: str(m, 'hello', 'client', CLIENT_ID), subs: subs as Record<string, number> };
       if (m.key !== undefined) hello.key = str(m, 'hello', 'key', CLIENT_KEY);
-      if (m.adopt !== undefined) {
-        if (!Array.isArray(m.adopt) || m.adopt.length > MAX_ADOPT || !m.adopt.every(isRecord)) throw fieldError('hello', 'adopt', `an array of at most ${MAX_ADOPT} {client, key}`);
-        hello.adopt = m.adopt.map((claim) => ({ client: str(claim, 'hello adopt', 'client', CLIENT_ID), key: str(claim, 'hello adopt', 'key', CLIENT_KEY) }));
-      }
+      if (m.adopt !== undefined) hello.adopt = readClaims(m.adopt, 'hello');
       return hello;
     }
+    case 'adopt':
+      return { t: 'adopt', claims: readClaims(m.claims, 'adopt') };
     case 'sub':
       return { t: 'sub', store: str(m, 'sub', 'store', STORE_NAME), v: isVersion(m.v) ? m.v : fail(fieldError('sub', 'v', 'a version')) };
     case 'unsub':

@@ -86,7 +86,7 @@ describe('the durable outbox', () => {
     await page.waitForFunction(() => !Object.keys(localStorage).some((k) => k.startsWith('twin:outbox:')), undefined, { timeout: TIMEOUT_MS });
   });
 
-  test('a live tab keeps its writes; the tab after it sends them once it is closed', async () => {
+  test('a live tab keeps its writes; a tab still open sends them once it is closed, without a reload', async () => {
     const user = await demo.user();
     const first = await openPage(user, demo.serving.url, '/room.html');
     await load(first, 'tabs');
@@ -97,10 +97,20 @@ describe('the durable outbox', () => {
     await second.waitForTimeout(500);
     assert.deepEqual(onServer('tabs'), []);
     await first.close();
-    // A page opened after it takes them over (the second tab is past its start by now).
-    const third = await openPage(user, demo.serving.url, '/room.html');
+    // The second tab, open all along, takes them over as the first goes.
     await waitServer('tabs', ['from the first tab']);
-    await Promise.all([second.close(), third.close()]);
+    await second.waitForFunction(() => !Object.keys(localStorage).some((k) => k.startsWith('twin:outbox:') && k.split(':').length > 3), undefined, { timeout: TIMEOUT_MS });
+    // A tab that started before the first wrote anything learns of its slot as it appears.
+    const third = await openPage(user, demo.serving.url, '/room.html');
+    const fourth = await openPage(user, demo.serving.url, '/room.html');
+    await load(third, 'tabs');
+    await disconnect(third);
+    await push(third, 'tabs', ['from the third tab']);
+    await fourth.waitForTimeout(300);
+    assert.deepEqual(onServer('tabs'), ['from the first tab']);
+    await third.close();
+    await waitServer('tabs', ['from the first tab', 'from the third tab']);
+    await Promise.all([second.close(), fourth.close()]);
   });
 
   test('a write left longer than the outbox keeps them is handed back as stale, to retry or discard', async () => {
