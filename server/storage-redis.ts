@@ -61,6 +61,13 @@ export interface RedisStorageOptions extends ClientStorageOptions {
    * failed reads of the follow loop. Default: logged with `NODE_DEBUG=twin:server`.
    */
   onIgnoredError?: (err: unknown) => void;
+  /**
+   * How long a call waits for Redis to answer before it fails (`TWIN_ERR_INTERNAL`): a Redis
+   * that stopped answering (frozen, a network partition) must not leave writes waiting for
+   * ever. An append failed this way may still be made later; the hub asks the client's record
+   * before it reports it refused. Default 5,000 ms.
+   */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -82,7 +89,7 @@ export interface RedisStorageOptions extends ClientStorageOptions {
  * ```
  */
 export async function createRedisStorage(url: string, options: RedisStorageOptions = {}): Promise<StorageAdapter> {
-  const { prefix, hashTag, onIgnoredError, ...rest } = { prefix: DEFAULT_REDIS_PREFIX, onIgnoredError: defaultOnIgnoredError, ...options };
+  const { prefix, hashTag, onIgnoredError, commandTimeoutMs, ...rest } = { prefix: DEFAULT_REDIS_PREFIX, onIgnoredError: defaultOnIgnoredError, commandTimeoutMs: COMMAND_TIMEOUT_MS, ...options };
   const limits = clientLimits(rest);
   const key = redisKeys(prefix, hashTag ?? defaultHashTag(prefix));
   /** The arguments every client-record script ends with, after its own. */
@@ -90,7 +97,7 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
 
   // Without the offline queue a command issued while Redis is down rejects at once instead
   // of waiting for a reconnect that may never come; the timeout covers a silent peer.
-  const main: RedisClient = createClient({ url, disableOfflineQueue: true, commandOptions: { timeout: COMMAND_TIMEOUT_MS } });
+  const main: RedisClient = createClient({ url, disableOfflineQueue: true, commandOptions: { timeout: commandTimeoutMs } });
   main.on('error', onIgnoredError);
   await connectWithin(main, url);
 
@@ -98,10 +105,21 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
   /** Appends in flight through this adapter; the follow loop lets them resolve before delivering. */
   const appending = new Set<Promise<unknown>>();
 
+  /**
+   * `work`, or a failure once Redis took `commandTimeoutMs` to answer: node-redis's own timeout
+   * stops counting once a command is written, so a frozen Redis would hold it for ever.
+   */
+  const answered = <T>(work: Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${commandTimeoutMs} ms`)), commandTimeoutMs);
+    });
+    return Promise.race([work, late]).finally(() => clearTimeout(timer));
+  };
   const run = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     if (closed) throw closedError('redis');
     try {
-      return await fn();
+      return await answered(fn());
     } catch (err) {
       throw internalError(what, err);
     }
@@ -156,7 +174,7 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
         args.push(String(parts.length), client ? String(client.seq) : '', client ? client.id : '');
         parts.forEach(({ batch, after, epoch }, i) => args.push(String(batch.v), ops[i]!, batch.id ?? '', after ?? '', epoch ?? ''));
       }
-      replies = await script(APPEND_SCRIPT, keys, args);
+      replies = await answered(script(APPEND_SCRIPT, keys, args));
     } catch (err) {
       for (const append of appends) append.reject(internalError(appendWhat(append.parts), err));
       return;
@@ -212,10 +230,10 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
       return batches[0]?.v === v + 1 ? batches : undefined;
     }),
 
-    compact: (store, value, v) => run(`compact ${ofStore(store)}`, async () => {
+    compact: (store, value, v, json) => run(`compact ${ofStore(store)}`, async () => {
       checkCompactVersion(store, v);
       const reply = String(await script(COMPACT_SCRIPT, [key.snap(store), key.log(store), key.v(store)],
-        [`{"v":${v},"value":${JSON.stringify(value)}}`, String(v), String(v)]));
+        [`{"v":${v},"value":${json ?? JSON.stringify(value)}}`, String(v), String(v)]));
       if (reply.startsWith('ahead:')) checkCompactVersion(store, v, Number(reply.slice('ahead:'.length)));
     }),
 
