@@ -236,7 +236,7 @@ function runWithDebug(script: string): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       cwd: root, env: { ...process.env, NODE_DEBUG: 'twin:server' }, timeout: 20_000,
-    }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stderr)));
+    }, (error, _stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stderr)));
   });
 }
 
