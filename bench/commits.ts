@@ -15,18 +15,12 @@
  *     node --import tsx bench/commits.ts      # BENCH_BATCHES=N for the size of a run,
  *                                             # BENCH_ONLY=sqlite,redis for some backends
  */
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import type { StorageAdapter } from '../server/index.js';
-import { createMemoryStorage } from '../server/index.js';
-import { createRedisStorage } from '../server/storage-redis.js';
-import { createSqliteStorage } from '../server/storage-sqlite.js';
 import { defineFixtureApp } from '../test/fixtures/app.js';
-import { startRedis } from '../test/helpers/redis-server.js';
-import type { TestRedis } from '../test/helpers/redis-server.js';
 import { startServer } from '../test/helpers/server.js';
 import type { TestServer } from '../test/helpers/server.js';
+import type { Backend } from './lib/backends.js';
+import { withBackends } from './lib/backends.js';
 import { spawnChild } from './lib/children.js';
 import type { LoadResult } from './lib/commit-load.js';
 import { median, percentile } from './lib/stats.js';
@@ -42,10 +36,6 @@ const WATCHDOG_MS = 300_000;
 const RUN_TIMEOUT_MS = 120_000;
 const UNLIMITED = { rate: 1e9, burst: 1e9, maxConnectionsPerAddress: 1_000 };
 
-interface Backend {
-  readonly name: string;
-  open(): Promise<StorageAdapter>;
-}
 
 interface Row {
   readonly backend: string;
@@ -58,21 +48,7 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const watchdog = setTimeout(() => {
-    console.error(`bench/commits: still running after ${WATCHDOG_MS / 1000} s; giving up.`);
-    process.exit(1);
-  }, WATCHDOG_MS);
-  watchdog.unref();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twin-commits-'));
-  let redis: TestRedis | undefined;
-  try {
-    redis = await startRedis();
-    const url = redis.url;
-    const backends: Backend[] = [
-      { name: 'memory', open: async () => createMemoryStorage() },
-      { name: 'sqlite', open: async () => createSqliteStorage(path.join(dir, 'bench.db')) },
-      { name: 'redis', open: () => createRedisStorage(url, { prefix: 'commits:' }) },
-    ];
+  await withBackends('bench/commits', 'commits:', WATCHDOG_MS, async (backends) => {
     console.log(`commit benchmark: ${CLIENTS} clients × ${IN_FLIGHT} in flight, own stores, ${BATCHES} batches per run, median of ${RUNS}; load in a child process; node ${process.version}, ${os.cpus().length} CPUs`);
     const rows: Row[] = [];
     const only = process.env['BENCH_ONLY']?.split(',');
@@ -86,11 +62,7 @@ async function main(): Promise<void> {
       `${row.cpuPerBatch.toFixed(1)} µs`,
       `${Math.round(row.halfRate).toLocaleString('en-US')}/s: ${row.p50.toFixed(1)} / ${row.p99.toFixed(1)} ms`,
     ]));
-  } finally {
-    await redis?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-    clearTimeout(watchdog);
-  }
+  });
 }
 
 async function measure(backend: Backend): Promise<Row> {

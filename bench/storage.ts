@@ -17,21 +17,17 @@
  *
  *     node --import tsx bench/storage.ts        # BENCH_BATCHES=N to change the run size
  */
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { increment, settled, subscribe } from '../src/index.js';
 import type { StorageAdapter } from '../server/index.js';
-import { createMemoryStorage } from '../server/index.js';
 import { createRedisStorage } from '../server/storage-redis.js';
-import { createSqliteStorage } from '../server/storage-sqlite.js';
 import { BOARD, defineFixtureApp } from '../test/fixtures/app.js';
 import type { Board } from '../test/fixtures/app.js';
-import { startRedis } from '../test/helpers/redis-server.js';
-import type { TestRedis } from '../test/helpers/redis-server.js';
 import { startServer } from '../test/helpers/server.js';
 import type { TestServer } from '../test/helpers/server.js';
+import type { Backend } from './lib/backends.js';
+import { withBackends } from './lib/backends.js';
 
 /** Batches per throughput run. */
 const BATCHES = Number(process.env['BENCH_BATCHES'] ?? 2_000);
@@ -52,10 +48,6 @@ const WATCHDOG_MS = 240_000;
 /** The rate limit is for abusive clients, not for a benchmark. */
 const UNLIMITED = { rate: 1e9, burst: 1e9, maxConnectionsPerAddress: 1_000 };
 
-interface Backend {
-  name: string;
-  open(): Promise<StorageAdapter>;
-}
 
 interface Row {
   backend: string;
@@ -69,32 +61,13 @@ interface Row {
 const CLIENTS = 100;
 
 async function main(): Promise<void> {
-  const watchdog = setTimeout(() => {
-    console.error(`bench/storage: still running after ${WATCHDOG_MS / 1000} s; giving up.`);
-    process.exit(1);
-  }, WATCHDOG_MS);
-  watchdog.unref();
-
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twin-bench-'));
-  let redis: TestRedis | undefined;
-  try {
-    redis = await startRedis();
-    const url = redis.url;
-    const backends: Backend[] = [
-      { name: 'memory', open: async () => createMemoryStorage() },
-      { name: 'sqlite', open: async () => createSqliteStorage(path.join(dir, 'bench.db')) },
-      { name: 'redis', open: () => createRedisStorage(url, { prefix: 'bench:' }) },
-    ];
+  await withBackends('bench/storage', 'bench:', WATCHDOG_MS, async (backends, url) => {
     console.log(`storage benchmark: ${BATCHES} batches per run, median of ${RUNS}; node ${process.version}, ${os.cpus().length} CPUs`);
     const rows: Row[] = [];
     for (const backend of backends) rows.push(await throughput(backend));
     const latency = await crossNodeLatency(url);
     printTable(rows, latency);
-  } finally {
-    await redis?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-    clearTimeout(watchdog);
-  }
+  });
 }
 
 //#region throughput
