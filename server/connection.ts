@@ -400,11 +400,6 @@ export class Connection implements Subscriber {
 
   //#endregion abuse
 
-  /** Closes the socket without a message (server shutdown). */
-  terminate(code: number = CloseCode.GOING_AWAY, reason?: string): void {
-    this.socket.close(code, reason);
-  }
-
   /** Pings the client; a client that did not answer the previous ping is gone. */
   heartbeat(): void {
     if (!this.alive) {
