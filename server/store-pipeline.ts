@@ -123,7 +123,7 @@ export class StorePipeline {
       state = await checked(this.store, last?.state ?? this.store.replica.confirmed, request.ops, this.maxDepth);
       await this.committer.ensureStored(this.store);
     } catch (err) {
-      request.reject(err);
+      this.refuse(request, err);
       return;
     }
     const v = (last?.v ?? this.store.v) + 1;
@@ -145,8 +145,8 @@ export class StorePipeline {
     // The appends after it were made on top of it: hear them all before deciding anything.
     const after = this.flying.splice(0);
     const stored = await Promise.all(after.map((f) => f.answer.then((e) => e === STORED)));
-    let refusedForNow: Sender | undefined;
     let duplicate = false;
+    let behind = new Set<Request>();
     try {
       const conflict = await this.committer.failed(error, request.sender);
       if (conflict === 'duplicate') {
@@ -156,8 +156,7 @@ export class StorePipeline {
         this.waiting.unshift(request);
       }
     } catch (err) {
-      request.reject(err);
-      if (isForNow(err)) refusedForNow = request.sender;
+      behind = this.refuse(request, err, after);
     }
     // Storage may hold more than this node knows (an append that failed after writing).
     let refreshed = true;
@@ -170,31 +169,36 @@ export class StorePipeline {
       else if (stored[i]) {
         // Stored, but storage cannot say so now: refused for now; a re-send is answered as a
         // duplicate.
-        f.request.reject(behindRefused());
+        f.request.reject(new TwinError(ErrorCode.UNAVAILABLE, 'The server cannot tell now whether this was stored; it will be sent again.'));
       } else {
         again.push(f.request);
       }
     });
-    // Checked again, in their order, behind the one that failed (if it goes again) — but those
-    // of a client refused for now must come again behind it: for now too.
-    this.waiting.splice(this.waiting[0] === request ? 1 : 0, 0, ...again);
-    if (refusedForNow) {
-      for (const later of this.waiting.filter((r) => sameClient(r.sender, refusedForNow))) {
-        this.waiting.splice(this.waiting.indexOf(later), 1);
-        later.reject(behindRefused());
-      }
-    }
+    // Checked again, in their order, behind the one that failed (if it goes again).
+    this.waiting.splice(this.waiting[0] === request ? 1 : 0, 0, ...again.filter((r) => !behind.has(r)));
   }
-}
 
-function behindRefused(): TwinError {
-  return new TwinError(ErrorCode.ORDER, 'A batch before this one was refused for now; send both again.');
+  /**
+   * Rejects `request`; returns the requests it took with it. Refused for now (its client sends it again), the same client's batches
+   * after it, waiting or among `after` (on their way behind it, failed with it), are refused for
+   * now too: none may be committed before it, or the server's record of the client would
+   * answer its re-send as one applied before.
+   */
+  private refuse(request: Request, err: unknown, after: readonly Flight[] = []): Set<Request> {
+    request.reject(err);
+    const behind = new Set<Request>();
+    if (!isForNow(err) || !request.sender) return behind;
+    const client = request.sender.client;
+    for (const later of [...after.map((f) => f.request), ...this.waiting]) {
+      if (later.sender?.client !== client) continue;
+      behind.add(later);
+      later.reject(new TwinError(ErrorCode.ORDER, 'A batch before this one was refused for now; send both again.'));
+    }
+    this.waiting.splice(0, this.waiting.length, ...this.waiting.filter((r) => !behind.has(r)));
+    return behind;
+  }
 }
 
 function isForNow(err: unknown): boolean {
   return err instanceof TwinError && RETRYABLE.has(err.code);
-}
-
-function sameClient(a: Sender | undefined, b: Sender | undefined): boolean {
-  return a !== undefined && b !== undefined && a.client === b.client;
 }
