@@ -37,6 +37,23 @@ function reportIssues(store: HubStore, result: StandardSchemaV1.Result<unknown>)
 }
 
 /**
+ * Checks `ops` of a store without a schema on top of `before` (its batches on their way to
+ * storage, in order, checked already): applies them all in place on the committed state and
+ * undoes them all before it returns, synchronously, so nothing else ever sees them. Costs what
+ * the ops touch (a push to a long list stays cheap), not the size of the store.
+ */
+export function checkInPlace(store: HubStore, before: readonly (readonly Op[])[], ops: readonly Op[], maxDepth: number | undefined): void {
+  const root = store.replica.confirmed as JsonObject;
+  const undos: (() => void)[] = [];
+  try {
+    for (const batch of before) undos.push(applyOpsInPlace(root, batch, maxDepth));
+    undos.push(applyOpsInPlace(root, ops, maxDepth));
+  } finally {
+    while (undos.length) undos.pop()!();
+  }
+}
+
+/**
  * Checks `ops` as {@link check} does, on `base` (the state after the store's batches on their
  * way to storage), and returns the state they lead to; `base` is not changed.
  */

@@ -3,9 +3,9 @@
  * @module store-pipeline
  * A store's single batches (a client's op, a turn of server code), committed back to back
  * instead of one storage round trip at a time. Each batch is checked, in arrival order, on
- * top of the ones still on their way to storage, and its append goes out at once; storage
- * groups appends that arrive together (one SQLite transaction, one pipelined Redis round
- * trip). Nothing is shown before it is durable: a batch is applied to the store, broadcast and
+ * top of the ones still on their way to storage (`batch-check.ts`), and its append goes out
+ * at once; storage groups appends that arrive together (one SQLite transaction, one Redis
+ * script call). Nothing is shown before it is durable: a batch is applied to the store, broadcast and
  * acknowledged only when its own append has answered, in version order.
  *
  * An append made on top of another names it (`AppendPart.after`), so storage takes it only if
@@ -21,7 +21,7 @@
 import { ErrorCode, RETRYABLE, TwinError } from '../src/errors.js';
 import type { Json } from '../src/json.js';
 import type { Op } from '../src/ops.js';
-import { checked } from './batch-check.js';
+import { checked, checkInPlace } from './batch-check.js';
 import type { Committer, Sender } from './committer.js';
 import type { HubStore } from './hub-store.js';
 
@@ -39,11 +39,11 @@ interface Request {
   reject(err: unknown): void;
 }
 
-/** An append under way: the batch, its version, the state it leads to, and storage's answer. */
+/** An append under way: the batch, its version, the state it leads to (a store with a schema), and storage's answer. */
 interface Flight {
   readonly request: Request;
   readonly v: number;
-  readonly state: Json;
+  readonly state: Json | undefined;
   readonly answer: Promise<unknown>;
 }
 
@@ -118,9 +118,12 @@ export class StorePipeline {
   /** Checks a batch on top of those on their way, and sends its append. */
   private async launch(request: Request): Promise<void> {
     const last = this.flying.at(-1);
-    let state: Json;
+    let state: Json | undefined;
     try {
-      state = await checked(this.store, last?.state ?? this.store.replica.confirmed, request.ops, this.maxDepth);
+      // A schema reads the whole state anyway: the states after each batch are kept (sharing
+      // what they do not change). Without one, the ops are tried in place and undone.
+      if (this.store.def.options.schema) state = await checked(this.store, last?.state ?? this.store.replica.confirmed, request.ops, this.maxDepth);
+      else checkInPlace(this.store, this.flying.map((f) => f.request.ops), request.ops, this.maxDepth);
       await this.committer.ensureStored(this.store);
     } catch (err) {
       this.refuse(request, err);
