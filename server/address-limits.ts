@@ -176,3 +176,8 @@ export function clientAddress(req: IncomingMessage, trustProxy: boolean | number
   if (trustProxy === true) return list[0]!;
   return list[Math.max(0, list.length - trustProxy)]!;
 }
+
+/** Whether `address` (a socket's peer address) is this machine. */
+export function isLoopbackAddress(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}

@@ -140,3 +140,35 @@ export interface ClientEvent {
   readonly user: unknown;
   readonly store?: string;
 }
+
+/** What `auth` sees of an HTTP request. */
+export function requestInfo(request: IncomingMessage): RequestInfo {
+  const cookies: Record<string, string> = {};
+  for (const part of (request.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) {
+      const value = part.slice(eq + 1).trim();
+      try {
+        cookies[part.slice(0, eq).trim()] = decodeURIComponent(value);
+      } catch {
+        cookies[part.slice(0, eq).trim()] = value;
+      }
+    }
+  }
+  return { request, url: new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`), headers: request.headers, cookies };
+}
+
+/**
+ * `ws`'s permessage-deflate settings for the `compression` option, or false. By default a 4 KB
+ * window and memLevel 7 bound each connection's deflate context (about 80 KB) while keeping
+ * most of the gain on small, repetitive frames; the context is kept between frames (what makes
+ * `sync` frames, alike from one to the next, small).
+ */
+export function deflateOptions(compression: TwinOptions['compression']): false | object {
+  if (!compression) return false;
+  const { threshold = 1024, windowBits = 12 } = compression === true ? {} : compression;
+  if (!Number.isInteger(threshold) || threshold < 0) throw new TypeError('The "compression" threshold must be a whole number of bytes (0 or more).');
+  if (!Number.isInteger(windowBits) || windowBits < 9 || windowBits > 15) throw new TypeError('The "compression" windowBits must be a whole number from 9 to 15.');
+  // (The client's frames are inflated with a window as small: the memory stated holds both ways.)
+  return { threshold, serverMaxWindowBits: windowBits, clientMaxWindowBits: windowBits, zlibDeflateOptions: { memLevel: 7 } };
+}

@@ -24,7 +24,7 @@ import type { App } from '../src/define.js';
 import { definitionsOf } from '../src/define.js';
 import { ErrorCode, TwinError } from '../src/errors.js';
 import { WS_PATH } from '../src/protocol.js';
-import { AddressLimits, clientAddress } from './address-limits.js';
+import { AddressLimits, clientAddress, isLoopbackAddress } from './address-limits.js';
 import { Connection } from './connection.js';
 import { FrameCache } from './frames.js';
 import type { ConnectionOwner } from './connection.js';
@@ -36,7 +36,7 @@ import { originPolicy } from './origins.js';
 import { ServerPresence } from './presence.js';
 import type { OriginPolicy } from './origins.js';
 import { createMemoryStorage } from './storage-memory.js';
-import { DEFAULT_SERVER_LIMITS } from './twin-options.js';
+import { DEFAULT_SERVER_LIMITS, deflateOptions, requestInfo } from './twin-options.js';
 import type { ClientEvent, RequestInfo, TwinLimits, TwinOptions } from './twin-options.js';
 
 export { DEFAULT_SERVER_LIMITS };
@@ -360,28 +360,6 @@ export function twin(app: App, options: TwinOptions = {}): TwinServer {
   return new TwinServer(app, options);
 }
 
-/** What `auth` sees of an HTTP request. */
-function requestInfo(request: IncomingMessage): RequestInfo {
-  const cookies: Record<string, string> = {};
-  for (const part of (request.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) {
-      const value = part.slice(eq + 1).trim();
-      try {
-        cookies[part.slice(0, eq).trim()] = decodeURIComponent(value);
-      } catch {
-        cookies[part.slice(0, eq).trim()] = value;
-      }
-    }
-  }
-  return { request, url: new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`), headers: request.headers, cookies };
-}
-
-/** Whether `address` (a socket's peer address) is this machine. */
-function isLoopbackAddress(address: string): boolean {
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
-}
-
 /** Resolves once every socket in `sockets` has closed, cutting off those still open after `ms`. */
 async function closedWithin(sockets: WebSocket[], ms: number): Promise<void> {
   const open = sockets.filter((ws) => ws.readyState !== ws.CLOSED);
@@ -393,19 +371,4 @@ async function closedWithin(sockets: WebSocket[], ms: number): Promise<void> {
   ]);
   clearTimeout(timer);
   for (const ws of open) if (ws.readyState !== ws.CLOSED) ws.terminate();
-}
-
-/**
- * `ws`'s permessage-deflate settings for the `compression` option, or false. By default a 4 KB
- * window and memLevel 7 bound each connection's deflate context (about 80 KB) while keeping
- * most of the gain on small, repetitive frames; the context is kept between frames (what makes
- * `sync` frames, alike from one to the next, small).
- */
-function deflateOptions(compression: TwinOptions['compression']): false | object {
-  if (!compression) return false;
-  const { threshold = 1024, windowBits = 12 } = compression === true ? {} : compression;
-  if (!Number.isInteger(threshold) || threshold < 0) throw new TypeError('The "compression" threshold must be a whole number of bytes (0 or more).');
-  if (!Number.isInteger(windowBits) || windowBits < 9 || windowBits > 15) throw new TypeError('The "compression" windowBits must be a whole number from 9 to 15.');
-  // (The client's frames are inflated with a window as small: the memory stated holds both ways.)
-  return { threshold, serverMaxWindowBits: windowBits, clientMaxWindowBits: windowBits, zlibDeflateOptions: { memLevel: 7 } };
 }
