@@ -328,7 +328,7 @@ export class Hub extends EventEmitter implements Runtime {
 
   private pipeline(store: HubStore): StorePipeline {
     let pipeline = this.pipelines.get(store);
-    if (!pipeline) this.pipelines.set(store, (pipeline = new StorePipeline(store, this.committer, this.maxDepth)));
+    if (!pipeline) this.pipelines.set(store, (pipeline = new StorePipeline(store, this.committer, this.maxDepth, (client) => this.records.committedSeq(client))));
     return pipeline;
   }
 

@@ -14,7 +14,7 @@ import { failingStorage } from '../test/helpers/failing-storage.js';
 import type { FailingStorage } from '../test/helpers/failing-storage.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 import type { TestRedis } from '../test/helpers/redis-server.js';
-import { newClientId, startServer, until } from '../test/helpers/server.js';
+import { delay, newClientId, startServer, until } from '../test/helpers/server.js';
 import type { Message, RawClient, TestServer } from '../test/helpers/server.js';
 
 const BATCHES = 20;
@@ -78,11 +78,15 @@ describe('a store pipeline', () => {
     assert.deepEqual(stored?.value, { n: BATCHES, log: Array.from({ length: BATCHES }, (_, i) => i + 1) });
   });
 
-  it('refuses a batch that breaks the schema on top of the ones before it, and commits the rest', async (t) => {
+  it('refuses a batch that breaks the schema on what storage holds, and commits the rest', async (t) => {
     const { disk, raw } = await setup(t);
     disk.holding = true;
     for (let seq = 1; seq <= 10; seq++) push(raw, seq, seq === 5 ? -1 : seq);
-    await until(() => disk.atTheDoor === 9, 'nine appends at storage');
+    // Batch 5 breaks it on top of 1-4 on their way: it waits for them to land, then is refused
+    // on what storage holds (not on what might yet fail); 6-10 follow.
+    await until(() => disk.atTheDoor === 4, 'four appends at storage');
+    await delay(50);
+    assert.equal(disk.atTheDoor, 4, 'nothing goes past the batch to be checked again');
     disk.holding = false;
     await until(() => answers(raw).size === 10, 'every batch answered');
     const got = answers(raw);
@@ -132,6 +136,69 @@ describe('a store pipeline', () => {
     assert.equal(raw.messages.filter((m) => m.t === 'sync' && m.id).length, 6, 'one confirmation each');
     assert.deepEqual([...answers(raw)].sort(([a], [b]) => a - b).map(([, m]) => m.v), [1, 2, 3, 4, 5, 6]);
     assert.deepEqual((await disk.storage.load('doc'))?.value, { n: 6, log: [1, 2, 3, 4, 5, 6] });
+  });
+});
+
+describe('a store pipeline and a client\'s order', () => {
+  it('does not commit a later batch that was slow to arrive past one refused for now; the re-sent one lands', async (t) => {
+    const app = defineApp();
+    app.shared('doc', () => ({ log: [] as number[] }), {
+      // Batch 3 takes a while to be authorized: it is admitted before batch 2 is refused.
+      authorize: async ({ ops }) => {
+        if ((ops[0] as { values: number[] }).values[0] === 3) await delay(100);
+        return true;
+      },
+    });
+    const disk = failingStorage(createMemoryStorage());
+    const srv = await startServer(app, { storage: disk.storage, limits: { rate: 1e6, burst: 1e6 } });
+    t.after(() => srv.close());
+    const raw = await srv.raw();
+    await raw.hello(newClientId(), { doc: 0 });
+    await raw.next((m) => m.t === 'snapshot');
+    const push = (seq: number) => raw.send({ t: 'op', id: `${raw.clientId}:${seq}`, store: 'doc', ops: [{ op: 'push', path: ['log'], values: [seq] }] });
+    push(1);
+    await raw.next((m) => m.t === 'sync' && m.id === `${raw.clientId}:1`);
+    disk.failOnce(`${raw.clientId}:2`, 'before');
+    disk.holding = true;
+    push(2);
+    push(3);
+    await until(() => disk.atTheDoor === 1, 'batch 2 at storage');
+    await delay(30); // batch 3 is in authorize
+    disk.holding = false;
+    await until(() => answers(raw).has(2) && answers(raw).has(3), 'both answered');
+    assert.equal(answers(raw).get(2)!.code, ErrorCode.UNAVAILABLE);
+    assert.equal(answers(raw).get(3)!.code, ErrorCode.ORDER, 'batch 3 waits behind batch 2');
+    // The client sends them again, in order.
+    const from = raw.messages.length;
+    push(2);
+    push(3);
+    await until(() => raw.since(from).filter((m) => m.t === 'sync' && m.id).length === 2, 'the re-sent batches confirmed');
+    assert.deepEqual((await disk.storage.load('doc'))?.value, { log: [1, 2, 3] });
+  });
+
+  it('does not refuse for good a batch that fails only on top of a batch that then fails', async (t) => {
+    const app = defineApp();
+    app.shared('doc', () => ({ n: 10, log: [] as number[] }), { schema: nonNegative as never });
+    const disk = failingStorage(createMemoryStorage());
+    const srv = await startServer(app, { storage: disk.storage, limits: { rate: 1e6, burst: 1e6 } });
+    t.after(() => srv.close());
+    const [a, b] = [await srv.raw(), await srv.raw()];
+    for (const raw of [a, b]) {
+      await raw.hello(newClientId(), { doc: 0 });
+      await raw.next((m) => m.t === 'snapshot');
+    }
+    disk.failOnce(`${b.clientId}:1`, 'before');
+    disk.holding = true;
+    b.send({ t: 'op', id: `${b.clientId}:1`, store: 'doc', ops: [{ op: 'set', path: ['n'], value: 0 }] });
+    await until(() => disk.atTheDoor === 1, "b's batch at storage");
+    // On top of b's n = 0 this breaks the schema; on what storage holds (n = 10) it does not.
+    a.send({ t: 'op', id: `${a.clientId}:1`, store: 'doc', ops: [{ op: 'add', path: ['n'], delta: -5 }] });
+    await delay(50);
+    disk.holding = false;
+    await until(() => answers(a).has(1) && answers(b).has(1), 'both answered');
+    assert.equal(answers(b).get(1)!.code, ErrorCode.UNAVAILABLE);
+    assert.equal(answers(a).get(1)!.t, 'sync', `a's batch lands on what storage holds (${JSON.stringify(answers(a).get(1))})`);
+    assert.deepEqual((await disk.storage.load('doc'))?.value, { n: 5, log: [] });
   });
 });
 

@@ -27,6 +27,11 @@ import type { HubStore } from './hub-store.js';
 
 /** Batches of one store on their way to storage at once. */
 const MAX_IN_FLIGHT = 256;
+/**
+ * Clients remembered with a batch refused for now (see `StorePipeline.admits`): enough for
+ * the moment between a batch's admission and its arrival here; the oldest go first.
+ */
+const MAX_REFUSED_CLIENTS = 4096;
 
 interface Request {
   readonly ops: Op[];
@@ -54,16 +59,23 @@ export class StorePipeline {
   private readonly store: HubStore;
   private readonly committer: Committer;
   private readonly maxDepth: number | undefined;
+  private readonly committedSeq: (client: string) => number;
   private readonly waiting: Request[] = [];
   private readonly flying: Flight[] = [];
   private running = false;
+  /** Launch nothing until what is on its way has landed (a batch waits to be checked again). */
+  private drain = false;
+  /** Per client, the first seq refused for now that has not come again (see `admits`). */
+  private readonly refusedFrom = new Map<string, number>();
   /** Wakes the running pipeline when a batch arrives. */
   private arrived: (() => void) | undefined;
 
-  constructor(store: HubStore, committer: Committer, maxDepth: number | undefined) {
+  /** @param committedSeq a client's last committed seq, as the hub knows it */
+  constructor(store: HubStore, committer: Committer, maxDepth: number | undefined, committedSeq: (client: string) => number) {
     this.store = store;
     this.committer = committer;
     this.maxDepth = maxDepth;
+    this.committedSeq = committedSeq;
   }
 
   /**
@@ -73,7 +85,12 @@ export class StorePipeline {
    */
   commit(ops: Op[], id: string, sender: Sender | undefined): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      this.waiting.push({ ops, id, sender, started: performance.now(), conflicts: 0, resolve, reject });
+      const request: Request = { ops, id, sender, started: performance.now(), conflicts: 0, resolve, reject };
+      if (!this.admits(request)) {
+        reject(behindRefused());
+        return;
+      }
+      this.waiting.push(request);
       this.arrived?.();
       if (!this.running) void this.run();
     });
@@ -91,14 +108,14 @@ export class StorePipeline {
       // Someone else waiting for the store (an action, a batch of another node) stops new
       // launches; what is on its way lands, and the lock is theirs.
       while ((this.waiting.length && !this.othersWait()) || this.flying.length) {
-        while (this.waiting.length && this.flying.length < MAX_IN_FLIGHT && !this.othersWait()) {
+        while (this.waiting.length && this.flying.length < MAX_IN_FLIGHT && !this.othersWait() && !this.drain) {
           await this.launch(this.waiting.shift()!);
         }
         if (!this.flying.length) continue;
         const arrival = new Promise<void>((wake) => (this.arrived = wake));
         const first = this.flying[0]!;
         // A batch that arrives meanwhile goes out at once, not after the first has landed.
-        if ((await Promise.race([first.answer.then(() => true), arrival.then(() => false)])) || this.waiting.length === 0 || this.othersWait()) {
+        if ((await Promise.race([first.answer.then(() => true), arrival.then(() => false)])) || this.waiting.length === 0 || this.othersWait() || this.drain) {
           this.arrived = undefined;
           await this.land();
         }
@@ -115,6 +132,23 @@ export class StorePipeline {
     return this.store.lock.waiting > 1;
   }
 
+  /**
+   * Whether `request` may go to the pipeline: not while a batch its client sent before it was
+   * refused for now and has not come again. The connection holds such a client's later
+   * batches back too, but one admitted before the refusal (still in `authorize`, say) would
+   * otherwise be committed past it — and the server's record of the client would then answer
+   * the refused one's re-send as applied.
+   */
+  private admits(request: Request): boolean {
+    const client = request.sender?.client;
+    const refused = client === undefined ? undefined : this.refusedFrom.get(client);
+    if (refused === undefined) return true;
+    // Past it once it comes again, or once it was committed after all (sent again elsewhere).
+    if (request.sender!.seq > refused && this.committedSeq(client!) < refused) return false;
+    this.refusedFrom.delete(client!);
+    return true;
+  }
+
   /** Checks a batch on top of those on their way, and sends its append. */
   private async launch(request: Request): Promise<void> {
     const last = this.flying.at(-1);
@@ -124,6 +158,18 @@ export class StorePipeline {
       // what they do not change). Without one, the ops are tried in place and undone.
       if (this.store.def.options.schema) state = await checked(this.store, last?.state ?? this.store.replica.confirmed, request.ops, this.maxDepth);
       else checkInPlace(this.store, this.flying.map((f) => f.request.ops), request.ops, this.maxDepth);
+    } catch (err) {
+      if (!this.flying.length) {
+        this.refuse(request, err);
+        return;
+      }
+      // Refused on top of batches that may yet fail: refused for good only if it fails on what
+      // storage holds. It goes first again once everything on its way has landed.
+      this.waiting.unshift(request);
+      this.drain = true;
+      return;
+    }
+    try {
       await this.committer.ensureStored(this.store);
     } catch (err) {
       this.refuse(request, err);
@@ -138,6 +184,7 @@ export class StorePipeline {
   /** Handles storage's answer to the first append on its way. */
   private async land(): Promise<void> {
     const flight = this.flying.shift()!;
+    if (!this.flying.length) this.drain = false;
     const { request } = flight;
     const error = await flight.answer;
     if (error === STORED) {
@@ -192,14 +239,22 @@ export class StorePipeline {
     const behind = new Set<Request>();
     if (!isForNow(err) || !request.sender) return behind;
     const client = request.sender.client;
+    const first = Math.min(request.sender.seq, this.refusedFrom.get(client) ?? Infinity);
+    this.refusedFrom.delete(client); // (the latest goes last in the bounded map)
+    this.refusedFrom.set(client, first);
+    if (this.refusedFrom.size > MAX_REFUSED_CLIENTS) this.refusedFrom.delete(this.refusedFrom.keys().next().value!);
     for (const later of [...after.map((f) => f.request), ...this.waiting]) {
       if (later.sender?.client !== client) continue;
       behind.add(later);
-      later.reject(new TwinError(ErrorCode.ORDER, 'A batch before this one was refused for now; send both again.'));
+      later.reject(behindRefused());
     }
     this.waiting.splice(0, this.waiting.length, ...this.waiting.filter((r) => !behind.has(r)));
     return behind;
   }
+}
+
+function behindRefused(): TwinError {
+  return new TwinError(ErrorCode.ORDER, 'A batch before this one was refused for now; send both again.');
 }
 
 function isForNow(err: unknown): boolean {
