@@ -127,8 +127,7 @@ export class Committer {
   /** A new store's initial state goes to storage before its first batch (see `open`). */
   async ensureStored(store: HubStore): Promise<void> {
     if (store.key === undefined || store.stored) return;
-    const json = (await stringifyInSlices(store.replica.confirmed, COMPACT_SLICE_MS)).toString();
-    store.snapshotBytes = json.length;
+    const json = await this.snapshotJson(store);
     await this.unavailable(this.storage.compact(store.key, store.replica.confirmed, store.v, json));
     store.stored = true;
   }
@@ -237,6 +236,13 @@ export class Committer {
     }
   }
 
+  /** The store's state as JSON, written in slices (call it holding the lock); notes its size. */
+  private async snapshotJson(store: HubStore): Promise<string> {
+    const json = await stringifyInSlices(store.replica.confirmed, COMPACT_SLICE_MS);
+    store.snapshotBytes = json.length;
+    return json.toString();
+  }
+
   /**
    * Folds the store's log into a snapshot in storage now and then. Writing one costs the
    * store's size, so it waits until the batches since the last add up to a share of that (a
@@ -250,9 +256,7 @@ export class Committer {
     store.sinceCompactBytes = 0;
     const key = store.key;
     store.lock.run(async () => {
-      const json = (await stringifyInSlices(store.replica.confirmed, COMPACT_SLICE_MS)).toString();
-      store.snapshotBytes = json.length;
-      await this.storage.compact(key, store.replica.confirmed, store.v, json);
+      await this.storage.compact(key, store.replica.confirmed, store.v, await this.snapshotJson(store));
     }).catch((err) => {
       this.logger.warn(`compact:${store.name}`, `Compacting store ${store.name} failed; its log grows until the next try.`, err);
     });
