@@ -139,6 +139,26 @@ describe('a store pipeline', () => {
   });
 });
 
+describe('a store pipeline and server code', () => {
+  it('confirms a write of server code whose append wrote but failed to answer, once', async (t) => {
+    const app = defineApp();
+    const doc = app.shared('doc', () => ({ n: 0 }));
+    const disk = failingStorage(createMemoryStorage());
+    const warnings: string[] = [];
+    const srv = await startServer(app, { storage: disk.storage, logger: { warn: (...args: unknown[]) => void warnings.push(args.map(String).join(' ')), error: () => {} } });
+    t.after(() => srv.close());
+    await srv.server.hub.load('doc');
+    disk.failNth(1, 'after');
+    doc.n = 1;
+    await settled(doc);
+    await delay(20); // (a refusal would be logged right after)
+    assert.equal(disk.wroteButFailed, 1);
+    assert.deepEqual(warnings.filter((w) => /server code .* was refused/.test(w)), [], 'not reported refused');
+    assert.deepEqual(await disk.storage.load('doc'), { value: { n: 1 }, v: 1 });
+    assert.equal(doc.n, 1);
+  });
+});
+
 describe('a store pipeline and a client\'s order', () => {
   it('does not commit a later batch that was slow to arrive past one refused for now; the re-sent one lands', async (t) => {
     const app = defineApp();

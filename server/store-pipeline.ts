@@ -196,7 +196,7 @@ export class StorePipeline {
     const after = this.flying.splice(0);
     const stored = await Promise.all(after.map((f) => f.answer.then((e) => e === STORED)));
     let duplicate = false;
-    let behind = new Set<Request>();
+    let refusal: { err: unknown } | undefined;
     try {
       const conflict = await this.committer.failed(error, request.sender);
       if (conflict === 'duplicate') {
@@ -206,13 +206,18 @@ export class StorePipeline {
         this.waiting.unshift(request);
       }
     } catch (err) {
-      behind = this.refuse(request, err, after);
+      refusal = { err };
     }
     // Storage may hold more than this node knows (an append that failed after writing).
     let refreshed = true;
     await this.committer.refresh(this.store).catch(() => (refreshed = false));
-    // Stored after all: confirmed by the refresh (with its ops, to its sender), or long before.
-    if (duplicate) request.resolve(this.store.since(flight.v - 1)?.[0]?.id === request.id);
+    // Stored after all, found by the refresh (confirmed with its ops, to its sender) — server
+    // code's batch too, which has no client record to ask — or committed long before.
+    const found = this.store.since(flight.v - 1)?.[0]?.id === request.id;
+    let behind = new Set<Request>();
+    if (found) request.resolve(true);
+    else if (duplicate) request.resolve(false);
+    else if (refusal) behind = this.refuse(request, refusal.err, after);
     const again: Request[] = [];
     after.forEach((f, i) => {
       if (stored[i] && refreshed && this.store.v >= f.v) f.request.resolve(true);
