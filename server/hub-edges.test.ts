@@ -10,49 +10,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { TestContext } from 'node:test';
 import { caller, defineApp, ErrorCode, settled, snapshot, status } from '../src/index.js';
-import type { StandardSchemaV1 } from '../src/standard-schema.js';
 import { createMemoryStorage } from './index.js';
 import type { StorageAdapter } from './index.js';
 import { failingStorage } from '../test/helpers/failing-storage.js';
-import { delay, newClientId, startServer, until } from '../test/helpers/server.js';
-import type { RawClient, TestServer } from '../test/helpers/server.js';
+import { logger, nonNegative, serve, subscribed } from '../test/helpers/hub-kit.js';
+import { delay, newClientId, until } from '../test/helpers/server.js';
 
 /** How long to watch for something that must not happen. */
 const QUIET_MS = 100;
 
-/** A schema refusing a negative `n`. */
-const nonNegative: StandardSchemaV1 = {
-  '~standard': {
-    version: 1,
-    vendor: 'test',
-    validate: (value) => ((value as { n: number }).n < 0 ? { issues: [{ message: 'n must not be negative', path: ['n'] }] } : { value }),
-  },
-};
-
-/** What the hub told its operator, as `[message, error?]` lines. */
-type Logged = unknown[][];
-
-async function serve(t: TestContext, ...args: Parameters<typeof startServer>): Promise<TestServer> {
-  const srv = await startServer(...args);
-  t.after(() => srv.close());
-  return srv;
-}
-
-/** A quiet logger that keeps what it is told. */
-function logger(): { logged: Logged; log: { warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void } } {
-  const logged: Logged = [];
-  return { logged, log: { warn: (...a) => void logged.push(a), error: (...a) => void logged.push(a) } };
-}
-
-/** A raw client (as `id`, optionally with `?query`) subscribed to `subs`, its first answers in. */
-async function subscribed(srv: TestServer, subs: Record<string, number>, options: { id?: string; query?: string } = {}): Promise<RawClient> {
-  const raw = await srv.raw(options.query ? { query: options.query } : {});
-  await raw.hello(options.id ?? newClientId(), subs);
-  for (const store of Object.keys(subs)) await raw.next((m) => (m.t === 'snapshot' || m.t === 'sync' || m.t === 'error') && m.store === store);
-  return raw;
-}
 
 describe('status() of a store on the server', () => {
   it('says online, its version and pending writes, and the last refusal of a write by server code', async (t) => {

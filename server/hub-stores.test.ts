@@ -8,39 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { TestContext } from 'node:test';
 import { defineApp, ErrorCode, settled } from '../src/index.js';
 import { createMemoryStorage } from './index.js';
 import { Hub } from './hub.js';
 import { failingStorage } from '../test/helpers/failing-storage.js';
-import { delay, newClientId, startServer, until } from '../test/helpers/server.js';
-import type { RawClient, TestServer } from '../test/helpers/server.js';
+import { logger, serve, subscribed } from '../test/helpers/hub-kit.js';
+import { delay, newClientId, until } from '../test/helpers/server.js';
 
 /** How long to watch for something that must not happen. */
 const QUIET_MS = 100;
 
-/** What the hub told its operator, as `[message, error?]` lines. */
-type Logged = unknown[][];
-
-async function serve(t: TestContext, ...args: Parameters<typeof startServer>): Promise<TestServer> {
-  const srv = await startServer(...args);
-  t.after(() => srv.close());
-  return srv;
-}
-
-/** A quiet logger that keeps what it is told. */
-function logger(): { logged: Logged; log: { warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void } } {
-  const logged: Logged = [];
-  return { logged, log: { warn: (...a) => void logged.push(a), error: (...a) => void logged.push(a) } };
-}
-
-/** A raw client (as `id`, optionally with `?query`) subscribed to `subs`, its first answers in. */
-async function subscribed(srv: TestServer, subs: Record<string, number>, options: { id?: string; query?: string } = {}): Promise<RawClient> {
-  const raw = await srv.raw(options.query ? { query: options.query } : {});
-  await raw.hello(options.id ?? newClientId(), subs);
-  for (const store of Object.keys(subs)) await raw.next((m) => (m.t === 'snapshot' || m.t === 'sync' || m.t === 'error') && m.store === store);
-  return raw;
-}
 
 describe('loading stores', () => {
   it('keeps a store without a persist option under its own name in storage', async (t) => {

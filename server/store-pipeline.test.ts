@@ -14,21 +14,17 @@ import { failingStorage } from '../test/helpers/failing-storage.js';
 import type { FailingStorage } from '../test/helpers/failing-storage.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 import type { TestRedis } from '../test/helpers/redis-server.js';
+import { nonNegative } from '../test/helpers/hub-kit.js';
 import { delay, newClientId, startServer, until } from '../test/helpers/server.js';
 import type { Message, RawClient, TestServer } from '../test/helpers/server.js';
 
 const BATCHES = 20;
 
-/** A Standard Schema refusing a negative `n`. */
-const nonNegative = {
-  '~standard': {
-    version: 1,
-    vendor: 'test',
-    validate: (value: unknown) => ((value as { n: number }).n < 0
-      ? { issues: [{ message: 'n must not be negative', path: ['n'] }] }
-      : { value }),
-  },
-} as const;
+function appWithDoc() {
+  const app = defineApp();
+  app.shared('doc', () => ({ n: 0, log: [] as number[] }), { schema: nonNegative as never });
+  return app;
+}
 
 interface Setup {
   srv: TestServer;
@@ -36,9 +32,8 @@ interface Setup {
   raw: RawClient;
 }
 
-async function setup(t: { after: (fn: () => Promise<void>) => void }): Promise<Setup> {
-  const app = defineApp();
-  app.shared('doc', () => ({ n: 0, log: [] as number[] }), { schema: nonNegative as never });
+/** A server over a failing memory storage, and a raw client of its store `doc` (by default `{n, log}` with a schema refusing a negative `n`). */
+async function setup(t: { after: (fn: () => Promise<void>) => void }, app = appWithDoc()): Promise<Setup> {
   const disk = failingStorage(createMemoryStorage());
   const srv = await startServer(app, { storage: disk.storage, limits: { rate: 1e6, burst: 1e6 } });
   t.after(() => srv.close());
@@ -169,12 +164,7 @@ describe('a store pipeline and a client\'s order', () => {
         return true;
       },
     });
-    const disk = failingStorage(createMemoryStorage());
-    const srv = await startServer(app, { storage: disk.storage, limits: { rate: 1e6, burst: 1e6 } });
-    t.after(() => srv.close());
-    const raw = await srv.raw();
-    await raw.hello(newClientId(), { doc: 0 });
-    await raw.next((m) => m.t === 'snapshot');
+    const { disk, raw } = await setup(t, app);
     const push = (seq: number) => raw.send({ t: 'op', id: `${raw.clientId}:${seq}`, store: 'doc', ops: [{ op: 'push', path: ['log'], values: [seq] }] });
     push(1);
     await raw.next((m) => m.t === 'sync' && m.id === `${raw.clientId}:1`);
