@@ -390,7 +390,7 @@ export class Committer {
 
   /** Storage failed (not a conflict): the client may retry; whoever runs the server hears of it. */
   private storageTrouble(err: unknown): TwinError {
-    this.logger.error('storage', 'Storage failed; the batch was refused, and its client will send it again.', err);
+    this.logger.error('storage', 'Storage failed; the write is refused for now (unless storage turns out to hold it), and its client will send it again.', err);
     if (this.events.listenerCount('error')) this.events.emit('error', err);
     return new TwinError(ErrorCode.UNAVAILABLE, 'The server cannot store this right now; it will be sent again.', { cause: err });
   }

@@ -14,6 +14,7 @@ import type { Json, Path } from '../src/json.js';
 import { applyOpsInPlace, valueAt } from '../src/ops.js';
 import type { Op } from '../src/ops.js';
 import type { Part, Snapshot } from '../src/protocol.js';
+import type { Container } from '../src/reconcile.js';
 import { Slices, stringifyInSlices } from './json-slices.js';
 
 /** A part holds about this many bytes. */
@@ -24,8 +25,6 @@ export const PART_MIN_ENTRIES = 1024;
 const SEARCH_DEPTH = 8;
 /** Entries in the first part; later parts adapt to {@link PART_BYTES}. */
 const FIRST_PART_ENTRIES = 64;
-
-type Container = Json[] | { [key: string]: Json };
 
 /** The messages that carry `value` at version `v` of `store`, each written in slices of about `sliceMs`. */
 export async function snapshotMessages(store: string, v: number, value: Json, sliceMs: number): Promise<Buffer[]> {
