@@ -85,7 +85,9 @@ export class ClientRecords {
   private async get(client: string): Promise<ClientRecord | undefined> {
     const cached = this.cache.get(client);
     if (cached) {
-      this.remember(client, cached);
+      // Most recently used goes last (the cache drops the first); it is ours already: no copy.
+      this.cache.delete(client);
+      this.cache.set(client, cached);
       return cached;
     }
     const record = await this.storage.client(client);

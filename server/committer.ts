@@ -48,6 +48,8 @@ export interface Sender {
 export interface Part {
   readonly store: HubStore;
   readonly ops: Op[];
+  /** `ops` as JSON, made once for storage and for the subscribers' `sync`. */
+  readonly json?: string;
 }
 
 /** What the committer needs from the hub it works for. */
@@ -102,14 +104,15 @@ export class Committer {
    * {@link Rerun} for an action) before trying again. Resolves false if storage says the
    * sender's batch was committed before (by another node).
    */
-  async commit(parts: Part[], id: string, sender: Sender | undefined, onConflict: () => Promise<void>): Promise<boolean> {
+  async commit(batches: Part[], id: string, sender: Sender | undefined, onConflict: () => Promise<void>): Promise<boolean> {
     const started = performance.now();
+    const parts = batches.map((part) => ({ ...part, json: part.json ?? JSON.stringify(part.ops) }));
     for (let attempt = 0; ; attempt++) {
       for (const { store } of parts) await this.ensureStored(store);
       // Every batch keeps its id in storage: a node merging into a restored store finds by id
       // which of its batches the store lacks.
       const stored = parts.filter(({ store }) => store.key !== undefined)
-        .map(({ store, ops }): AppendPart => ({ store: store.key!, batch: { v: store.v + 1, ops, id }, epoch: store.epoch }));
+        .map(({ store, ops, json }): AppendPart => ({ store: store.key!, batch: { v: store.v + 1, ops, id }, epoch: store.epoch, json }));
       try {
         if (stored.length) await this.storage.append(stored, sender && { id: sender.client, seq: sender.seq });
         break;
@@ -183,7 +186,7 @@ export class Committer {
 
   /** A commit storage took: each part becomes its store's next version, told to every subscriber. */
   committed(parts: readonly Part[], id: string, sender: Sender | undefined, started: number): void {
-    for (const { store, ops } of parts) this.apply(store, { v: store.v + 1, ops, id }, sender?.client);
+    for (const { store, ops, json } of parts) this.apply(store, { v: store.v + 1, ops, id }, sender?.client, json);
     if (sender) this.records.committed(sender.client, sender.seq);
     const ms = performance.now() - started;
     for (const { store } of parts) {
@@ -197,14 +200,14 @@ export class Committer {
    * made on top of, still on its way too). Resolves once durable; a store kept in memory only
    * has nothing to wait for.
    */
-  async send(store: HubStore, batch: StoredBatch, sender: Sender | undefined, after: string | undefined): Promise<void> {
+  async send(store: HubStore, batch: StoredBatch, sender: Sender | undefined, after: string | undefined, json: string): Promise<void> {
     if (store.key === undefined) return;
-    const part: AppendPart = { store: store.key, batch, epoch: store.epoch, ...(after === undefined ? {} : { after }) };
+    const part: AppendPart = { store: store.key, batch, epoch: store.epoch, json, ...(after === undefined ? {} : { after }) };
     await this.storage.append([part], sender && { id: sender.client, seq: sender.seq });
   }
 
-  /** Makes a stored batch the store's new version and tells every subscriber. */
-  private apply(store: HubStore, batch: StoredBatch, client: string | undefined): void {
+  /** Makes a stored batch the store's new version and tells every subscriber (`json`: its ops as JSON). */
+  private apply(store: HubStore, batch: StoredBatch, client: string | undefined, json = JSON.stringify(batch.ops)): void {
     store.lastUsed = Date.now();
     // The replica's own pending batch (server code's writes, an action's) is recognized by its id.
     if (!store.replica.receive(batch.v, batch.ops, batch.id)) {
@@ -213,7 +216,7 @@ export class Committer {
       void store.lock.run(() => this.reload(store)).catch((err) => this.storageTrouble(err));
       return;
     }
-    const publicText = JSON.stringify({ t: 'sync', store: store.name, v: batch.v, ops: batch.ops });
+    const publicText = `{"t":"sync","store":${JSON.stringify(store.name)},"v":${batch.v},"ops":${json}}`;
     const entry: Entry = {
       ...batch,
       client,

@@ -215,7 +215,7 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
         checkAppend(parts, client);
         if (parts.length === 0 && !client) return Promise.resolve();
         // Serialized now, so a batch that cannot be fails alone rather than its whole group.
-        const ops = parts.map(({ batch }) => JSON.stringify(batch.ops));
+        const ops = parts.map(({ batch, json }) => json ?? JSON.stringify(batch.ops));
         return new Promise<void>((resolve, reject) => enqueue({ parts, ops, client, resolve, reject }));
       } catch (err) {
         return Promise.reject(internalError(appendWhat(parts), err));

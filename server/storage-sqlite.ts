@@ -298,7 +298,7 @@ export function createSqliteStorage(file: string, options: SqliteStorageOptions 
     async append(parts, client) {
       open();
       checkAppend(parts, client);
-      const rows = parts.map(({ batch }): LogRow => ({ v: batch.v, ops: JSON.stringify(batch.ops), id: batch.id ?? null }));
+      const rows = parts.map(({ batch, json }): LogRow => ({ v: batch.v, ops: json ?? JSON.stringify(batch.ops), id: batch.id ?? null }));
       return new Promise<void>((resolve, reject) => {
         if (group.push({ parts, rows, client, resolve, reject }) === 1) setImmediate(flushGroup);
       });

@@ -59,6 +59,8 @@ export interface AppendPart {
    * version in the log for this.
    */
   after?: string;
+  /** `batch.ops` as JSON, when the caller made it already (it is sent to subscribers too): storage need not make it again. */
+  json?: string;
 }
 
 /**

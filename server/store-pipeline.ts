@@ -50,6 +50,8 @@ interface Flight {
   readonly v: number;
   readonly state: Json | undefined;
   readonly answer: Promise<unknown>;
+  /** The batch's ops as JSON: what storage stored and subscribers get. */
+  readonly json: string;
 }
 
 /** What an append's promise settles to: nothing when it was stored. */
@@ -176,9 +178,10 @@ export class StorePipeline {
       return;
     }
     const v = (last?.v ?? this.store.v) + 1;
-    const answer = this.committer.send(this.store, { v, ops: request.ops, id: request.id }, request.sender, last?.request.id)
+    const json = JSON.stringify(request.ops);
+    const answer = this.committer.send(this.store, { v, ops: request.ops, id: request.id }, request.sender, last?.request.id, json)
       .then(() => STORED, (err: unknown) => err ?? new Error('The append failed.'));
-    this.flying.push({ request, v, state, answer });
+    this.flying.push({ request, v, state, answer, json });
   }
 
   /** Handles storage's answer to the first append on its way. */
@@ -188,7 +191,7 @@ export class StorePipeline {
     const { request } = flight;
     const error = await flight.answer;
     if (error === STORED) {
-      this.committer.committed([{ store: this.store, ops: request.ops }], request.id, request.sender, request.started);
+      this.committer.committed([{ store: this.store, ops: request.ops, json: flight.json }], request.id, request.sender, request.started);
       request.resolve(true);
       return;
     }
