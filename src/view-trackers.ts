@@ -14,6 +14,8 @@ import type { Tracker } from './signals.js';
 
 /** The key of an object's set of keys, and of an array as a whole. */
 const KEYS = Symbol('keys');
+/** Past this many pending trackers, the ones no consumer watches are dropped (see `trackPending`). */
+export const PENDING_TRACKERS_KEPT = 64;
 
 type Container = Record<string, Json> | Json[];
 
@@ -29,7 +31,8 @@ export class ViewTrackers {
    * confirmed or refused); `''`: under any key. Per top-level key, so a write re-checks the
    * readers of its own part of the store, not every reader of the store.
    */
-  private readonly _pendingUnder = new Map<string, Tracker>();
+  private readonly _pendingUnder = new Map<string, Tracker & { watched?: boolean }>();
+  private _sweeping = false;
   private readonly _onWatched: (watched: boolean) => void;
 
   /** @param onWatched told when the first tracker becomes watched (true) and the last one stops (false) */
@@ -58,11 +61,37 @@ export class ViewTrackers {
     this.any.bump();
   }
 
-  /** Records that the running consumer asked about the pending writes under top-level `key` ('' for all). */
+  /**
+   * Records that the running consumer asked about the pending writes under top-level `key` ('' for
+   * all). A store whose top-level keys are ids (a map of rows) would leave a tracker per key ever
+   * asked about: past {@link PENDING_TRACKERS_KEPT}, those no consumer watches now are dropped, in
+   * a microtask (a signal cannot be set while a consumer runs), each bumped once so a consumer
+   * that read it unwatched reads again and tracks a fresh one.
+   */
   trackPending(key: string): void {
+    if (!isTracking()) return;
     let tracker = this._pendingUnder.get(key);
-    if (!tracker) this._pendingUnder.set(key, (tracker = this._tracker()));
+    if (!tracker) {
+      const made: Tracker & { watched?: boolean } = this._tracker((watched) => (made.watched = watched));
+      this._pendingUnder.set(key, (tracker = made));
+      if (this._pendingUnder.size > PENDING_TRACKERS_KEPT && !this._sweeping) {
+        this._sweeping = true;
+        queueMicrotask(() => {
+          this._sweeping = false;
+          for (const [k, t] of this._pendingUnder) {
+            if (t.watched) continue;
+            this._pendingUnder.delete(k);
+            t.bump();
+          }
+        });
+      }
+    }
     tracker.track();
+  }
+
+  /** How many pending trackers are kept (for tests of their bound). */
+  get pendingTrackers(): number {
+    return this._pendingUnder.size;
   }
 
   /** The pending writes of `ops` came or went. */
@@ -77,9 +106,10 @@ export class ViewTrackers {
     if (ops.length) this._pendingUnder.get('')?.bump();
   }
 
-  /** A tracker whose watchers are counted in {@link watched}. */
-  private _tracker(): Tracker {
+  /** A tracker whose watchers are counted in {@link watched} (and told to `onWatch`). */
+  private _tracker(onWatch?: (watched: boolean) => void): Tracker {
     return createTracker((watched) => {
+      onWatch?.(watched);
       const was = this.watched;
       this.watched += watched ? 1 : -1;
       if (!was !== !this.watched) this._onWatched(!was);
