@@ -96,6 +96,13 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
       link.send(message);
     },
     announce: (store, id, error) => announce(store, id, error),
+    retry: (message) => {
+      if (message.t === 'call') return void core.call(message.action, message.args).catch(noop);
+      const fresh = { ...message, id: nextBatchId() };
+      const replica = core.replica(message.store);
+      replica.restorePending(fresh.id, fresh.ops);
+      dispatch(replica, fresh, fresh.ops.length);
+    },
     claim: (claim) => link.send({ t: 'adopt', claims: [claim] }),
   });
   /** The hellos started: one whose socket was replaced before it could be said is dropped. */

@@ -58,7 +58,10 @@ export interface StaleWrite {
   readonly made: number;
   readonly code: string;
   readonly message: string;
-  /** Sends it (the server still applies it at most once, while it remembers its client: 48 h by default). */
+  /**
+   * Makes it again as a new write (or call) of this page, and sends that: under its old id the
+   * server would take it for applied once a later write of the same page was.
+   */
   retry(): void;
   /** Forgets it. */
   discard(): void;

@@ -51,6 +51,11 @@ export interface TakeBack {
   claim(claim: ClientClaim): void;
   /** Shows (pending) and sends a gone page's message under its own id. */
   resend(message: OpMessage | Call): void;
+  /**
+   * Makes a stale message again as a new write or call of this page (the app retries it): under
+   * its old id the server could take it for applied, once a later seq of that id was.
+   */
+  retry(message: OpMessage | Call): void;
   /** Tells the page a message was refused (here: found stale). */
   announce(store: string | undefined, id: string, error: TwinError): void;
 }
@@ -94,8 +99,8 @@ export function createKeptWrites(options: KeptWritesOptions, id: string, key: st
     const forget = () => stale.set(stale.get().filter((w) => w.id !== message.id));
     stale.set([...stale.get(), {
       id: message.id, store, made: at, code: error.code, message: error.message,
-      // Sent after all, on the app's word: its age counts from now.
-      retry: () => (forget(), resend(message, Date.now())),
+      // Sent after all, on the app's word, as a new write: its age counts from now.
+      retry: () => (forget(), settle(message.id), client.retry(message)),
       discard: () => (forget(), settle(message.id)),
     }]);
     if (waiting.delete(message.id)) count();

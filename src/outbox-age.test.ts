@@ -46,4 +46,29 @@ describe('a write kept past outboxMaxAge', () => {
     assert.equal(client.staleWrites.length, 0);
     await until(() => outbox.length <= 1, 'the outbox to let it go');
   });
+
+  it('retried after a later write of the page was applied, is applied too (not taken for that one)', async (t) => {
+    const app = defineApp();
+    const notes = app.shared('notes', () => ({ items: [] as string[] }));
+    const srv = await startServer(app);
+    t.after(() => srv.close());
+    const client = createClient({ url: srv.url, WebSocket: NodeWebSocket as unknown as WebSocketClass, outbox: new MemoryStorage(), outboxMaxAge: 200 });
+    t.after(() => client.close());
+    const mine = client.store<{ items: string[] }>('notes');
+    client.connect();
+    await until(() => Array.isArray(mine.items), 'the snapshot');
+    client.close();
+    mine.items.push('old');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    mine.items.push('young');
+    client.connect();
+    await until(() => client.staleWrites.length === 1, 'the old write handed back');
+    await settled(mine);
+    assert.deepEqual(snapshot(notes).items, ['young']);
+    // The server has applied a later seq of this client: the old write must not pass for applied.
+    client.staleWrites[0]!.retry();
+    await settled(mine);
+    assert.deepEqual(snapshot(notes).items, ['young', 'old']);
+    assert.deepEqual([...mine.items], ['young', 'old']);
+  });
 });

@@ -203,13 +203,15 @@ export class Replica {
   }
 
   /**
-   * Takes back a batch an earlier page sent (its outbox): pending again, under its own id, and
-   * before this page's own pending batches — it was made before them, and is sent before them.
+   * Makes `ops` a pending batch `id`, whatever the view holds now (they are checked where they
+   * are sent): a batch an earlier page sent (its outbox) goes before the batches whose ids start
+   * with `ownPrefix`, this page's own — it was made before them, and is sent before them;
+   * without `ownPrefix` (a stale write made again), after every batch but the one being written.
    */
-  restorePending(id: string, ops: readonly Op[], ownPrefix: string): void {
+  restorePending(id: string, ops: readonly Op[], ownPrefix?: string): void {
     if (this.pending.some((b) => b.id === id)) return;
-    const firstOwn = this.pending.findIndex((b) => b.id === '' || b.id.startsWith(ownPrefix));
-    this.pending.splice(firstOwn === -1 ? this.pending.length : firstOwn, 0, { id, ops: [...ops], kind: 'ops' });
+    const at = this.pending.findIndex((b) => b.id === '' || (ownPrefix !== undefined && b.id.startsWith(ownPrefix)));
+    this.pending.splice(at === -1 ? this.pending.length : at, 0, { id, ops: [...ops], kind: 'ops' });
     this._trackers.pendingChanged(ops);
     this._rebuild();
   }

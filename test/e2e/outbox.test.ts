@@ -149,7 +149,12 @@ describe('the durable outbox', () => {
       newer!.discard();
     }, TWIN);
     await waitServer('stale', ['old news']);
-    await next.waitForFunction(() => !Object.keys(localStorage).some((k) => k.startsWith('twin:outbox:')), undefined, { timeout: TIMEOUT_MS });
+    // No write is left, and the gone page's slot is gone: only this page's own (the retried write
+    // went out as this page's) remains, empty.
+    await next.waitForFunction(() => {
+      const keys = Object.keys(localStorage).filter((k) => k.startsWith('twin:outbox:'));
+      return keys.length === 1 && keys[0]!.split(':').length === 3;
+    }, undefined, { timeout: TIMEOUT_MS });
     await next.close();
   });
 
