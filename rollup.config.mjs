@@ -21,8 +21,10 @@ import terser from '@rollup/plugin-terser';
 import esbuild from 'rollup-plugin-esbuild';
 
 /**
- * The gzip budget of dist/twin.js, in bytes: a little above its size (19,429 B), so growth is
- * a decision, not an accident. It was 19,400 B before a stale write retried by the app went
+ * The gzip budget of dist/twin.js, in bytes: a little above its size (19,490 B), so growth is
+ * a decision, not an accident. It was 19,450 B before kept writes were checked against the
+ * store versions the server names in its welcome (+61 B: a gone page's write to a store this
+ * page does not define, made against an older version, was sent); 19,400 B before a stale write retried by the app went
  * out as a new write of the page (+59 B: under its old id the server took it for applied once
  * a later write of that id was); 19,300 B before the trackers of pending writes were
  * bounded (+87 B: a store keyed by ids no longer keeps a tracker per key ever asked about,
@@ -42,7 +44,7 @@ import esbuild from 'rollup-plugin-esbuild';
  * signal-polyfill alone is 2.1 KB of it, and the README (with bench/bundle-size.mjs) says why
  * the rest cannot shrink by 4 KB without dropping capabilities.
  */
-const TWIN_BUDGET = Number(process.env.TWIN_BUDGET_GZIP ?? 19_450);
+const TWIN_BUDGET = Number(process.env.TWIN_BUDGET_GZIP ?? 19_500);
 /** The module id lit.js imports the twin-state core (and the signal polyfill) from. */
 const CORE = 'twin-state:core';
 

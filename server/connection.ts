@@ -236,7 +236,8 @@ export class Connection implements Subscriber {
       this.owner.claim(client, this);
     }
     const { maxFrameBytes, maxMessages, maxOps, rate, burst, maxSubs } = this.owner.limits;
-    this.send({ t: 'welcome', proto: PROTOCOL_VERSION, limits: { maxFrameBytes, maxMessages, maxOps, rate, burst } });
+    const { versions } = this.owner.hub;
+    this.send({ t: 'welcome', proto: PROTOCOL_VERSION, limits: { maxFrameBytes, maxMessages, maxOps, rate, burst }, ...(versions && { versions }) });
     const names = Object.keys(subs);
     if (names.length > maxSubs) {
       this.send({ t: 'error', code: ErrorCode.FRAME, message: `A hello may name at most ${maxSubs} stores; ${names.length - maxSubs} were left out (subscribe to them with sub).` });

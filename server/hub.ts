@@ -87,6 +87,8 @@ export interface HubOptions {
  */
 export class Hub extends EventEmitter implements Runtime {
   readonly app: App;
+  /** The `version` option of each store defined with one (told in every `welcome`), if any is. */
+  readonly versions: Readonly<Record<string, number>> | undefined;
   readonly storage: StorageAdapter;
   /** Who owns each client id, and what became of its batches. */
   readonly records: ClientRecords;
@@ -110,6 +112,8 @@ export class Hub extends EventEmitter implements Runtime {
   constructor(app: App, options: HubOptions) {
     super();
     this.app = app;
+    const versioned = [...definitionsOf(app).stores.values()].flatMap((def) => def.kind === 'shared' && def.options.version !== undefined ? [[def.name, def.options.version] as const] : []);
+    this.versions = versioned.length ? Object.fromEntries(versioned) : undefined;
     this.storage = options.storage;
     this.records = new ClientRecords(options.storage);
     this.logger = options.logger ?? new RateLimitedLogger();

@@ -272,13 +272,14 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
         const claims = kept.claims();
         if (claims.length) link.send({ t: 'adopt', claims });
         for (const m of unconfirmed()) {
-          const stale = kept.expire(m);
+          const stale = kept.expire(m, message.versions ?? {});
           if (!stale) {
             link.send(m);
             continue;
           }
-          // Kept past outboxMaxAge (a tab offline that long): handed back, not sent; the view
-          // and the caller let it go, the outbox keeps it for the app to retry or discard.
+          // Kept past outboxMaxAge (a tab offline that long), or made against another version
+          // of its store than the server's: handed back, not sent; the view and the caller let
+          // it go, the outbox keeps it for the app to retry or discard.
           for (const replica of replicas.values()) replica.drop(m.id, stale);
           const call = calls.get(m.id);
           calls.delete(m.id);

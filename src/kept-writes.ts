@@ -33,10 +33,12 @@ export interface KeptWrites {
   claims(): ClientClaim[];
   /**
    * Hands `message` back as stale if it was made longer than `outboxMaxAge` ago (a tab kept
-   * offline that long: the server may have forgotten whether it applied it); returns the
-   * refusal then, else undefined (send it).
+   * offline that long: the server may have forgotten whether it applied it), or against another
+   * `version` of its store than the server's `versions` (by store or family name; 0 when not
+   * named) — which covers stores this page does not define; returns the refusal then, else
+   * undefined (send it).
    */
-  expire(message: OpMessage | Call): TwinError | undefined;
+  expire(message: OpMessage | Call, versions: Readonly<Record<string, number>>): TwinError | undefined;
 }
 
 export interface KeptWritesOptions {
@@ -67,8 +69,8 @@ export function createKeptWrites(options: KeptWritesOptions, id: string, key: st
     takeBack([slot]);
   });
   const maxAge = options.outboxMaxAge ?? DEFAULT_MAX_AGE;
-  /** The `version` option of each store this page defines (a stored write made against another is stale). */
-  const versions = new Map<string, number | undefined>();
+  /** The `version` option of each store this page defines, 0 without one (a stored write made against another is stale). */
+  const versions = new Map<string, number>();
   /** Pending messages the outbox could not keep: lost if the page unloads now. */
   const unsaved = new Set<string>();
   const stale = state<readonly StaleWrite[]>([]);
@@ -76,8 +78,8 @@ export function createKeptWrites(options: KeptWritesOptions, id: string, key: st
   const waiting = new Set<string>();
   const unanswered = state(0);
   const count = () => unanswered.set(waiting.size);
-  /** When each message kept now was made (ms since the epoch). */
-  const made = new Map<string, number>();
+  /** When each message kept now was made (ms since the epoch), and against which `version` of its store, when known. */
+  const made = new Map<string, [at: number, version: number | undefined]>();
 
   const settle = (messageId: string) => {
     outbox?.remove(messageId);
@@ -86,10 +88,10 @@ export function createKeptWrites(options: KeptWritesOptions, id: string, key: st
     if (waiting.delete(messageId)) count();
   };
 
-  const resend = (message: OpMessage | Call, at: number) => {
+  const resend = (message: OpMessage | Call, at: number, version: number | undefined) => {
     waiting.add(message.id);
     count();
-    made.set(message.id, at);
+    made.set(message.id, [at, version]);
     client.resend(message);
   };
 
@@ -107,16 +109,24 @@ export function createKeptWrites(options: KeptWritesOptions, id: string, key: st
     client.announce(store, message.id, error);
   };
 
-  const tooOld = (at: number) => twinError(ErrorCode.STALE, DEV_MODE && `This write waited ${Math.round((Date.now() - at) / 60_000)} minutes, longer than outboxMaxAge; it was not sent.`);
+  /**
+   * Why `message`, made at `at` against `version` of its store (undefined: not known), is not to
+   * be sent now that the store's version is `current`: too old, or made against another version.
+   */
+  const staleness = (message: OpMessage | Call, at: number, version: number | undefined, current: number | undefined): TwinError | undefined => {
+    if (Date.now() - at > maxAge) return twinError(ErrorCode.STALE, DEV_MODE && `This write waited ${Math.round((Date.now() - at) / 60_000)} minutes, longer than outboxMaxAge; it was not sent.`);
+    if (message.t === 'op' && version !== undefined && current !== undefined && version !== current) {
+      return twinError(ErrorCode.STALE, DEV_MODE && `This write was made against version ${version} of store ${JSON.stringify(message.store)}, which is at version ${current} now; it was not sent.`);
+    }
+    return undefined;
+  };
 
-  /** Sends gone pages' messages again, or hands them back as stale. */
+  /** Sends gone pages' messages again, or hands them back as stale (by this page's definitions; the server's follow at the welcome). */
   function takeBack(slots: AdoptedSlot[]): void {
     for (const { message, at, version } of slots.flatMap((slot) => slot.entries)) {
-      const store = message.t === 'op' ? message.store : undefined;
-      const changed = store !== undefined && versions.has(store) && versions.get(store) !== version;
-      if (changed) handBack(message, at, twinError(ErrorCode.STALE, DEV_MODE && `This write was made against another version of store ${JSON.stringify(store)}; it was not sent.`));
-      else if (Date.now() - at > maxAge) handBack(message, at, tooOld(at));
-      else resend(message, at);
+      const stale = staleness(message, at, version, message.t === 'op' ? versions.get(message.store) : undefined);
+      if (stale) handBack(message, at, stale);
+      else resend(message, at, version);
     }
   }
   const ready = (outbox?.adopted ?? Promise.resolve([])).then(takeBack);
@@ -130,22 +140,26 @@ export function createKeptWrites(options: KeptWritesOptions, id: string, key: st
   return {
     keep(message, text) {
       const at = Date.now();
+      const version = message.t === 'op' ? versions.get(message.store) : undefined;
       waiting.add(message.id);
       count();
-      made.set(message.id, at);
-      if (!outbox?.put(message.id, text, at, message.t === 'op' ? versions.get(message.store) : undefined)) unsaved.add(message.id);
+      made.set(message.id, [at, version]);
+      if (!outbox?.put(message.id, text, at, version)) unsaved.add(message.id);
     },
     settle,
-    define: (store, version) => versions.set(store, version),
+    // (A store defined without a `version` is at version 0, as the server counts it.)
+    define: (store, version) => versions.set(store, version ?? 0),
     stale,
     unanswered,
     ready,
     claims: () => outbox?.claims() ?? [],
-    expire(message) {
-      const at = made.get(message.id);
-      if (at === undefined || Date.now() - at <= maxAge) return undefined;
-      const error = tooOld(at);
-      handBack(message, at, error);
+    expire(message, current) {
+      const kept = made.get(message.id);
+      if (!kept) return undefined;
+      const [at, version] = kept;
+      const store = message.t === 'op' ? message.store : '';
+      const error = staleness(message, at, version, current[store] ?? current[store.split('/')[0]!] ?? 0);
+      if (error) handBack(message, at, error);
       return error;
     },
   };

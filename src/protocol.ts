@@ -9,7 +9,7 @@
  *
  * client → server: hello {proto, client, key, subs, adopt?} · adopt {claims} · sub {store, v} · unsub {store}
  *                  · op {id, store, ops} · call {id, action, args} · presence {store, key, state} · ping
- * server → client: welcome {proto, limits} · snapshot {store, v, value} · sync {store, v, ops, id?}
+ * server → client: welcome {proto, limits, versions?} · snapshot {store, v, value} · sync {store, v, ops, id?}
  *                  · reject {id, code, message, store?, retry?} · result {id, value}
  *                  · error {code, message, store?} · presence {store, peers, self?, rekey?} · pong
  */
@@ -82,7 +82,8 @@ export interface PresenceSet { t: 'presence'; store: string; key: string; state:
 export interface Adopt { t: 'adopt'; claims: ClientClaim[] }
 export type ClientMessage = Hello | Sub | Unsub | OpMessage | Call | PresenceSet | Adopt | Ping;
 
-export interface Welcome { t: 'welcome'; proto: number; limits?: StatedLimits }
+/** `versions`: the `version` option of each store (or family) defined with one; the others are at 0. */
+export interface Welcome { t: 'welcome'; proto: number; limits?: StatedLimits; versions?: Record<string, number> }
 /** `parts`: the value is a large store's skeleton; that many {@link Part}s follow and complete it. */
 export interface Snapshot { t: 'snapshot'; store: string; v: number; value: Json; parts?: number }
 /** The next entries of a large snapshot (see `server/snapshot-parts.ts`), as ops on its skeleton. */
