@@ -5,17 +5,34 @@
  * mutant Stryker wants active. Stryker's instrumented code reads the active mutant from
  * `process.env`, which a page does not have, or from `globalThis.__stryker__`, which this
  * sets before any module of the test loads.
+ *
+ * test/mutate-wtr-runner.mjs (the Stryker test runner `twin-wtr`) uses {@link mutantConfig} with
+ * the mutant of each run. The default export runs one mutant by hand, in a Stryker sandbox
+ * (out/.stryker-tmp/sandbox-*, kept with `--cleanTempDir false`), from the environment:
+ *
+ *   __STRYKER_ACTIVE_MUTANT__=12 npx wtr --config test/mutate-wtr.config.mjs --files test/browser/bind.test.ts
  */
 import base from '../web-test-runner.config.mjs';
 
-/** Set by Stryker's command runner for each mutant; absent in its first, clean run. */
-const active = process.env.__STRYKER_ACTIVE_MUTANT__;
-
-export default {
-  ...base,
-  testRunnerHtml: (testFramework) => `<!DOCTYPE html>
+/**
+ * The browser-test config with the mutant `active()` returns (read for each page) set in the
+ * page, and mocha stopping at the first failing test: one failure decides a mutant. Tests of
+ * the production bundle (titled so: "... production bundle") are left out: the runner builds it
+ * from the sandbox's instrumented sources, which keep every dev-only sentence.
+ */
+export function mutantConfig(active) {
+  return {
+    ...base,
+    testFramework: {
+      ...base.testFramework,
+      config: { ...base.testFramework.config, bail: true, grep: 'production bundle', invert: true },
+    },
+    testRunnerHtml: (testFramework) => `<!DOCTYPE html>
 <html>
-  <head><script>globalThis.__stryker__ = { activeMutant: ${JSON.stringify(active ?? null)} ?? undefined };</script></head>
+  <head><script>globalThis.__stryker__ = { activeMutant: ${JSON.stringify(active() ?? null)} ?? undefined };</script></head>
   <body><script type="module" src="${testFramework}"></script></body>
 </html>`,
-};
+  };
+}
+
+export default mutantConfig(() => process.env.__STRYKER_ACTIVE_MUTANT__);

@@ -5,8 +5,9 @@
  */
 import { expect, fixture, html } from '@open-wc/testing';
 import { status } from '../../src/index.js';
+import type { TwinActionEvent } from '../../elements/index.js';
 import { board, checked, writeChecked } from './app.js';
-import { connectPage, nextEvent, serverRead, uniq, until } from './helpers.js';
+import { captureConsole, connectPage, nextEvent, serverRead, uniq, until } from './helpers.js';
 
 interface Board { calls: Record<string, string[]>; counts: Record<string, number> }
 
@@ -70,6 +71,116 @@ describe('twin-action on a click', () => {
   });
 });
 
+describe('twin-action arguments', () => {
+  it('no twin-args: no arguments; a JSON value that is not an array: that one argument', async () => {
+    const id = uniq('a');
+    const el = await fixture(html`<div>
+      <a twin-action="always_fail">fail</a>
+      <button twin-action="log_push" twin-args=${JSON.stringify(id)}>one</button>
+    </div>`);
+    const link = el.querySelector('a')!;
+    const failed = nextEvent(link, 'twin-fail');
+    link.click();
+    expect((await failed).args).to.deep.equal([]);
+    const button = el.querySelector('button')!;
+    const done = nextEvent(button, 'twin-done');
+    button.click();
+    expect((await done).args).to.deep.equal([id]);
+    expect((await serverRead<Board>('board'))!.calls[id]).to.deep.equal(['']);
+  });
+
+  it('twin-args that is not JSON: one warning, and no call', async () => {
+    const el = await fixture<HTMLButtonElement>(html`<button twin-action="add_count" twin-args="[1, oops">+1</button>`);
+    const warnings = captureConsole('warn');
+    try {
+      el.click();
+    } finally {
+      warnings.stop();
+    }
+    expect(el.hasAttribute('aria-busy'), 'no call in flight').to.equal(false);
+    expect(warnings.lines).to.have.length(1);
+    expect(warnings.lines[0]).to.contain('twin-args="[1, oops" is not JSON: write a JSON array');
+  });
+});
+
+describe('twin-action events', () => {
+  it('bubble, and leave the shadow root they were fired in', async () => {
+    const id = uniq('e');
+    const el = await fixture<HTMLElement>(html`<div><button twin-action="log_push" twin-args=${JSON.stringify([id, 'light'])}>light</button><p></p></div>`);
+    const host = el.querySelector('p')!;
+    host.attachShadow({ mode: 'open' }).innerHTML = `<button twin-action="log_push" twin-args='${JSON.stringify([id, 'shadow'])}'>shadow</button>`;
+    // (The target as the listener sees it: once dispatched, an event from a shadow tree has none.)
+    const heard: { event: TwinActionEvent; target: EventTarget | null }[] = [];
+    el.addEventListener('twin-done', (event) => void heard.push({ event, target: event.target }));
+    const light = nextEvent(el, 'twin-done');
+    el.querySelector('button')!.click();
+    await light;
+    const shadow = nextEvent(el, 'twin-done');
+    host.shadowRoot!.querySelector('button')!.click();
+    await shadow;
+    expect(heard.map(({ event }) => [event.action, event.args[1]])).to.deep.equal([['log_push', 'light'], ['log_push', 'shadow']]);
+    expect(heard[0]!.target).to.equal(el.querySelector('button'));
+    expect(heard[1]!.target, 'seen from outside: its host').to.equal(host);
+  });
+});
+
+describe('what twin-action leaves alone', () => {
+  it('clicks and focus outside twin-action elements, and a checkbox with twin-action outside a form', async () => {
+    const id = uniq('n');
+    const errors: string[] = [];
+    const onError = (event: ErrorEvent) => void errors.push(event.message);
+    window.addEventListener('error', onError);
+    try {
+      const el = await fixture(html`<div>
+        <button id="plain">plain</button><input id="field">
+        <input type="checkbox" twin-action="add_count" twin-args=${JSON.stringify([id, 1])}>
+      </div>`);
+      el.querySelector<HTMLButtonElement>('#plain')!.click();
+      el.querySelector<HTMLInputElement>('#field')!.focus();
+      const box = el.querySelector<HTMLInputElement>('[type=checkbox]')!;
+      const done = nextEvent(box, 'twin-done');
+      box.click();
+      expect(box.checked, 'the click still checks it').to.equal(true);
+      expect((await done).result).to.equal(1);
+    } finally {
+      window.removeEventListener('error', onError);
+    }
+    expect(errors).to.deep.equal([]);
+  });
+
+  it('a failed call of an action the server has gives no warning (only unknown actions do)', async () => {
+    const link = await fixture<HTMLAnchorElement>(html`<a href="#nowhere" twin-action="always_fail">fail</a>`);
+    const warnings = captureConsole('warn');
+    try {
+      const failed = nextEvent(link, 'twin-fail');
+      link.click();
+      await failed;
+    } finally {
+      warnings.stop();
+    }
+    expect(warnings.lines).to.deep.equal([]);
+  });
+
+  it('the submit of a form without twin-action', async () => {
+    const form = await fixture<HTMLFormElement>(html`<form><input name="text" value="kept"><button>Send</button></form>`);
+    let prevented: boolean | undefined;
+    // Last in line (after the document's listener): see what it did, then keep the page here.
+    const onSubmit = (event: Event) => {
+      prevented = event.defaultPrevented;
+      event.preventDefault();
+    };
+    window.addEventListener('submit', onSubmit);
+    try {
+      form.querySelector('button')!.click();
+    } finally {
+      window.removeEventListener('submit', onSubmit);
+    }
+    expect(prevented, 'not prevented by twin-action').to.equal(false);
+    expect(form.querySelector('input')!.value, 'not reset').to.equal('kept');
+    expect(form.hasAttribute('aria-busy')).to.equal(false);
+  });
+});
+
 describe('an optimistic action refused by the server', () => {
   it('shows in <twin-error> for each store its local run wrote, and in status().error', async () => {
     await until(() => checked.texts, 'the checked store');
@@ -120,6 +231,20 @@ describe('twin-action on a form', () => {
     await until(() => el.querySelectorAll('li').length === 2, 'the second item');
   });
 
+  it('sends a file field as the file\'s name', async () => {
+    const id = uniq('p');
+    const form = await fixture<HTMLFormElement>(html`<form twin-action="log_push">
+      <input type="hidden" name="id" value=${id}><input type="file" name="photo"><button>Send</button>
+    </form>`);
+    const files = new DataTransfer();
+    files.items.add(new File(['png'], 'photo.png', { type: 'image/png' }));
+    form.querySelector<HTMLInputElement>('[type=file]')!.files = files.files;
+    const done = nextEvent(form, 'twin-done');
+    form.requestSubmit();
+    expect((await done).args).to.deep.equal([id, 'photo.png']);
+    expect((await serverRead<Board>('board'))!.calls[id]).to.deep.equal(['photo.png']);
+  });
+
   it('works inside a shadow root, submitted by a click or after the focus moved in', async () => {
     const id = uniq('s');
     // method="dialog": were the submit not handled, the test page would not navigate away.
@@ -143,5 +268,22 @@ describe('twin-action on a form', () => {
     focused.requestSubmit(); // what pressing Enter in the field does
     expect((await again).args).to.deep.equal([id, 'by enter']);
     expect((await serverRead<Board>('board'))!.calls[id]).to.deep.equal(['by click', 'by enter']);
+  });
+});
+
+describe('two copies of the elements in one page', () => {
+  it('install one set of listeners: a click calls its action once', async () => {
+    // What a page gets with two bundles that both carry the elements (a second URL, a second copy).
+    await import(new URL('../../elements/actions.ts?second-copy', import.meta.url).href);
+    const id = uniq('d');
+    const button = await fixture<HTMLButtonElement>(html`<button twin-action="add_count" twin-args=${JSON.stringify([id, 1])}>+1</button>`);
+    let heard = 0;
+    button.addEventListener('twin-done', () => void heard++);
+    const done = nextEvent(button, 'twin-done');
+    button.click();
+    await done;
+    await new Promise((resolve) => setTimeout(resolve, 300)); // time for a second call, were there one
+    expect(heard).to.equal(1);
+    expect((await serverRead<Board>('board'))!.counts[id]).to.equal(1);
   });
 });

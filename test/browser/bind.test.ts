@@ -258,6 +258,23 @@ describe('<twin-show>', () => {
     expect([hidden('on'), hidden('off'), hidden('b'), hidden('notb'), hidden('zero')]).to.deep.equal([false, true, true, false, true]);
     expect(getComputedStyle(el.querySelector('#off')!).display).to.equal('none');
   });
+
+  it('tests again when its store, key, equals or not attribute changes', async () => {
+    const [a, b] = [await freshBox(), await freshBox()];
+    b.handle.flag = true;
+    const el = await fixture<HTMLElement>(html`<twin-show store=${a.name} key="flag">x</twin-show>`);
+    expect(el.hidden, 'a.flag is false').to.equal(true);
+    el.setAttribute('store', b.name);
+    expect(el.hidden, 'b.flag is true').to.equal(false);
+    el.setAttribute('key', 'n');
+    expect(el.hidden, 'b.n is 0').to.equal(true);
+    el.setAttribute('equals', '0');
+    expect(el.hidden, 'b.n is "0"').to.equal(false);
+    el.setAttribute('not', '');
+    expect(el.hidden, 'not "0"').to.equal(true);
+    el.removeAttribute('not');
+    expect(el.hidden).to.equal(false);
+  });
 });
 
 describe('moving bound elements', () => {

@@ -10,7 +10,7 @@ import * as v from 'valibot';
 import { createClient, defineApp, increment, pageClient, settled, snapshot, status } from '../../src/index.js';
 import type { Client, StandardSchemaV1 } from '../../src/index.js';
 import { prefs } from './app.js';
-import { flush, freshBox, serverRead, uniq, until, WS_URL } from './helpers.js';
+import { flush, freshBox, recordMutations, serverRead, uniq, until, WS_URL } from './helpers.js';
 
 type Box = Record<string, any>;
 
@@ -104,6 +104,27 @@ describe('offline', () => {
     pageClient().connect();
     expect(el.getAttribute('state')).to.be.oneOf(['connecting', 'offline']);
     await until(() => el.getAttribute('state') === 'online', 'online again');
+  });
+
+  it('<twin-status> leaves server-rendered markup that is right alone, and stops following once removed', async () => {
+    await freshBox();
+    const host = await fixture(html`<div></div>`);
+    const recorder = recordMutations(host);
+    host.innerHTML = '<twin-status state="online">online</twin-status>';
+    await flush();
+    expect(recorder.stop().length, 'only the insertion').to.equal(1);
+    const el = host.querySelector('twin-status')!;
+    el.remove();
+    await flush();
+    pageClient().close();
+    try {
+      await flush();
+      expect(el.getAttribute('state'), 'removed: no longer follows').to.equal('online');
+      expect(el.textContent).to.equal('online');
+    } finally {
+      pageClient().connect();
+    }
+    await until(() => pageClient().state === 'online', 'online again');
   });
 });
 
