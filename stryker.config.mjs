@@ -33,6 +33,8 @@ export const NODE_TARGETS = {
   // The pipeline's own tests first, then the hub's that reach it, then its edges (store-pipeline-edges.test.ts).
   'server/store-pipeline.ts': ['server/store-pipeline.test.ts', 'server/hub.test.ts', 'server/bad-input.test.ts', 'server/compaction.test.ts', 'server/store-pipeline-edges.test.ts'],
   'server/connection.ts': ['server/connection.test.ts', 'server/connection-lifecycle.test.ts', 'server/bad-input.test.ts', 'server/hub.test.ts', 'server/adopt.test.ts', 'server/client-ownership.test.ts', 'server/large-store.test.ts', 'server/presence.test.ts'],
+  // Split out of connection.ts: the same tests.
+  'server/subscriptions.ts': ['server/connection.test.ts', 'server/connection-lifecycle.test.ts', 'server/bad-input.test.ts', 'server/hub.test.ts', 'server/adopt.test.ts', 'server/client-ownership.test.ts', 'server/large-store.test.ts', 'server/presence.test.ts'],
 };
 
 /**

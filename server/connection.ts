@@ -8,7 +8,8 @@
  * (`op-flow.ts`), the store commits them in that order — and a batch refused for now (a
  * retryable code) holds back the client's later batches until it is sent again, so the
  * server never commits a client's batches out of order. Everything bound for the client within a tick leaves as one frame; a client whose
- * unsent data grows past a bound is dropped, to resync when it reconnects.
+ * unsent data grows past a bound is dropped, to resync when it reconnects. The stores it
+ * follows, and what it is sent when it subscribes, are `subscriptions.ts`'s.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { debuglog } from 'node:util';
@@ -20,7 +21,7 @@ import { PROTOCOL_VERSION, readClientFrame } from '../src/protocol.js';
 import type { ClientClaim, ClientMessage, ServerMessage } from '../src/protocol.js';
 import type { Json } from '../src/json.js';
 import { asTwinError } from './hub.js';
-import type { Hub, HubStore, Subscriber } from './hub.js';
+import type { Hub, Subscriber } from './hub.js';
 import { FrameCache } from './frames.js';
 import { ClientIds } from './client-ids.js';
 import { OpFlow } from './op-flow.js';
@@ -28,6 +29,7 @@ import type { ServerPresence } from './presence.js';
 import { TokenBucket } from './token-bucket.js';
 import type { ServerLimits } from './twin-options.js';
 import type { RateBucket } from './token-bucket.js';
+import { Subscriptions } from './subscriptions.js';
 
 const debug = debuglog('twin:server');
 
@@ -59,7 +61,8 @@ export class Connection implements Subscriber {
   readonly user: unknown;
   private readonly socket: WebSocket;
   private readonly owner: ConnectionOwner;
-  private readonly subs = new Set<HubStore>();
+  /** The stores it follows. */
+  private readonly subs: Subscriptions;
   private readonly bucket: RateBucket;
   private readonly creations: TokenBucket;
   private outbox: Buffer[] = [];
@@ -84,6 +87,7 @@ export class Connection implements Subscriber {
     this.bucket = bucket ?? new TokenBucket(rate, burst);
     this.creations = new TokenBucket(createRate, 10 * createRate);
     this.ids = new ClientIds(owner.hub.records, owner.hub.logger);
+    this.subs = new Subscriptions(owner.hub, this, () => this.creations.take(1), () => this.isClosed);
     socket.on('message', (data, isBinary) => this.onFrame(isBinary ? '' : data.toString()));
     socket.on('pong', () => (this.alive = true));
     socket.on('close', () => this.onClose());
@@ -184,11 +188,11 @@ export class Connection implements Subscriber {
     if (!this.client) throw new TwinError(ErrorCode.ID, 'Say hello first.');
     switch (message.t) {
       case 'sub':
-        await this.subscribe(message.store, message.v);
+        await this.subs.subscribe(message.store, message.v);
         for (const store of this.subs) if (store.name === message.store) this.owner.presence?.subscribed(store, this);
         return;
       case 'unsub':
-        this.unsubscribe(message.store);
+        this.subs.unsubscribe(message.store);
         this.owner.presence?.unsubscribed(message.store, this);
         return;
       case 'presence':
@@ -199,7 +203,7 @@ export class Connection implements Subscriber {
         return;
       case 'op': {
         const { client, seq } = this.ids.admit(message.id);
-        const store = await this.readable(message.store);
+        const store = await this.subs.readable(message.store);
         const { committed } = await hub.submitClientBatch(store, message.id, message.ops, { user: this.user, client, seq });
         // Answered when committed; the client's next batch to this store goes on meanwhile.
         this.flow.add(committed.then((applied) => {
@@ -247,7 +251,7 @@ export class Connection implements Subscriber {
     for (const name of names.slice(0, maxSubs)) {
       // Each store on its own: one unknown or forbidden store does not stop the others (and a
       // hello earns one strike at most, or a page that outlived a deploy would be cut off).
-      await this.subscribe(name, subs[name]!).catch((err) => this.answer({ t: 'sub', store: name, v: 0 }, asTwinError(err), refused++ === 0 ? 0 : false));
+      await this.subs.subscribe(name, subs[name]!).catch((err) => this.answer({ t: 'sub', store: name, v: 0 }, asTwinError(err), refused++ === 0 ? 0 : false));
       if (this.isClosed) return;
       if (performance.now() - slice > SLICE_MS) {
         await nextTurn();
@@ -300,56 +304,7 @@ export class Connection implements Subscriber {
   }
 
   //#endregion receiving
-  //#region subscriptions
-
-  private async subscribe(name: string, v: number): Promise<void> {
-    const store = await this.readable(name);
-    // The socket may have closed while the store loaded or `canRead` thought.
-    if (this.isClosed) return;
-    const missed = v > 0 ? store.since(v) : undefined;
-    if (missed) {
-      this.join(store);
-      for (const entry of missed) this.enqueue(entry.own && entry.client && this.owns(entry.client) ? entry.own : entry.public);
-      return;
-    }
-    // A snapshot, written at the store's lock (in slices, for a large store): no commit lands
-    // between it and joining the subscribers, and none reaches this client before it.
-    store.subscribers.delete(this);
-    await store.lock.run(async () => {
-      const snapshot = await store.snapshot();
-      if (this.isClosed) return;
-      this.join(store);
-      for (const message of snapshot) this.enqueue(message);
-    });
-  }
-
-  /** Adds this connection to `store`'s subscribers (and says so, the first time). */
-  private join(store: HubStore): void {
-    store.subscribers.add(this);
-    if (this.subs.has(store)) return;
-    this.subs.add(store);
-    this.owner.hub.emit('subscribe', { store: store.name, client: this.client, user: this.user });
-  }
-
-  private unsubscribe(name: string): void {
-    for (const store of this.subs) {
-      if (store.name !== name) continue;
-      this.subs.delete(store);
-      store.subscribers.delete(this);
-      this.owner.hub.emit('unsubscribe', { store: store.name, client: this.client, user: this.user });
-    }
-  }
-
-  /** The store `name`, if it exists and this user may read it; a coded error otherwise. */
-  private async readable(name: string): Promise<HubStore> {
-    const store = await this.owner.hub.load(name, { user: this.user, mayCreate: () => this.creations.take(1) });
-    if (!store) throw new TwinError(ErrorCode.STORE, `There is no store ${JSON.stringify(name)}.`);
-    const canRead = store.def.options.canRead;
-    if (canRead && !(await canRead({ user: this.user, store: name }))) {
-      throw new TwinError(ErrorCode.FORBIDDEN, `You may not read store ${JSON.stringify(name)}.`);
-    }
-    return store;
-  }
+  //#region presence
 
   /**
    * Publishes this client's presence in `name`: only a reader subscribed to it may (the peer
@@ -360,11 +315,11 @@ export class Connection implements Subscriber {
     const presence = this.owner.presence;
     if (!presence) throw new TwinError(ErrorCode.FORBIDDEN, 'This server does not keep presence.');
     for (const store of this.subs) if (store.name === name) return presence.publish(store, this, key, state);
-    await this.readable(name);
+    await this.subs.readable(name);
     throw new TwinError(ErrorCode.FORBIDDEN, `Subscribe to store ${JSON.stringify(name)} before publishing presence in it.`);
   }
 
-  //#endregion subscriptions
+  //#endregion presence
   //#region abuse
 
   /** Refuses a message that names no batch (an `error`), counting against the client once per frame. */
@@ -413,10 +368,6 @@ export class Connection implements Subscriber {
 
   private onClose(): void {
     this.isClosed = true;
-    for (const store of this.subs) {
-      store.subscribers.delete(this);
-      this.owner.hub.emit('unsubscribe', { store: store.name, client: this.client, user: this.user });
-    }
     this.subs.clear();
     this.outbox = [];
     this.owner.presence?.closed(this);
