@@ -48,6 +48,7 @@ export function createFollowLoop(
   versionKey: (store: string) => string,
   onIgnoredError: (err: unknown) => void,
   appending: Set<Promise<unknown>>,
+  commandTimeoutMs = COMMAND_TIMEOUT_MS,
 ): FollowLoop {
   const byStore = new Map<string, Set<Follower>>();
   let blocker: RedisClient | undefined;
@@ -97,7 +98,7 @@ export function createFollowLoop(
         seen = wanted;
         const storeOf = new Map([...byStore.keys()].map((store) => [logKey(store), store]));
         const streams = [...storeOf].map(([key, store]) => ({ key, id: `${minCursor(byStore.get(store))}-0` }));
-        const reply = await client.xRead(streams, { BLOCK: BLOCK_MS, COUNT: READ_COUNT });
+        const reply = await repliedWithin(client.xRead(streams, { BLOCK: BLOCK_MS, COUNT: READ_COUNT }), BLOCK_MS + commandTimeoutMs, () => client.destroy());
         failures = 0;
         if (!reply || stopped) continue;
         if (appending.size > 0) {
@@ -142,7 +143,7 @@ export function createFollowLoop(
       } else {
         active = true;
         if (!blocker) {
-          blocker = main.duplicate({ commandOptions: { timeout: BLOCK_MS + COMMAND_TIMEOUT_MS } });
+          blocker = main.duplicate({ commandOptions: { timeout: BLOCK_MS + commandTimeoutMs } });
           blocker.on('error', onIgnoredError);
         }
         running = pump(blocker);
@@ -162,6 +163,22 @@ export function createFollowLoop(
       await running;
     },
   };
+}
+
+/**
+ * `work`, or a failure after `ms` without its reply, when `giveUp` is called (to drop the
+ * connection): one that went silent (a partition, a NAT that dropped it without a reset) would
+ * hold its commands until TCP keepalive noticed, minutes later.
+ */
+export function repliedWithin<T>(work: Promise<T>, ms: number, giveUp: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`no reply within ${ms} ms`));
+      giveUp();
+    }, ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 function minCursor(followers: Set<Follower> | undefined): number {

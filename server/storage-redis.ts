@@ -26,7 +26,7 @@ import type { AppendPart, ClientRecord, StorageAdapter, StoredState } from './st
 import type { ClientStorageOptions } from './storage-clients.js';
 import { checkAppend, checkClient, clientLimits, duplicateError, mergeRecords, startSweeper, sweepInterval } from './storage-clients.js';
 import { checkCompactVersion, closedError, conflictError, EMPTY_STATE } from './storage-memory.js';
-import { COMMAND_TIMEOUT_MS, createFollowLoop, toBatch } from './storage-redis-follow.js';
+import { COMMAND_TIMEOUT_MS, createFollowLoop, repliedWithin, toBatch } from './storage-redis-follow.js';
 import type { RedisClient } from './storage-redis-follow.js';
 import {
   APPEND_SCRIPT, CLAIM_SCRIPT, COMPACT_SCRIPT, defaultHashTag, FORGET_SCRIPT, MERGE_SCRIPT, REAPPEND_SCRIPT, redisKeys, REFUSE_SCRIPT, RESTORE_SCRIPT,
@@ -106,20 +106,27 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
   const appending = new Set<Promise<unknown>>();
 
   /**
-   * `work`, or a failure once Redis took `commandTimeoutMs` to answer: node-redis's own timeout
-   * stops counting once a command is written, so a frozen Redis would hold it for ever.
+   * A connection that leaves a command unanswered for `commandTimeoutMs` is given up and made
+   * again. A Redis that froze answers on the new one once it thaws; a connection that went
+   * silent (a NAT or a partition that dropped it without a reset) would otherwise hold every
+   * later command until TCP keepalive noticed, minutes later. Commands wait for the new one.
    */
-  const answered = <T>(work: Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${commandTimeoutMs} ms`)), commandTimeoutMs);
-    });
-    return Promise.race([work, late]).finally(() => clearTimeout(timer));
+  let renewing: Promise<void> | undefined;
+  const renew = (): void => {
+    if (renewing || closed) return;
+    main.destroy();
+    renewing = main.connect().then(() => {}, onIgnoredError).finally(() => (renewing = undefined));
   };
+  /**
+   * `work()`, or a failure once Redis took `commandTimeoutMs` to answer (the connection is
+   * renewed then): node-redis's own timeout stops counting once a command is written, so a
+   * frozen Redis would hold it for ever.
+   */
+  const answered = <T>(work: () => Promise<T>): Promise<T> => repliedWithin(renewing ? renewing.then(work) : work(), commandTimeoutMs, renew);
   const run = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     if (closed) throw closedError('redis');
     try {
-      return await answered(fn());
+      return await answered(fn);
     } catch (err) {
       throw internalError(what, err);
     }
@@ -174,7 +181,7 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
         args.push(String(parts.length), client ? String(client.seq) : '', client ? client.id : '');
         parts.forEach(({ batch, after, epoch }, i) => args.push(String(batch.v), ops[i]!, batch.id ?? '', after ?? '', epoch ?? ''));
       }
-      replies = await answered(script(APPEND_SCRIPT, keys, args));
+      replies = await answered(() => script(APPEND_SCRIPT, keys, args));
     } catch (err) {
       for (const append of appends) append.reject(internalError(appendWhat(append.parts), err));
       return;
@@ -192,7 +199,7 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
     });
   };
 
-  const follow = createFollowLoop(main, key.log, key.v, onIgnoredError, appending);
+  const follow = createFollowLoop(main, key.log, key.v, onIgnoredError, appending, commandTimeoutMs);
   // Redis drops the expired records itself; this only trims their entries from the index
   // while nobody writes (each node does it, which is harmless).
   const stopSweeper = startSweeper(sweepInterval(limits.ttlMs),
@@ -292,7 +299,8 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
       stopSweeper();
       await follow.stop();
       await Promise.allSettled(appending);
-      if (main.isReady) await main.close().catch(onIgnoredError);
+      // (QUIT on a connection that went silent would wait for ever.)
+      if (main.isReady) await repliedWithin(main.close(), commandTimeoutMs, () => main.destroy()).catch(onIgnoredError);
       else main.destroy();
     },
   };

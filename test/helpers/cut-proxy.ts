@@ -27,6 +27,12 @@ export interface CutProxy {
   readonly open: number;
   /** Destroys every forwarded connection now. */
   cut(): void;
+  /**
+   * Every forwarded connection goes silent: its bytes are dropped both ways while it stays open
+   * (a NAT that forgot the flow without a reset, a partition); only a timeout tells. New
+   * connections are forwarded as before.
+   */
+  silence(): void;
   /** Stops listening and destroys every connection. */
   close(): Promise<void>;
 }
@@ -100,6 +106,14 @@ export async function startCutProxy(target: number): Promise<CutProxy> {
         // A reset rather than a FIN: neither side gets a chance to say goodbye.
         pair.down.resetAndDestroy();
         pair.up.resetAndDestroy();
+      }
+    },
+    silence() {
+      for (const pair of [...pairs]) {
+        pairs.delete(pair);
+        pair.down.unpipe(pair.up);
+        pair.up.unpipe(pair.down);
+        for (const socket of [pair.down, pair.up]) socket.on('data', () => {});
       }
     },
     async close() {
