@@ -12,10 +12,12 @@ import { createHash } from 'node:crypto';
 import { TwinError } from '../src/errors.js';
 import type { ErrorCode } from '../src/errors.js';
 import type { ClientRecord, StorageAdapter } from './storage.js';
-import { MAX_REFUSALS } from './storage.js';
+import { MAX_REFUSAL_CHARS, MAX_REFUSALS } from './storage.js';
 
 /** Records kept in memory; the rest are read from storage again when needed. */
 export const DEFAULT_CACHED_CLIENTS = 10_000;
+/** Characters of refusal messages the cached records may hold in all (the least recently used records go first). */
+export const DEFAULT_CACHED_REFUSAL_CHARS = 8 * 1024 * 1024;
 
 /** What became of a client's batch or call, as far as the records know. */
 export type Fate = 'new' | 'applied' | TwinError;
@@ -23,12 +25,16 @@ export type Fate = 'new' | 'applied' | TwinError;
 export class ClientRecords {
   private readonly storage: StorageAdapter;
   private readonly max: number;
+  private readonly maxChars: number;
   /** In least-recently-used order: re-inserted on each use. */
   private readonly cache = new Map<string, ClientRecord>();
+  /** Characters of refusal messages in {@link cache}. */
+  private chars = 0;
 
-  constructor(storage: StorageAdapter, max = DEFAULT_CACHED_CLIENTS) {
+  constructor(storage: StorageAdapter, max = DEFAULT_CACHED_CLIENTS, maxChars = DEFAULT_CACHED_REFUSAL_CHARS) {
     this.storage = storage;
     this.max = max;
+    this.maxChars = maxChars;
   }
 
   /**
@@ -64,11 +70,14 @@ export class ClientRecords {
 
   /** Records a final refusal of `client`'s `seq`, so a re-send gets it again. */
   async refuse(client: string, seq: number, error: TwinError): Promise<void> {
-    await this.storage.refuse(client, seq, error.code, error.message);
+    const message = error.message.length > MAX_REFUSAL_CHARS ? `${error.message.slice(0, MAX_REFUSAL_CHARS - 1)}…` : error.message;
+    await this.storage.refuse(client, seq, error.code, message);
     const record = this.cache.get(client);
     if (record && !record.refused.some(([s]) => s === seq)) {
-      record.refused.push([seq, error.code, error.message]);
-      if (record.refused.length > MAX_REFUSALS) record.refused.shift();
+      record.refused.push([seq, error.code, message]);
+      this.chars += message.length;
+      if (record.refused.length > MAX_REFUSALS) this.chars -= record.refused.shift()![2].length;
+      this.evict();
     }
   }
 
@@ -80,6 +89,7 @@ export class ClientRecords {
   /** Forgets what is cached (storage was replaced behind our back). */
   forget(): void {
     this.cache.clear();
+    this.chars = 0;
   }
 
   private async get(client: string): Promise<ClientRecord | undefined> {
@@ -96,10 +106,34 @@ export class ClientRecords {
   }
 
   private remember(client: string, record: ClientRecord): void {
-    this.cache.delete(client);
+    this.drop(client);
     this.cache.set(client, { ...record, refused: [...record.refused] });
-    if (this.cache.size > this.max) this.cache.delete(this.cache.keys().next().value!);
+    this.chars += refusalChars(record);
+    this.evict();
   }
+
+  /** Drops the least recently used records while there are too many, or their refusals are too long. */
+  private evict(): void {
+    while (this.cache.size > this.max || (this.chars > this.maxChars && this.cache.size > 1)) this.drop(this.cache.keys().next().value!);
+  }
+
+  private drop(client: string): void {
+    const record = this.cache.get(client);
+    if (!record) return;
+    this.cache.delete(client);
+    this.chars -= refusalChars(record);
+  }
+
+  /** Characters of refusal messages cached now (for tests of the bound). */
+  get cachedRefusalChars(): number {
+    return this.chars;
+  }
+}
+
+function refusalChars(record: ClientRecord): number {
+  let chars = 0;
+  for (const [, , message] of record.refused) chars += message.length;
+  return chars;
 }
 
 /** The owner hash of a client key: storage never holds the key itself. */

@@ -87,6 +87,11 @@ export interface ClientRecord {
 export const DEFAULT_CLIENT_TTL_MS = 48 * 60 * 60 * 1000;
 /** Final refusals kept per client record (the lowest seqs go first). */
 export const MAX_REFUSALS = 256;
+/**
+ * A refusal's message is kept to this many characters (a schema's message may quote the value
+ * refused), so a record is bounded in bytes, not only in count.
+ */
+export const MAX_REFUSAL_CHARS = 300;
 
 export interface StorageAdapter {
   /**
