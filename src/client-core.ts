@@ -8,8 +8,9 @@
  * so it receives only what it missed, and re-sends unconfirmed batches and calls in order,
  * which the server applies once. Every batch ends confirmed or refused: a refusal for now
  * (`retry`) is sent again with backoff; a final one rolls back; a write too large to ever pass
- * is refused here at once. The socket itself (reconnects, pacing, limits) is the link's
- * (`link.ts`); keeping writes across reloads is `kept-writes.ts`'s.
+ * is refused here at once (the limits, and the order messages go in, are `outgoing.ts`'s). The
+ * socket itself (reconnects, pacing, limits) is the link's (`link.ts`); keeping writes across
+ * reloads is `kept-writes.ts`'s.
  *
  * The state lives in closures, not in class members: the public `Client` only forwards to
  * them, so a user subclass cannot clash with it, and the browser bundle stays small.
@@ -17,13 +18,13 @@
 import type { ClientOptions, RejectDetail, StaleWrite } from './client-options.js';
 import { initialValue } from './define.js';
 import { DEV_MODE } from './dev.js';
-import { ErrorCode, TwinError, twinError } from './errors.js';
+import { ErrorCode, TwinError } from './errors.js';
 import type { Json } from './json.js';
 import { createKeptWrites } from './kept-writes.js';
-import { backoffDelay, createLink, utf8Length } from './link.js';
+import { backoffDelay, createLink } from './link.js';
 import type { ConnectionState, Link } from './link.js';
 import { createLocalStores } from './local-stores.js';
-import { seqOf } from './outbox.js';
+import { inSendOrder, oversized } from './outgoing.js';
 import { defaultUrl, readHydration } from './page-defaults.js';
 import { createPresence, registerPresence } from './presence.js';
 import { PROTOCOL_VERSION } from './protocol.js';
@@ -173,15 +174,6 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
   const snapshots = createSnapshotAssembly((store, value, v) => replicas.get(store)?.reset(value, v));
   registerPresence(host, presence);
 
-  /** The refusal of a message (serialized: `text`) that can never pass the server's limits, or undefined if it fits. */
-  const oversized = (text: string, ops: number): TwinError | undefined => {
-    const { maxFrameBytes, maxOps } = link.limits;
-    if (ops > maxOps) return twinError(ErrorCode.FRAME, DEV_MODE && `A batch may hold at most ${maxOps} ops; this one holds ${ops}.`);
-    const bytes = utf8Length(text);
-    if (bytes > maxFrameBytes) return twinError(ErrorCode.TOO_BIG, DEV_MODE && `The write is ${bytes} bytes; the server takes at most ${maxFrameBytes} in one frame.`);
-    return undefined;
-  };
-
   /**
    * Sends a batch or call, kept until it is answered. One the server would refuse whatever
    * happens is refused here, at once, alone (as is any while the server refuses this page).
@@ -189,7 +181,7 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
    */
   const dispatch = (replica: Replica | undefined, message: OpMessage | Call, ops: number) => {
     const text = JSON.stringify(message);
-    const tooBig = link.refusal ?? oversized(text, ops);
+    const tooBig = link.refusal ?? oversized(text, ops, link.limits);
     if (tooBig) return queueMicrotask(() => refuse(replica, message.id, tooBig));
     kept.keep(message, text);
     link.send(message);
@@ -205,13 +197,7 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
       }
     }
     for (const call of calls.values()) out.push(call.message);
-    // Per client in seq order; gone pages' before this page's own.
-    const own = `${client.clientId}:`;
-    const order = (id: string): [number, string] => [id.startsWith(own) ? 1 : 0, id.slice(0, id.lastIndexOf(':'))];
-    return out.sort((a, b) => {
-      const [[ownA, clientA], [ownB, clientB]] = [order(a.id), order(b.id)];
-      return ownA - ownB || (clientA < clientB ? -1 : clientA > clientB ? 1 : seqOf(a.id) - seqOf(b.id));
-    });
+    return inSendOrder(out, client.clientId);
   };
 
   /**
