@@ -7,9 +7,10 @@
  * plain objects mutated in place, so an object keeps its identity while it stays in the store.
  *
  * Reads of the view are tracked per object key (and per array as a whole); a change bumps only
- * the trackers of what changed. When the server's ops arrive with nothing pending they are
- * applied to the view directly; otherwise the view is rebuilt from confirmed ⊕ pending and
- * reconciled into the live tree, touching only what differs (a rebase).
+ * the trackers of what changed (`view-writer.ts` makes each change to the view). When the
+ * server's ops arrive with nothing pending they are applied to the view directly; otherwise the
+ * view is rebuilt from confirmed ⊕ pending and reconciled into the live tree, touching only
+ * what differs (a rebase).
  *
  * The server runs the same class: its confirmed state is the committed one, and writes made by
  * server code (actions, timers, routes) are its pending batches until the hub commits them.
@@ -20,12 +21,13 @@ import { DEFAULT_MAX_DEPTH, jsonEqual } from './json.js';
 import type { Json, Path } from './json.js';
 import { Listeners } from './listeners.js';
 import { touches } from './pending-paths.js';
-import { applyOp, applyOpsInPlace, spliceLarge } from './ops.js';
+import { applyOp, applyOpsInPlace } from './ops.js';
 import type { Op, Writer } from './ops.js';
-import { deepCopy, reconcile, reuse } from './reconcile.js';
+import { deepCopy, reconcile } from './reconcile.js';
 import type { Container } from './reconcile.js';
 import { state, untracked } from './signals.js';
 import { ViewTrackers } from './view-trackers.js';
+import { notifyingWriter } from './view-writer.js';
 import type { StoreStatus } from './store-status.js';
 
 
@@ -109,7 +111,7 @@ export class Replica {
   private readonly _links = new WeakMap<object, Link>();
   /** Who reads what of the view. */
   private readonly _trackers = new ViewTrackers((watched) => this.host.watched?.(this, watched));
-  private readonly _writer: Writer = this._notifyingWriter();
+  private readonly _writer: Writer = notifyingWriter(this._trackers);
   private _waiters: { batches: Set<Batch>; resolve: () => void; reject: (error: TwinError) => void }[] = [];
 
   constructor(name: string, value: Json, v: number, host: ReplicaHost, options: { local?: boolean; readonly?: string } = {}) {
@@ -376,29 +378,4 @@ export class Replica {
   }
 
   //#endregion subscribers
-  //#region the view's writer
-
-  /** A writer that mutates the view in place and bumps the trackers of what it changes. */
-  private _notifyingWriter(): Writer {
-    return {
-      enter: (_parent, _key, child) => child,
-      set: (target, key, value) => {
-        const added = !Object.hasOwn(target, key);
-        (target as Record<string | number, Json>)[key] = value;
-        this._trackers.bump(target, key as string);
-        if (added) this._trackers.bump(target);
-      },
-      del: (target, key) => {
-        delete target[key];
-        this._trackers.bump(target, key);
-        this._trackers.bump(target);
-      },
-      splice: (target, index, remove, values) => {
-        spliceLarge(target, index, remove, reuse(target, index, remove, values));
-        this._trackers.bump(target);
-      },
-    };
-  }
-
-  //#endregion the view's writer
 }
