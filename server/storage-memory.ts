@@ -23,7 +23,11 @@ import {
 export const EMPTY_STATE: Json = {};
 
 interface MemoryStore {
-  snapshot: Json;
+  /**
+   * The snapshot as JSON: a copy that costs nothing more to keep when the hub hands over the
+   * JSON it wrote in slices (cloning a 10 MB value would hold the loop), parsed only on load.
+   */
+  snapshot: string;
   /** Version of `snapshot`; the log holds the batches after it, in order, and the one at it. */
   snapshotV: number;
   log: StoredBatch[];
@@ -79,7 +83,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
       open();
       const s = stores.get(store);
       if (!s) return undefined;
-      const value = applyOps(s.snapshot, s.log.filter((b) => b.v > s.snapshotV).flatMap((b) => b.ops));
+      const value = applyOps(JSON.parse(s.snapshot) as Json, s.log.filter((b) => b.v > s.snapshotV).flatMap((b) => b.ops));
       const state: StoredState = { value: structuredClone(value), v: versionOf(s) };
       return state;
     },
@@ -114,12 +118,12 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
       return s ? batchesAfter(s, v) : [];
     },
 
-    async compact(store, value, v) {
+    async compact(store, value, v, json) {
       open();
       const s = stores.get(store) ?? emptyStore();
       checkCompactVersion(store, v, versionOf(s));
       if (v < s.snapshotV) return; // an older snapshot than the one we hold: keep ours
-      s.snapshot = structuredClone(value);
+      s.snapshot = json ?? JSON.stringify(value);
       s.snapshotV = v;
       // The batch at v stays: an append made `after` it must find it (see AppendPart.after).
       s.log = s.log.filter((b) => b.v >= v);
@@ -172,7 +176,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
 }
 
 function emptyStore(): MemoryStore {
-  return { snapshot: EMPTY_STATE, snapshotV: 0, log: [] };
+  return { snapshot: JSON.stringify(EMPTY_STATE), snapshotV: 0, log: [] };
 }
 
 //#region shared internals
