@@ -47,8 +47,8 @@ export const NODE_TARGETS = {
  * mutant. error.test.ts and the later tests of the other files were written for survivors.
  */
 export const BROWSER_TARGETS = {
-  'elements/internal.ts': ['test/browser/bind.test.ts', 'test/browser/list.test.ts'],
-  'elements/twin-bind.ts': ['test/browser/bind.test.ts', 'test/browser/bind-refusals.test.ts'],
+  'elements/internal.ts': ['test/browser/bind.test.ts', 'test/browser/list.test.ts', 'test/browser/bind-edges.test.ts', 'test/browser/bind-refusals.test.ts', 'test/browser/error.test.ts', 'test/browser/dev-warnings.test.ts', 'test/browser/presence.test.ts', 'test/browser/leak.test.ts'],
+  'elements/twin-bind.ts': ['test/browser/bind.test.ts', 'test/browser/bind-refusals.test.ts', 'test/browser/bind-edges.test.ts', 'test/browser/pending.test.ts', 'test/browser/lit.test.ts', 'test/browser/leak.test.ts'],
   'elements/twin-list.ts': ['test/browser/list.test.ts'],
   'elements/twin-show.ts': ['test/browser/bind.test.ts'],
   'elements/twin-status.ts': ['test/browser/sync.test.ts', 'test/browser/pending.test.ts'],

@@ -5,7 +5,7 @@
  * production bundle carries none of these sentences.
  */
 import { expect, fixture, html } from '@open-wc/testing';
-import { settled } from '../../src/index.js';
+import { settled, store } from '../../src/index.js';
 import type { TwinActionEvent } from '../../elements/index.js';
 import { captureConsole, connectPage, flush, freshBox, nextEvent, uniq, until } from './helpers.js';
 
@@ -56,6 +56,43 @@ describe('dev-mode warnings for names the server or the store does not know', ()
     expect(keys).to.have.length(2);
     expect(keys[0]).to.contain('<twin-bind').and.contain(`key="scroe"`).and.contain('no key "scroe"');
     expect(keys[1]).to.contain('<twin-show').and.contain(`key="txet"`);
+  });
+
+  it('do not warn for a key a shared store gets when it loads, nor later, when the key is gone', async () => {
+    connectPage();
+    const name = `box/${uniq('late')}`; // not loaded yet: its keys are unknown until it is
+    const seen = captureWarnings();
+    try {
+      await fixture(html`<div>
+        <twin-bind store=${name} key="text"></twin-bind>
+        <twin-bind store=${name} key="flag"></twin-bind>
+      </div>`);
+      const handle = store<{ text?: string; n?: number; flag?: boolean }>(name);
+      await until(() => handle.text === 'hello', 'the store to load');
+      handle.n = 1; // a version above 0: the server's value is here
+      await settled(handle);
+      await flush();
+      delete handle.flag; // checked once: a key removed later is the app's business
+      await settled(handle);
+      await flush();
+    } finally {
+      seen.stop();
+    }
+    expect(seen.warnings.filter((w) => w.includes('check the key'))).to.deep.equal([]);
+  });
+
+  it('do not take another refusal of a store an element names for a missing store', async () => {
+    const { name, handle } = await freshBox();
+    await fixture(html`<twin-bind store=${name} key="text"></twin-bind>`);
+    const seen = captureWarnings();
+    try {
+      handle.forbidden = 'nope';
+      await settled(handle).catch(() => undefined);
+      await flush();
+    } finally {
+      seen.stop();
+    }
+    expect(seen.warnings.filter((w) => w.includes('The server has no store'))).to.deep.equal([]);
   });
 
   it('warn once for a twin-action the server does not have', async () => {

@@ -4,7 +4,7 @@
  * touching only what changed (counted with a MutationObserver).
  */
 import { expect, fixture, html } from '@open-wc/testing';
-import { flush, freshBox, recordMutations, serverRead, serverWrite, until } from './helpers.js';
+import { captureConsole, flush, freshBox, recordMutations, serverRead, serverWrite, until } from './helpers.js';
 
 type Box = Record<string, any>;
 
@@ -140,6 +140,73 @@ describe('<twin-list>', () => {
     const list = host.querySelector('twin-list')!;
     expect(list.querySelectorAll('[data-twin-ssr]')).to.have.length(0);
     expect(texts(list)).to.deep.equal(['one', 'two', 'three']);
+    expect(list.querySelector(':scope > template'), 'the template stays').to.exist;
+  });
+
+  it('leaves children that are neither its template nor server-rendered items alone', async () => {
+    const { name } = await freshBox();
+    const list = await fixture(html`<twin-list store=${name} key="tags"><p class="note">Tags:</p><template><li><twin-bind key="."></twin-bind></li></template></twin-list>`);
+    expect(texts(list)).to.deep.equal(['x', 'y']);
+    expect(list.querySelector(':scope > p.note')!.textContent).to.equal('Tags:');
+  });
+
+  it('without a <template> child, renders nothing and warns once', async () => {
+    const { name } = await freshBox();
+    const errors: string[] = [];
+    const onError = (event: ErrorEvent) => void errors.push(event.message);
+    window.addEventListener('error', onError);
+    const warnings = captureConsole('warn');
+    let list: Element;
+    try {
+      list = await fixture(html`<twin-list store=${name} key="items"><li>static</li></twin-list>`);
+      await flush();
+    } finally {
+      warnings.stop();
+      window.removeEventListener('error', onError);
+    }
+    expect(errors).to.deep.equal([]);
+    expect(texts(list)).to.deep.equal(['static']);
+    expect(warnings.lines.filter((w) => w.includes('needs a <template> child: the markup of one item'))).to.have.length(1);
+  });
+
+  it('renders again from the new array when its key or store changes, and only then', async () => {
+    const [a, b] = [await freshBox(), await freshBox()];
+    b.handle.items[0]!.text = 'b one';
+    const list = await fixture(html`<twin-list store=${a.name} key="items"><template><li><twin-bind key="text"></twin-bind></li></template></twin-list>`);
+    expect(texts(list)).to.deep.equal(['one', 'two', 'three']);
+    const first = list.querySelector('li');
+    list.setAttribute('key', 'items'); // the same key: nothing to do
+    list.parentElement!.append(list); // moved, still under the same store: the same binding
+    await flush();
+    expect(list.querySelector('li'), 'the same items').to.equal(first);
+    expect(texts(list)).to.deep.equal(['one', 'two', 'three']);
+    list.setAttribute('key', 'nested.lists.0.items');
+    expect(texts(list)).to.deep.equal(['ten']);
+    list.setAttribute('store', b.name);
+    list.setAttribute('key', 'items');
+    expect(texts(list)).to.deep.equal(['b one', 'two', 'three']);
+  });
+
+  it('follows an array replaced or changed by value: copies, other values, repeated values', async () => {
+    const { name, handle } = await freshBox();
+    const list = await listOf(name);
+    handle.items.push({ ...handle.items[0]! }); // a copy: an item of its own
+    await until(() => texts(list).length === 4, 'the copy');
+    expect(texts(list)).to.deep.equal(['1:one', '2:two', '3:three', '1:one']);
+    (handle as Box).items = [{ id: 9, text: 'nine' }, { id: 8, text: 'eight' }];
+    await until(() => texts(list)[0] === '9:nine', 'the new array');
+    expect(texts(list)).to.deep.equal(['9:nine', '8:eight']);
+
+    const tags = await fixture(html`<twin-list store=${name} key="tags"><template><li><twin-bind key="."></twin-bind></li></template></twin-list>`);
+    handle.tags = ['y', 'z'];
+    await until(() => texts(tags).join() === 'y,z', 'the new tags');
+    expect(tags.querySelectorAll('li')).to.have.length(2);
+    handle.tags = ['x', 'x', 'y'];
+    await until(() => texts(tags).join() === 'x,x,y', 'repeated tags');
+    const before = new Set(tags.querySelectorAll('li'));
+    handle.tags.reverse();
+    await until(() => texts(tags).join() === 'y,x,x', 'the reverse');
+    expect([...tags.querySelectorAll('li')].filter((li) => !before.has(li)), 'the same three items, moved').to.deep.equal([]);
   });
 
   it('shows nothing for a value that is not an array, and follows it becoming one', async () => {
@@ -184,6 +251,29 @@ describe('<twin-list> item writes', () => {
     await until(() => texts(list).length === 3, 'the rows');
     expect([...list.querySelectorAll('input')].map((input) => input.value)).to.deep.equal(['w', 'x', 'why']);
     await until(async () => (await serverRead<Box>(name))?.tags.join() === 'w,x,why', 'the server');
+  });
+
+  it('the first item\'s input writes; an input whose item left the array in the same turn writes nothing', async () => {
+    const { name, handle } = await freshBox();
+    const tags = await fixture(html`<twin-list store=${name} key="tags"><template><li><twin-bind key="."><input></twin-bind></li></template></twin-list>`);
+    const items = await fixture(html`<twin-list store=${name} key="items"><template><li><twin-bind key="text"><input></twin-bind></li></template></twin-list>`);
+    const [x, y] = [...tags.querySelectorAll('input')];
+    type(x!, 'ex');
+    expect(handle.tags).to.deep.equal(['ex', 'y']);
+    const one = items.querySelector('input')!;
+    const warnings = captureConsole('warn');
+    try {
+      handle.tags.splice(1, 1);
+      type(y!, 'why');
+      handle.items.splice(0, 1);
+      type(one, 'ONE');
+    } finally {
+      warnings.stop();
+    }
+    expect(warnings.lines).to.deep.equal([]);
+    expect(handle.tags).to.deep.equal(['ex']);
+    expect(handle.items.map((item: { text: string }) => item.text)).to.deep.equal(['two', 'three']);
+    await until(async () => (await serverRead<Box>(name))?.tags.join() === 'ex', 'the server');
   });
 
   it('typing into an item of plain values keeps its input (and the focus) in place', async () => {
