@@ -257,12 +257,23 @@ export class Hub extends EventEmitter implements Runtime {
   private follow(store: HubStore): void {
     store.unfollow?.();
     const epoch = store.epoch;
+    let merging = false;
     store.unfollow = this.storage.follow(store.key!, store.v,
       (batch) => {
         // Our own batches come back too: most are applied or on their way by then, and need no
         // lock (taking it would stop the store's pipeline for nothing).
         if (batch.v <= store.v || this.pipeline(store).carries(batch.v, batch.id)) return;
-        void store.lock.run(() => (store.epoch === epoch ? this.committer.adopt(store, batch) : undefined));
+        void store.lock.run(() => {
+          // Followed anew since (this node restored the store): this was read from the old epoch.
+          if (store.epoch !== epoch) return;
+          if ((batch.epoch ?? '') === epoch) return this.committer.adopt(store, batch);
+          // Another node restored the store (Redis came back empty) from a state this node never
+          // saw, and this batch follows on from that, not from what this node holds: merge into
+          // it (which follows anew), once.
+          if (!merging) this.committer.restoreSoon(store);
+          merging = true;
+          return undefined;
+        });
       },
       () => this.committer.restoreSoon(store));
   }

@@ -22,7 +22,7 @@ import { parseBatchId } from '../src/protocol.js';
 import type { ClientRecords } from './client-records.js';
 import type { HubStore } from './hub-store.js';
 import type { RateLimitedLogger } from './logger.js';
-import type { StorageAdapter, StoredBatch } from './storage.js';
+import type { StorageAdapter, StoredBatch, StoredState } from './storage.js';
 
 /** Attempts at a commit that keeps losing the race to other nodes before giving up (retryably). */
 const MAX_CONFLICT_RETRIES = 20;
@@ -146,9 +146,9 @@ export class Realigner {
     });
   }
 
-  /** Replaces what this node holds of `store` with what storage holds, and tells every subscriber. */
-  async reload(store: HubStore): Promise<void> {
-    const stored = await this.storage.load(store.key!);
+  /** Replaces what this node holds of `store` with what storage holds (`stored`, when just read), and tells every subscriber. */
+  async reload(store: HubStore, stored?: StoredState): Promise<void> {
+    stored ??= await this.storage.load(store.key!);
     if (!stored) return;
     store.epoch = stored.epoch ?? '';
     store.replica.reset(stored.value, stored.v);
@@ -198,7 +198,8 @@ export class Realigner {
   private async restore(store: HubStore): Promise<void> {
     if (!this.storage.restore) return;
     await this.storage.restoreClients?.(this.records.held());
-    const epoch = await this.storage.restore(store.key!, { value: store.replica.confirmed, v: store.v });
+    const held = { from: store.log[0]?.v ?? store.v + 1, ids: store.log.flatMap((entry) => (entry.id ? [entry.id] : [])) };
+    const epoch = await this.storage.restore(store.key!, { value: store.replica.confirmed, v: store.v }, held);
     if (epoch !== undefined) {
       store.epoch = epoch;
       this.refollow(store);
@@ -231,8 +232,10 @@ export class Realigner {
       }
       try {
         let state = stored.value;
+        // Every batch this node holds is checked: after a restore by a node that was behind,
+        // or in another epoch, this node's versions do not line up with the store's.
         for (const entry of store.log) {
-          if (entry.v <= base || !entry.id) continue;
+          if (!entry.id) continue;
           try {
             // Only batches that still apply on top of the restored state (as the hub checked them).
             state = applyOps(state, entry.ops);
@@ -240,7 +243,7 @@ export class Realigner {
             this.logger.error(`merge:${store.name}`, `Batch ${entry.id} of store ${store.name} no longer applies after a restore by another node; it is dropped.`, err);
             continue;
           }
-          await this.storage.reappend!(store.key!, { ops: entry.ops, id: entry.id }, base, epoch);
+          await this.storage.reappend!(store.key!, { ops: entry.ops, id: entry.id, v: entry.v }, base, epoch);
         }
       } catch (err) {
         if ((err as { epoch?: string }).epoch !== undefined) continue; // restored again meanwhile
@@ -253,14 +256,20 @@ export class Realigner {
     throw new TwinError(ErrorCode.UNAVAILABLE, `Store ${JSON.stringify(store.name)} keeps being restored; try again.`);
   }
 
-  /** Applies batches other nodes stored that this node has not seen yet. */
+  /**
+   * Applies batches other nodes stored that this node has not seen yet; takes the stored state
+   * when the log no longer reaches back to this node's version; merges when the store was
+   * restored by another node meanwhile (its batches do not follow on from what this node holds).
+   */
   private async catchUp(store: HubStore): Promise<void> {
     const missed = await this.storage.since(store.key!, store.v);
-    if (missed) {
+    if (missed?.every((batch) => (batch.epoch ?? '') === store.epoch)) {
       for (const batch of missed) this.adoptNow(store, batch);
       return;
     }
-    await this.reload(store);
+    const stored = await this.storage.load(store.key!);
+    if (stored && (stored.epoch ?? '') !== store.epoch) await this.merge(store);
+    else await this.reload(store, stored);
   }
 
   private adoptNow(store: HubStore, batch: StoredBatch): void {

@@ -190,9 +190,10 @@ function minCursor(followers: Set<Follower> | undefined): number {
 
 /** A stream entry as the batch it holds. */
 export function toBatch(entry: StreamEntry): StoredBatch {
-  const { v, ops, id } = entry.message;
+  const { v, ops, id, ep } = entry.message;
   const batch: StoredBatch = { v: Number(v), ops: JSON.parse(ops ?? '[]') as Op[] };
   if (id !== undefined) batch.id = id;
+  if (ep !== undefined) batch.epoch = ep;
   return batch;
 }
 

@@ -29,6 +29,11 @@ export interface RedisKeys {
   snap(store: string): string;
   /** The store's epoch, `<random>:<base>`: set when a node restores the store (Redis had lost it). */
   epoch(store: string): string;
+  /**
+   * A hash of the batch ids the node that restored the store held in its log (each → '1'), and
+   * `~from`, the version that log started at: what a merging node checks its batches against.
+   */
+  held(store: string): string;
   client(id: string): string;
   /** What precedes a client id in its key, for scripts that delete evicted records. */
   clientBase: string;
@@ -50,6 +55,7 @@ export function redisKeys(prefix: string, hashTag: string): RedisKeys {
     v: (store) => `${base}v:${store}`,
     snap: (store) => `${base}snap:${store}`,
     epoch: (store) => `${base}epoch:${store}`,
+    held: (store) => `${base}held:${store}`,
     client: (id) => `${base}client:${id}`,
     clientBase: `${base}client:`,
     clients: `${base}clients`,
@@ -159,12 +165,13 @@ local function append(k, a, n, seq, client)
     end
   end
   for i = 0, n - 1 do
-    local v, ops, id = ARGV[a + 5 * i], ARGV[a + 5 * i + 1], ARGV[a + 5 * i + 2]
-    if id == '' then
-      redis.call('XADD', KEYS[k + 3 * i + 1], v .. '-0', 'v', v, 'ops', ops)
-    else
-      redis.call('XADD', KEYS[k + 3 * i + 1], v .. '-0', 'v', v, 'ops', ops, 'id', id)
-    end
+    local v, ops, id, epoch = ARGV[a + 5 * i], ARGV[a + 5 * i + 1], ARGV[a + 5 * i + 2], ARGV[a + 5 * i + 4]
+    local entry = {'XADD', KEYS[k + 3 * i + 1], v .. '-0', 'v', v, 'ops', ops}
+    if id ~= '' then entry[#entry + 1] = 'id'; entry[#entry + 1] = id end
+    -- Each entry names its epoch, so a node reading it can tell a store restored by another
+    -- node (whose batches do not follow on from what it holds) from the one it knows.
+    if epoch ~= '' then entry[#entry + 1] = 'ep'; entry[#entry + 1] = epoch end
+    redis.call(unpack(entry))
     redis.call('SET', KEYS[k + 3 * i], v)
   end
   if seq ~= '' then
@@ -253,27 +260,36 @@ return 'ok'`;
 
 /**
  * Writes a node's state back when Redis lost the store (it holds nothing of it), as a new
- * epoch `<ARGV[3]>:<version>`. A store that is there (maybe restored by another node a moment
- * ago, and written since) is left alone: the node merges into it instead. KEYS: `v`, `log`,
- * `snap`, `epoch`. ARGV: snapshot JSON, version, a random epoch id. Replies the new epoch, or ''.
+ * epoch `<ARGV[3]>:<version>`, with the ids of the batches its log held (from version
+ * ARGV[4]) for nodes that merge into it. A store that is there (maybe restored by another node
+ * a moment ago, and written since) is left alone: the node merges into it instead. KEYS: `v`,
+ * `log`, `snap`, `epoch`, `held`. ARGV: snapshot JSON, version, a random epoch id, the version
+ * the log starts at, then the ids. Replies the new epoch, or ''.
  */
 export const RESTORE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return '' end
-redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[2], KEYS[5])
 redis.call('SET', KEYS[3], ARGV[1])
 redis.call('SET', KEYS[1], ARGV[2])
 local epoch = ARGV[3] .. ':' .. ARGV[2]
 redis.call('SET', KEYS[4], epoch)
+redis.call('HSET', KEYS[5], '~from', ARGV[4])
+for i = 5, #ARGV do redis.call('HSET', KEYS[5], ARGV[i], '1') end
 return epoch`;
 
 /**
  * Appends a batch a node held that the store, restored by another node, lacks — unless a batch
- * with its id is already there after the restore's base. KEYS: `v`, `log`, `epoch`. ARGV: the
- * epoch the node merges into, the base version, ops JSON, id. Replies 'appended', 'present',
- * or 'epoch' (the store was restored again meanwhile).
+ * with its id is already there: held by the node that restored it, or appended after the
+ * restore's base. A batch older than that node's log (by the merging node's version of it,
+ * ARGV[5]) is taken to be in the restored snapshot. KEYS: `v`, `log`, `epoch`, `held`. ARGV:
+ * the epoch the node merges into, the base version, ops JSON, id, the batch's version where
+ * the node holds it. Replies 'appended', 'present', or 'epoch' (the store was restored again
+ * meanwhile).
  */
 export const REAPPEND_SCRIPT = `
 if (redis.call('GET', KEYS[3]) or '') ~= ARGV[1] then return 'epoch' end
+if redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1 then return 'present' end
+if tonumber(ARGV[5]) < tonumber(redis.call('HGET', KEYS[4], '~from') or (tonumber(ARGV[2]) + 1)) then return 'present' end
 local entries = redis.call('XRANGE', KEYS[2], (tonumber(ARGV[2]) + 1) .. '-0', '+')
 for _, entry in ipairs(entries) do
   local fields = entry[2]
@@ -282,6 +298,10 @@ for _, entry in ipairs(entries) do
   end
 end
 local v = tonumber(redis.call('GET', KEYS[1]) or '0') + 1
-redis.call('XADD', KEYS[2], v .. '-0', 'v', v, 'ops', ARGV[3], 'id', ARGV[4])
+if ARGV[1] == '' then
+  redis.call('XADD', KEYS[2], v .. '-0', 'v', v, 'ops', ARGV[3], 'id', ARGV[4])
+else
+  redis.call('XADD', KEYS[2], v .. '-0', 'v', v, 'ops', ARGV[3], 'id', ARGV[4], 'ep', ARGV[1])
+end
 redis.call('SET', KEYS[1], v)
 return 'appended'`;

@@ -244,15 +244,15 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
       if (reply.startsWith('ahead:')) checkCompactVersion(store, v, Number(reply.slice('ahead:'.length)));
     }),
 
-    restore: (store, state) => run(`restore ${ofStore(store)}`, async () => {
+    restore: (store, state, held = { from: state.v + 1, ids: [] }) => run(`restore ${ofStore(store)}`, async () => {
       checkCompactVersion(store, state.v);
-      const reply = String(await script(RESTORE_SCRIPT, [key.v(store), key.log(store), key.snap(store), key.epoch(store)],
-        [`{"v":${state.v},"value":${JSON.stringify(state.value)}}`, String(state.v), randomUUID().slice(0, 8)]));
+      const reply = String(await script(RESTORE_SCRIPT, [key.v(store), key.log(store), key.snap(store), key.epoch(store), key.held(store)],
+        [`{"v":${state.v},"value":${JSON.stringify(state.value)}}`, String(state.v), randomUUID().slice(0, 8), String(held.from), ...held.ids]));
       return reply === '' ? undefined : reply;
     }),
 
     reappend: (store, batch, base, epoch) => run(`merge into ${ofStore(store)}`, async () => {
-      const reply = String(await script(REAPPEND_SCRIPT, [key.v(store), key.log(store), key.epoch(store)], [epoch, String(base), JSON.stringify(batch.ops), batch.id]));
+      const reply = String(await script(REAPPEND_SCRIPT, [key.v(store), key.log(store), key.epoch(store), key.held(store)], [epoch, String(base), JSON.stringify(batch.ops), batch.id, String(batch.v)]));
       if (reply === 'epoch') throw Object.assign(conflictError(store, 0, -1), { epoch: '' });
       return reply as 'appended' | 'present';
     }),

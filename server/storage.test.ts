@@ -364,7 +364,8 @@ for (const backend of storageBackends) {
         await put(storage, there, { v: 1, ops: [set(['a'], 1)] });
         assert.equal(await storage.restore(there, { value: { a: 'old' }, v: 2 }), undefined, 'not over a store storage holds');
         const lost = fresh('lost');
-        const epoch = await storage.restore(lost, { value: { a: 'node' }, v: 5 });
+        // The restoring node's log held versions 3 to 5; their ids go with the restore.
+        const epoch = await storage.restore(lost, { value: { a: 'node' }, v: 5 }, { from: 3, ids: ['held:1', 'held:2'] });
         assert.match(epoch ?? '', /^\w+:5$/);
         assert.deepEqual(await storage.load(lost), { value: { a: 'node' }, v: 5, epoch });
         assert.equal(await storage.since(lost, 2), undefined);
@@ -372,10 +373,13 @@ for (const backend of storageBackends) {
         await assert.rejects(storage.append([{ store: lost, batch: { v: 6, ops: [set(['b'], 6)], id: 'other:1' } }]),
           (err: { code?: string; epoch?: string }) => err.code === ErrorCode.CONFLICT && err.epoch === epoch);
         await storage.append([{ store: lost, batch: { v: 6, ops: [set(['b'], 6)], id: 'x:1' }, epoch: epoch! }]);
-        assert.equal(await storage.reappend(lost, { ops: [set(['c'], 7)], id: 'y:1' }, 5, epoch!), 'appended');
-        assert.equal(await storage.reappend(lost, { ops: [set(['c'], 7)], id: 'y:1' }, 5, epoch!), 'present', 'a batch merged twice is there once');
-        assert.equal(await storage.reappend(lost, { ops: [set(['b'], 6)], id: 'x:1' }, 5, epoch!), 'present', 'one appended since the restore is there');
-        await assert.rejects(storage.reappend(lost, { ops: [], id: 'z:1' }, 5, 'stale:1'), { code: ErrorCode.CONFLICT });
+        // The merging node's batch at its version 4, which the restoring node did not hold.
+        assert.equal(await storage.reappend(lost, { ops: [set(['c'], 7)], id: 'y:1', v: 4 }, 5, epoch!), 'appended');
+        assert.equal(await storage.reappend(lost, { ops: [set(['c'], 7)], id: 'y:1', v: 4 }, 5, epoch!), 'present', 'a batch merged twice is there once');
+        assert.equal(await storage.reappend(lost, { ops: [set(['b'], 6)], id: 'x:1', v: 6 }, 5, epoch!), 'present', 'one appended since the restore is there');
+        assert.equal(await storage.reappend(lost, { ops: [set(['d'], 1)], id: 'held:2', v: 4 }, 5, epoch!), 'present', 'one the restoring node held is in its snapshot');
+        assert.equal(await storage.reappend(lost, { ops: [set(['d'], 1)], id: 'old:1', v: 2 }, 5, epoch!), 'present', 'one older than its log is taken to be in its snapshot');
+        await assert.rejects(storage.reappend(lost, { ops: [], id: 'z:1', v: 6 }, 5, 'stale:1'), { code: ErrorCode.CONFLICT });
         assert.deepEqual(await opened.peer.load(lost), { value: { a: 'node', b: 6, c: 7 }, v: 7, epoch });
       });
 

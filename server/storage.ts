@@ -26,6 +26,12 @@ export interface StoredBatch {
   ops: Op[];
   /** `clientId:seq` of the batch that produced it, when it came from a client. */
   id?: string;
+  /**
+   * The store's epoch it was appended in (see {@link StoredState.epoch}), as read back from a
+   * backend that keeps epochs; absent for none. A node whose store is in another epoch must not
+   * apply it on what it holds: the store was restored from a state it never saw.
+   */
+  epoch?: string;
 }
 
 /** What {@link StorageAdapter.load} returns for a store that has been stored before. */
@@ -93,6 +99,16 @@ export const MAX_REFUSALS = 256;
  */
 export const MAX_REFUSAL_CHARS = 300;
 
+/**
+ * The batches a node restoring a store holds in its log (their ids, from version `from` on),
+ * kept with the restored store: a node merging into it re-appends only its batches that are
+ * neither among these nor older than `from` (taken to be in the restored snapshot).
+ */
+export interface HeldBatches {
+  readonly from: number;
+  readonly ids: readonly string[];
+}
+
 export interface StorageAdapter {
   /**
    * Loads a store: its latest snapshot with the logged batches after it applied, or
@@ -151,15 +167,16 @@ export interface StorageAdapter {
    * Like {@link compact}, it takes what it needs of `state.value` before it returns.
    * Optional: single-process backends cannot lose data behind their hub's back.
    */
-  restore?(store: string, state: StoredState): Promise<string | undefined>;
+  restore?(store: string, state: StoredState, held?: HeldBatches): Promise<string | undefined>;
 
   /**
    * After another node restored `store` (epoch `epoch`, from version `base`), appends a batch
-   * this node held that the store lacks, as the store's next version — unless a batch with its
-   * id is there after `base` already. Rejects with `TWIN_ERR_CONFLICT` (and `epoch`) if the
+   * this node held (at version `batch.v` here) that the store lacks, as the store's next
+   * version — unless the restoring node held it (see {@link HeldBatches}) or a batch with its id
+   * is there after `base` already. Rejects with `TWIN_ERR_CONFLICT` (and `epoch`) if the
    * store's epoch is no longer `epoch`. Optional, with {@link restore}.
    */
-  reappend?(store: string, batch: { ops: Op[]; id: string }, base: number, epoch: string): Promise<'appended' | 'present'>;
+  reappend?(store: string, batch: { ops: Op[]; id: string; v: number }, base: number, epoch: string): Promise<'appended' | 'present'>;
 
   /** The record of client `id`, or `undefined` if there is none (never written, or expired). */
   client(id: string): Promise<ClientRecord | undefined>;
