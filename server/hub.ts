@@ -22,7 +22,6 @@ import type { Json } from '../src/json.js';
 import type { Op } from '../src/ops.js';
 import { Replica } from '../src/replica.js';
 import type { Batch, ReplicaHost } from '../src/replica.js';
-import type { StoreStatus } from '../src/store-status.js';
 import { bindRuntime } from '../src/runtime.js';
 import type { Runtime } from '../src/runtime.js';
 import { ActionRunner, NeedsStore } from './action-runner.js';
@@ -190,11 +189,6 @@ export class Hub extends EventEmitter implements Runtime {
     const def = typeof action === 'string' ? definitionsOf(this.app).actions.get(action) : action;
     if (!def) return Promise.reject(new TwinError(ErrorCode.ACTION, `There is no action ${JSON.stringify(action)}.`));
     return this.runAction(def, args, { user: undefined }, this.serverId()).then((r) => r.value);
-  }
-
-  /** @internal */
-  status(replica: Replica): StoreStatus {
-    return this.host.status(replica);
   }
 
   /** @internal */

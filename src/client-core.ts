@@ -341,7 +341,6 @@ export function createCore(client: CoreOwner, options: ClientOptions): Core {
     state: link.state,
     stale: kept.stale,
     unanswered: kept.unanswered,
-    status,
     wake: link.wake,
     replica(name, def, id) {
       let replica = replicas.get(name);

@@ -14,7 +14,6 @@ import { handleFor } from './define.js';
 import type { Json } from './json.js';
 import type { ConnectionState } from './link.js';
 import type { Replica } from './replica.js';
-import type { StoreStatus } from './store-status.js';
 import type { Runtime } from './runtime.js';
 import { pageRuntime, setPageRuntimeFactory } from './runtime.js';
 
@@ -47,11 +46,6 @@ export class Client extends EventTarget implements Runtime {
   /** @internal */
   call(action: ActionDef | string, args: Json[]): Promise<Json> {
     return this.__core.call(action, args);
-  }
-
-  /** @internal */
-  status(replica: Replica): StoreStatus {
-    return this.__core.status(replica);
   }
 
   /**

@@ -9,7 +9,6 @@ import { DEV_MODE } from './dev.js';
 import type { ActionDef, App, StoreDef } from './definitions.js';
 import type { Json } from './json.js';
 import type { Replica } from './replica.js';
-import type { StoreStatus } from './store-status.js';
 
 /** What stores and actions need from the place they run in. @internal */
 export interface Runtime {
@@ -17,8 +16,6 @@ export interface Runtime {
   replica(name: string, def?: StoreDef, id?: string): Replica;
   /** Runs (server) or sends (client) an action; resolves to its result. */
   call(action: ActionDef | string, args: Json[]): Promise<Json>;
-  /** The status of a store. */
-  status(replica: Replica): StoreStatus;
   /** The user for whom the running action runs (server), if any. */
   caller?(): unknown;
 }
