@@ -16,17 +16,12 @@ import base from '../web-test-runner.config.mjs';
 
 /**
  * The browser-test config with the mutant `active()` returns (read for each page) set in the
- * page, and mocha stopping at the first failing test: one failure decides a mutant. Tests of
- * the production bundle (titled so: "... production bundle") are left out: the runner builds it
- * from the sandbox's instrumented sources, which keep every dev-only sentence.
+ * page, and mocha stopping at the first failing test: one failure decides a mutant.
  */
 export function mutantConfig(active) {
   return {
     ...base,
-    testFramework: {
-      ...base.testFramework,
-      config: { ...base.testFramework.config, bail: true, grep: 'production bundle', invert: true },
-    },
+    testFramework: { ...base.testFramework, config: { ...base.testFramework.config, bail: true } },
     testRunnerHtml: (testFramework) => `<!DOCTYPE html>
 <html>
   <head><script>globalThis.__stryker__ = { activeMutant: ${JSON.stringify(active() ?? null)} ?? undefined };</script></head>
