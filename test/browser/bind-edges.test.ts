@@ -167,8 +167,9 @@ describe('<twin-bind> form controls, values of other kinds', () => {
     type(input('num'), '42');
     type(input('range'), '7');
     expect((handle as Box).obj).to.deep.equal({ a: 1, b: [1, 2], count: 42, level: 7 });
+    handle.n = 5;
     type(input('plain'), '  ');
-    expect(handle.n, 'nothing written').to.equal(0);
+    expect(handle.n, 'nothing written').to.equal(5);
   });
 });
 
@@ -276,6 +277,10 @@ describe('twin elements leaving the page', () => {
     const { handle, name } = await freshBox();
     const uncaught = captureErrors();
     try {
+      const control = await fixture(html`<twin-bind store=${name} key="text"><input></twin-bind>`);
+      control.remove();
+      await flush();
+      expect(unstable_watchers(handle), 'a control out of the page watches nothing').to.equal(0);
       const el = await fixture(html`<twin-bind store=${name} key="text"></twin-bind>`);
       const parent = el.parentElement!;
       el.remove();
