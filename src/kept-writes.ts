@@ -121,7 +121,7 @@ export function createKeptWrites(options: KeptWritesOptions, id: string, key: st
     return undefined;
   };
 
-  /** Sends gone pages' messages again, or hands them back as stale (by this page's definitions; the server's follow at the welcome). */
+  /** Sends gone pages' messages again, or hands them back as stale: by this page's definitions here, by the server's at each welcome (`expire`). */
   function takeBack(slots: AdoptedSlot[]): void {
     for (const { message, at, version } of slots.flatMap((slot) => slot.entries)) {
       const stale = staleness(message, at, version, message.t === 'op' ? versions.get(message.store) : undefined);
