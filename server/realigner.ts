@@ -232,10 +232,12 @@ export class Realigner {
       }
       try {
         let state = stored.value;
-        // Every batch this node holds is checked: after a restore by a node that was behind,
+        // Every batch this node holds is asked about: after a restore by a node that was behind,
         // or in another epoch, this node's versions do not line up with the store's.
+        const ours = store.log.flatMap((entry) => (entry.id ? [{ id: entry.id, v: entry.v }] : []));
+        const lacking = new Set(await this.storage.lacks!(store.key!, ours, base, epoch));
         for (const entry of store.log) {
-          if (!entry.id) continue;
+          if (!entry.id || !lacking.has(entry.id)) continue;
           try {
             // Only batches that still apply on top of the restored state (as the hub checked them).
             state = applyOps(state, entry.ops);

@@ -278,6 +278,28 @@ for i = 5, #ARGV do redis.call('HSET', KEYS[5], ARGV[i], '1') end
 return epoch`;
 
 /**
+ * Which of a merging node's batches the store, restored by another node, lacks: neither held
+ * by the node that restored it, nor older than that node's log (by the merging node's version
+ * of it), nor appended after the restore's base. KEYS: `log`, `epoch`, `held`. ARGV: the epoch
+ * the node merges into, the base version, then each batch's id and version. Replies the ids
+ * lacking, in order, or {'epoch'} (the store was restored again meanwhile).
+ */
+export const LACKS_SCRIPT = `
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return {'epoch'} end
+local from = tonumber(redis.call('HGET', KEYS[3], '~from') or (tonumber(ARGV[2]) + 1))
+local since = {}
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], (tonumber(ARGV[2]) + 1) .. '-0', '+')) do
+  local fields = entry[2]
+  for i = 1, #fields, 2 do if fields[i] == 'id' then since[fields[i + 1]] = true end end
+end
+local lacking = {}
+for i = 3, #ARGV, 2 do
+  local id, v = ARGV[i], tonumber(ARGV[i + 1])
+  if v >= from and not since[id] and redis.call('HEXISTS', KEYS[3], id) == 0 then lacking[#lacking + 1] = id end
+end
+return lacking`;
+
+/**
  * Appends a batch a node held that the store, restored by another node, lacks — unless a batch
  * with its id is already there: held by the node that restored it, or appended after the
  * restore's base. A batch older than that node's log (by the merging node's version of it,

@@ -29,7 +29,7 @@ import { checkCompactVersion, closedError, conflictError, EMPTY_STATE } from './
 import { COMMAND_TIMEOUT_MS, createFollowLoop, repliedWithin, toBatch } from './storage-redis-follow.js';
 import type { RedisClient } from './storage-redis-follow.js';
 import {
-  APPEND_SCRIPT, CLAIM_SCRIPT, COMPACT_SCRIPT, defaultHashTag, FORGET_SCRIPT, MERGE_SCRIPT, REAPPEND_SCRIPT, redisKeys, REFUSE_SCRIPT, RESTORE_SCRIPT,
+  APPEND_SCRIPT, CLAIM_SCRIPT, COMPACT_SCRIPT, defaultHashTag, FORGET_SCRIPT, LACKS_SCRIPT, MERGE_SCRIPT, REAPPEND_SCRIPT, redisKeys, REFUSE_SCRIPT, RESTORE_SCRIPT,
 } from './storage-redis-scripts.js';
 
 /** The key prefix when none is given. */
@@ -249,6 +249,12 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
       const reply = String(await script(RESTORE_SCRIPT, [key.v(store), key.log(store), key.snap(store), key.epoch(store), key.held(store)],
         [`{"v":${state.v},"value":${JSON.stringify(state.value)}}`, String(state.v), randomUUID().slice(0, 8), String(held.from), ...held.ids]));
       return reply === '' ? undefined : reply;
+    }),
+
+    lacks: (store, batches, base, epoch) => run(`merge into ${ofStore(store)}`, async () => {
+      const reply = (await script(LACKS_SCRIPT, [key.log(store), key.epoch(store), key.held(store)], [epoch, String(base), ...batches.flatMap(({ id, v }) => [id, String(v)])])) as string[];
+      if (reply[0] === 'epoch') throw Object.assign(conflictError(store, 0, -1), { epoch: '' });
+      return reply.map(String);
     }),
 
     reappend: (store, batch, base, epoch) => run(`merge into ${ofStore(store)}`, async () => {

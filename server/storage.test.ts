@@ -359,7 +359,7 @@ for (const backend of storageBackends) {
 
     if (backend.name === 'redis') {
       it('restore() puts a store back only when storage lost it, as a new epoch; appends from another epoch are refused; reappend() adds once what the store lacks', async () => {
-        assert.ok(storage.restore && storage.reappend);
+        assert.ok(storage.restore && storage.reappend && storage.lacks);
         const there = fresh('restore');
         await put(storage, there, { v: 1, ops: [set(['a'], 1)] });
         assert.equal(await storage.restore(there, { value: { a: 'old' }, v: 2 }), undefined, 'not over a store storage holds');
@@ -380,6 +380,11 @@ for (const backend of storageBackends) {
         assert.equal(await storage.reappend(lost, { ops: [set(['d'], 1)], id: 'held:2', v: 4 }, 5, epoch!), 'present', 'one the restoring node held is in its snapshot');
         assert.equal(await storage.reappend(lost, { ops: [set(['d'], 1)], id: 'old:1', v: 2 }, 5, epoch!), 'present', 'one older than its log is taken to be in its snapshot');
         await assert.rejects(storage.reappend(lost, { ops: [], id: 'z:1', v: 6 }, 5, 'stale:1'), { code: ErrorCode.CONFLICT });
+        // What a merging node asks before it checks and re-appends: only what is neither held,
+        // nor older than the restorer's log, nor appended since.
+        const ours = [{ id: 'old:1', v: 2 }, { id: 'held:1', v: 3 }, { id: 'new:1', v: 4 }, { id: 'y:1', v: 4 }, { id: 'x:1', v: 6 }, { id: 'new:2', v: 7 }];
+        assert.deepEqual(await storage.lacks(lost, ours, 5, epoch!), ['new:1', 'new:2']);
+        await assert.rejects(storage.lacks(lost, ours, 5, 'stale:1'), { code: ErrorCode.CONFLICT });
         assert.deepEqual(await opened.peer.load(lost), { value: { a: 'node', b: 6, c: 7 }, v: 7, epoch });
       });
 

@@ -178,6 +178,13 @@ export interface StorageAdapter {
    */
   reappend?(store: string, batch: { ops: Op[]; id: string; v: number }, base: number, epoch: string): Promise<'appended' | 'present'>;
 
+  /**
+   * Of `batches` (ids, at their versions in this node), the ids of those {@link reappend} would
+   * append now, in order: what a merging node checks still applies before re-appending it.
+   * Rejects like {@link reappend} when the epoch changed. Optional, with {@link restore}.
+   */
+  lacks?(store: string, batches: readonly { id: string; v: number }[], base: number, epoch: string): Promise<string[]>;
+
   /** The record of client `id`, or `undefined` if there is none (never written, or expired). */
   client(id: string): Promise<ClientRecord | undefined>;
 
