@@ -53,7 +53,7 @@ export const BROWSER_TARGETS = {
   'elements/twin-show.ts': ['test/browser/bind.test.ts'],
   'elements/twin-status.ts': ['test/browser/sync.test.ts', 'test/browser/pending.test.ts'],
   'elements/twin-error.ts': ['test/browser/error.test.ts', 'test/browser/sync.test.ts', 'test/browser/actions.test.ts'],
-  'elements/actions.ts': ['test/browser/actions.test.ts', 'test/browser/dev-warnings.test.ts'],
+  'elements/actions.ts': ['test/browser/actions.test.ts', 'test/browser/actions-in-form.test.ts', 'test/browser/dev-warnings.test.ts'],
 };
 
 /** Every file `npm run mutate` covers, in the order it runs them. */

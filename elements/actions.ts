@@ -102,8 +102,9 @@ function onClick(event: MouseEvent): void {
       return;
     }
   }
-  // The action is what the click does: no navigation, no form submission besides.
-  if (el instanceof HTMLAnchorElement || ((el instanceof HTMLButtonElement || el instanceof HTMLInputElement) && el.form)) event.preventDefault();
+  // The action is what the click does: no navigation, no form submission or reset besides (a
+  // checkbox or radio in a form still toggles).
+  if (el instanceof HTMLAnchorElement || ((el instanceof HTMLButtonElement || el instanceof HTMLInputElement) && el.form && /^(submit|image|reset)$/.test(el.type))) event.preventDefault();
   void runAction(el, args);
 }
 
