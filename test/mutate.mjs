@@ -5,7 +5,7 @@
  * at a time (stryker.config.mjs maps each file to the tests that exercise it), then a table of
  * the mutation score per file. Not part of `npm test`: it takes minutes per file.
  *
- *   npm run mutate                          # every mapped file (the elements take hours)
+ *   npm run mutate                          # every mapped file (the elements about 1½ h)
  *   npm run mutate -- src/ops.ts src/proxy.ts
  *   npm run mutate -- src/ops.ts --concurrency 2
  *
