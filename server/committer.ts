@@ -11,7 +11,6 @@
  * Every method that touches a store expects its caller to hold that store's lock.
  */
 import type { EventEmitter } from 'node:events';
-import type { TwinError } from '../src/errors.js';
 import type { Op } from '../src/ops.js';
 import type { ClientRecords } from './client-records.js';
 import type { Entry, HubStore, LogBounds } from './hub-store.js';
@@ -65,8 +64,11 @@ export class Committer {
   private readonly events: EventEmitter;
   private readonly bounds: LogBounds & { readonly hubBytes: number };
   private readonly stores: () => Iterable<HubStore>;
-  /** Brings a store back in line with storage (a race lost, storage trouble, other nodes' batches). */
-  private readonly realigner: Realigner;
+  /**
+   * Brings a store back in line with storage (a race lost, storage trouble, other nodes'
+   * batches); the store pipeline and the hub's follow call it directly.
+   */
+  readonly realigner: Realigner;
   /** Bytes held by every store's catch-up log. */
   private logBytes = 0;
 
@@ -125,31 +127,6 @@ export class Committer {
     const json = await this.snapshotJson(store);
     await this.realigner.unavailable(this.storage.compact(store.key, store.replica.confirmed, store.v, json));
     store.stored = true;
-  }
-
-  /** What a failed append means (see {@link Realigner.failed}). */
-  failed(err: unknown, sender: Sender | undefined): Promise<'duplicate' | TwinError> {
-    return this.realigner.failed(err, sender);
-  }
-
-  /** Brings `stores` up to what storage holds after a lost race (see {@link Realigner.resolve}). */
-  resolve(stores: readonly HubStore[], conflict: TwinError, attempt: number): Promise<void> {
-    return this.realigner.resolve(stores, conflict, attempt);
-  }
-
-  /** Brings `store` up to what storage holds (after an append whose outcome was unclear). */
-  refresh(store: HubStore): Promise<void> {
-    return this.realigner.refresh(store);
-  }
-
-  /** A batch from storage (another node's, or our own coming back), holding the store's lock. */
-  adopt(store: HubStore, batch: StoredBatch): Promise<void> {
-    return this.realigner.adopt(store, batch);
-  }
-
-  /** Puts the store back into a storage that lost it, from outside a commit (see {@link Realigner.restoreSoon}). */
-  restoreSoon(store: HubStore): void {
-    this.realigner.restoreSoon(store);
   }
 
   /** A commit storage took: each part becomes its store's next version, told to every subscriber. */

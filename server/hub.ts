@@ -260,16 +260,16 @@ export class Hub extends EventEmitter implements Runtime {
         void store.lock.run(() => {
           // Followed anew since (this node restored the store): this was read from the old epoch.
           if (store.epoch !== epoch) return;
-          if ((batch.epoch ?? '') === epoch) return this.committer.adopt(store, batch);
+          if ((batch.epoch ?? '') === epoch) return this.committer.realigner.adopt(store, batch);
           // Another node restored the store (Redis came back empty) from a state this node never
           // saw, and this batch follows on from that, not from what this node holds: merge into
           // it (which follows anew), once.
-          if (!merging) this.committer.restoreSoon(store);
+          if (!merging) this.committer.realigner.restoreSoon(store);
           merging = true;
           return undefined;
         });
       },
-      () => this.committer.restoreSoon(store));
+      () => this.committer.realigner.restoreSoon(store));
   }
 
   /** All stores loaded now. */

@@ -201,11 +201,11 @@ export class StorePipeline {
     let duplicate = false;
     let refusal: { err: unknown } | undefined;
     try {
-      const conflict = await this.committer.failed(error, request.sender);
+      const conflict = await this.committer.realigner.failed(error, request.sender);
       if (conflict === 'duplicate') {
         duplicate = true;
       } else {
-        await this.committer.resolve([this.store], conflict, request.conflicts++);
+        await this.committer.realigner.resolve([this.store], conflict, request.conflicts++);
         this.waiting.unshift(request);
       }
     } catch (err) {
@@ -213,7 +213,7 @@ export class StorePipeline {
     }
     // Storage may hold more than this node knows (an append that failed after writing).
     let refreshed = true;
-    await this.committer.refresh(this.store).catch(() => (refreshed = false));
+    await this.committer.realigner.refresh(this.store).catch(() => (refreshed = false));
     // Stored after all, found by the refresh (confirmed with its ops, to its sender) — server
     // code's batch too, which has no client record to ask — or committed long before.
     const found = this.store.since(flight.v - 1)?.[0]?.id === request.id;
