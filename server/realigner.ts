@@ -245,7 +245,7 @@ export class Realigner {
             this.logger.error(`merge:${store.name}`, `Batch ${entry.id} of store ${store.name} no longer applies after a restore by another node; it is dropped.`, err);
             continue;
           }
-          await this.storage.reappend!(store.key!, { ops: entry.ops, id: entry.id, v: entry.v }, base, epoch);
+          await this.storage.reappend!(store.key!, { ops: entry.ops, id: entry.id }, base, epoch);
         }
       } catch (err) {
         if ((err as { epoch?: string }).epoch !== undefined) continue; // restored again meanwhile

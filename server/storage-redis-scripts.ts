@@ -300,18 +300,14 @@ end
 return lacking`;
 
 /**
- * Appends a batch a node held that the store, restored by another node, lacks — unless a batch
- * with its id is already there: held by the node that restored it, or appended after the
- * restore's base. A batch older than that node's log (by the merging node's version of it,
- * ARGV[5]) is taken to be in the restored snapshot. KEYS: `v`, `log`, `epoch`, `held`. ARGV:
- * the epoch the node merges into, the base version, ops JSON, id, the batch's version where
- * the node holds it. Replies 'appended', 'present', or 'epoch' (the store was restored again
- * meanwhile).
+ * Appends a batch LACKS_SCRIPT found missing, unless a batch with its id was appended after the
+ * restore's base since (another node merging the same batch). What the restoring node held
+ * cannot change within an epoch, so it is not asked again. KEYS: `v`, `log`, `epoch`. ARGV:
+ * the epoch the node merges into, the base version, ops JSON, id. Replies 'appended',
+ * 'present', or 'epoch' (the store was restored again meanwhile).
  */
 export const REAPPEND_SCRIPT = `
 if (redis.call('GET', KEYS[3]) or '') ~= ARGV[1] then return 'epoch' end
-if redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1 then return 'present' end
-if tonumber(ARGV[5]) < tonumber(redis.call('HGET', KEYS[4], '~from') or (tonumber(ARGV[2]) + 1)) then return 'present' end
 local entries = redis.call('XRANGE', KEYS[2], (tonumber(ARGV[2]) + 1) .. '-0', '+')
 for _, entry in ipairs(entries) do
   local fields = entry[2]

@@ -258,7 +258,7 @@ export async function createRedisStorage(url: string, options: RedisStorageOptio
     }),
 
     reappend: (store, batch, base, epoch) => run(`merge into ${ofStore(store)}`, async () => {
-      const reply = String(await script(REAPPEND_SCRIPT, [key.v(store), key.log(store), key.epoch(store), key.held(store)], [epoch, String(base), JSON.stringify(batch.ops), batch.id, String(batch.v)]));
+      const reply = String(await script(REAPPEND_SCRIPT, [key.v(store), key.log(store), key.epoch(store)], [epoch, String(base), JSON.stringify(batch.ops), batch.id]));
       if (reply === 'epoch') throw Object.assign(conflictError(store, 0, -1), { epoch: '' });
       return reply as 'appended' | 'present';
     }),

@@ -171,16 +171,18 @@ export interface StorageAdapter {
 
   /**
    * After another node restored `store` (epoch `epoch`, from version `base`), appends a batch
-   * this node held (at version `batch.v` here) that the store lacks, as the store's next
-   * version — unless the restoring node held it (see {@link HeldBatches}) or a batch with its id
-   * is there after `base` already. Rejects with `TWIN_ERR_CONFLICT` (and `epoch`) if the
+   * this node held that the store lacks (ask {@link lacks} first), as the store's next version
+   * — unless a batch with its id is there after `base` already (another node merged it
+   * meanwhile). Rejects with `TWIN_ERR_CONFLICT` (and `epoch`) if the
    * store's epoch is no longer `epoch`. Optional, with {@link restore}.
    */
-  reappend?(store: string, batch: { ops: Op[]; id: string; v: number }, base: number, epoch: string): Promise<'appended' | 'present'>;
+  reappend?(store: string, batch: { ops: Op[]; id: string }, base: number, epoch: string): Promise<'appended' | 'present'>;
 
   /**
-   * Of `batches` (ids, at their versions in this node), the ids of those {@link reappend} would
-   * append now, in order: what a merging node checks still applies before re-appending it.
+   * Of `batches` (ids, at their versions in this node), the ids of those the store lacks, in
+   * order: neither held by the node that restored it (see {@link HeldBatches}), nor older than
+   * its log, nor appended after `base`. A merging node checks that these still apply, then
+   * {@link reappend}s them.
    * Rejects like {@link reappend} when the epoch changed. Optional, with {@link restore}.
    */
   lacks?(store: string, batches: readonly { id: string; v: number }[], base: number, epoch: string): Promise<string[]>;
